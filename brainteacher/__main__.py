@@ -1,0 +1,3 @@
+from brainteacher.cli import main
+
+raise SystemExit(main())

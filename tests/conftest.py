@@ -1,0 +1,73 @@
+"""Shared fixtures: a simulated quick dataset, and hand-made GOD-format datasets for edge cases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from brainteacher import god
+from brainteacher.simulate import get_preset, simulate
+
+SHARED_GOD = Path(__file__).resolve().parents[2] / "shared" / "god"
+
+# Real GOD training IDs, some of which lose trailing zeros in the TSV (image 14910 -> ".01491").
+REAL_NAMES = ("n01518878_10042", "n01518878_14910", "n01518878_5958", "n01639765_52902", "n01639765_7110", "n01639765_21040")
+
+
+@pytest.fixture(scope="session")
+def quick_dataset(tmp_path_factory) -> Path:
+    """The simulator's quick preset, written once per test session."""
+    return simulate(tmp_path_factory.mktemp("sim") / "quick", "quick", seed=0)
+
+
+@pytest.fixture(scope="session")
+def mini_dataset(tmp_path_factory) -> Path:
+    """An even smaller simulated dataset (6 categories x 8 images, 1 subject) for slower code paths."""
+    preset = get_preset("quick", n_subjects=1, n_categories=6, n_groups=3, image_size=32, grid=4)
+    return simulate(tmp_path_factory.mktemp("sim") / "mini", preset, seed=0)
+
+
+@dataclass
+class HandMade:
+    """A tiny GOD-format dataset written by hand: 2 categories x 3 images, 4 voxels in ROI_V1."""
+
+    root: Path
+    keys: np.ndarray  # (6,) stimulus keys in TSV order
+    order: np.ndarray  # (n_rows,) TSV row shown on each training trial, presentation order
+
+    def write(self, voxels: np.ndarray | None = None, datatype: np.ndarray | None = None, stimulus_keys: np.ndarray | None = None, name: str = "Subject1.h5", rois=("V1",)) -> Path:
+        keys = self.keys[self.order] if stimulus_keys is None else stimulus_keys
+        n = len(keys)
+        # Voxel values encode the image: voxel 0 holds the TSV row, so alignment can be checked.
+        if voxels is None:
+            voxels = np.column_stack([self.order.astype(float), np.arange(n), np.ones(n), -np.ones(n)])
+        path = self.root / name
+        god.write_bdata(
+            path,
+            voxels,
+            {r: np.ones(voxels.shape[1], bool) for r in rois},
+            np.zeros((voxels.shape[1], 3)),
+            datatype=np.ones(n) if datatype is None else datatype,
+            runs=1 + np.arange(n) // 3,
+            blocks=1 + np.arange(n) % 3,
+            stimulus_id=keys / 1e6,
+        )
+        return path
+
+
+@pytest.fixture
+def handmade(tmp_path) -> HandMade:
+    keys = np.array([god.stimulus_key_from_name(n) for n in REAL_NAMES])
+    god.write_stimulus_tsv(tmp_path / god.TRAINING_TSV, keys, [1, 1, 1, 2, 2, 2], range(1, 7))
+    images = tmp_path / god.TRAINING_IMAGE_DIR
+    images.mkdir(parents=True)
+    for n in REAL_NAMES:
+        Image.new("RGB", (8, 8), (120, 30, 30)).save(images / f"{n}.JPEG")
+    order = np.random.default_rng(3).permutation(6)  # shuffled presentation order
+    made = HandMade(tmp_path, keys, order)
+    made.write()
+    return made

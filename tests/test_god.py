@@ -1,0 +1,193 @@
+"""The GOD data layer: stimulus IDs, alignment by stimulus_id, sessions, repeats, bad input."""
+
+from __future__ import annotations
+
+import filecmp
+
+import h5py
+import numpy as np
+import pytest
+
+from brainteacher import god
+from brainteacher.cli import main
+from brainteacher.errors import DataError
+from brainteacher.simulate import _packaged_table
+from tests.conftest import SHARED_GOD
+
+
+# --- stimulus IDs ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, tsv_text, key",
+    [
+        ("n01518878_5958", "1518878.005958", 1518878005958),
+        ("n01518878_14910", "1518878.01491", 1518878014910),  # trailing zero dropped by the authors
+        ("n01621127_19020", "1621127.01902", 1621127019020),
+        ("n01518878_100000", "1518878.1", 1518878100000),
+    ],
+)
+def test_stimulus_id_codec(name, tsv_text, key):
+    assert god.stimulus_key_from_name(name) == key
+    assert god.stimulus_key_from_tsv_text(tsv_text) == key
+    assert god.stimulus_id_text(key) == tsv_text
+    assert god.name_from_stimulus_key(key) == name
+    assert god.stimulus_keys_from_ids(np.array([key / 1e6]))[0] == key
+
+
+def test_real_training_tsv_parses_exactly():
+    table = _packaged_table(god.TRAINING_TSV)
+    assert len(table.names) == 1200 and len(table.categories) == 150
+    assert (np.bincount(table.labels) == 8).all()
+    # Every ID rebuilt from the authors' text agrees with the image name.
+    assert all(god.stimulus_key_from_name(n) == k for n, k in zip(table.names, table.keys))
+    assert len(table.category_synsets) == 150 and table.category_synsets[0] == "n01518878"
+
+
+def test_test_categories_are_not_training_categories():
+    train, test = _packaged_table(god.TRAINING_TSV), _packaged_table(god.TEST_TSV)
+    assert len(test.names) == 50
+    assert not set(train.category_synsets) & set(test.category_synsets)
+
+
+@pytest.mark.skipif(not SHARED_GOD.is_dir(), reason="no ../shared/god beside this checkout")
+@pytest.mark.parametrize("name", [god.TRAINING_TSV, god.TEST_TSV, "category_GODImagery.tsv"])
+def test_packaged_tsvs_are_the_real_ones(name):
+    assert filecmp.cmp(_packaged_table(god.TRAINING_TSV).path.parent / name, SHARED_GOD / name, shallow=False)
+
+
+# --- alignment ------------------------------------------------------------------------------
+
+
+def test_rows_are_aligned_by_stimulus_id_not_position(handmade):
+    data = god.load_training_data(handmade.root, "Subject1", "V1")
+    table = god.read_stimulus_tsv(handmade.root / god.TRAINING_TSV)
+    # Output rows follow the TSV; voxel 0 carries the TSV row each trial showed.
+    np.testing.assert_array_equal(data.X[:, 0], np.arange(6))
+    assert data.image_ids == table.names
+    np.testing.assert_array_equal(data.labels, [0, 0, 0, 1, 1, 1])
+    np.testing.assert_array_equal(data.stimulus_keys, handmade.keys)
+    assert data.image_paths[1].name == "n01518878_14910.JPEG"
+    # Runs follow the trial, not the image: image i was shown at position where(order == i).
+    presented_at = np.argsort(handmade.order)
+    np.testing.assert_array_equal(data.runs, 1 + presented_at // 3)
+
+
+def test_sessions_concatenate_and_repeats_average_or_stay(handmade):
+    (handmade.root / "Subject1.h5").unlink()
+    order = handmade.order
+    n = len(order)
+    a = handmade.write(np.column_stack([order * 1.0, np.zeros(n)]), name="Subject1_ses1.h5")
+    b = handmade.write(np.column_stack([order * 1.0, np.full(n, 2.0)]), name="Subject1_ses2.h5")
+    layout = god.GODLayout.from_root(handmade.root)
+    assert layout.subjects == {"Subject1": (a, b)}
+    avg = layout.load("Subject1", "V1")
+    np.testing.assert_array_equal(avg.X, np.column_stack([np.arange(6), np.ones(6)]))
+    kept = layout.load("Subject1", "V1", average_repeats=False)
+    assert kept.X.shape == (12, 2)
+    np.testing.assert_array_equal(kept.X[:, 0], np.repeat(np.arange(6), 2))
+    np.testing.assert_array_equal(kept.X[:, 1], np.tile([0.0, 2.0], 6))  # session 1 first
+    assert set(kept.runs) == {1, 2, 3, 4}  # runs of session 2 are renumbered after session 1's
+
+
+def test_non_training_rows_are_ignored(handmade):
+    n = len(handmade.order)
+    keys = np.concatenate([handmade.keys[handmade.order], [1443537022563, 1443537000000]])
+    voxels = np.column_stack([np.r_[handmade.order, 99, 99] * 1.0, np.zeros(n + 2)])
+    handmade.write(voxels, datatype=np.r_[np.ones(n), 2, 3], stimulus_keys=keys)
+    data = god.load_training_data(handmade.root, "Subject1", "V1")
+    np.testing.assert_array_equal(data.X[:, 0], np.arange(6))
+
+
+# --- bad input --------------------------------------------------------------------------------
+
+
+def _expect(root, match, subject="Subject1", roi="V1"):
+    with pytest.raises(DataError, match=match):
+        god.load_training_data(root, subject, roi)
+
+
+def test_missing_subject_file(handmade):
+    with pytest.raises(DataError, match="fMRI file not found"):
+        god.read_subject(handmade.root / "Subject9.h5")
+
+
+def test_file_that_is_not_hdf5(handmade):
+    (handmade.root / "Subject1.h5").write_text("hello")
+    _expect(handmade.root, r"Subject1\.h5: not a BData file: not HDF5")
+
+
+def test_hdf5_that_is_not_bdata(handmade):
+    with h5py.File(handmade.root / "Subject1.h5", "w") as f:
+        f["x"] = np.zeros(3)
+    _expect(handmade.root, r"Subject1\.h5: not a BData file: HDF5 without /dataset")
+
+
+def test_absent_roi(handmade):
+    _expect(handmade.root, r"Subject1\.h5: ROI key 'ROI_FFA' is absent \(ROIs present: V1\)", roi="FFA")
+
+
+def test_no_training_rows(handmade):
+    handmade.write(datatype=np.full(len(handmade.order), 2.0))
+    _expect(handmade.root, r"Subject1\.h5: no training rows \(DataType == 1\)")
+
+
+def test_fmri_id_missing_from_tsv(handmade):
+    keys = handmade.keys[handmade.order].copy()
+    keys[2] = 1518878999999
+    handmade.write(stimulus_keys=keys)
+    _expect(handmade.root, r"Subject1\.h5: 1 training stimulus_id\(s\) are not in .*stimulus_ImageNetTraining\.tsv, e\.g\. 1518878\.999999")
+
+
+def test_tsv_id_missing_from_fmri(handmade):
+    handmade.order = handmade.order[handmade.order != 4]
+    handmade.write()
+    _expect(handmade.root, r"stimulus_ImageNetTraining\.tsv: 1 image\(s\) listed here have no training trial in Subject1\.h5, e\.g\. n01639765_7110")
+
+
+def test_missing_image(handmade):
+    (handmade.root / god.TRAINING_IMAGE_DIR / "n01518878_5958.JPEG").unlink()
+    _expect(handmade.root, r"n01518878_5958\.JPEG: image not found")
+
+
+def test_unreadable_image(handmade):
+    (handmade.root / god.TRAINING_IMAGE_DIR / "n01518878_5958.JPEG").write_bytes(b"\xff\xd8 not a jpeg")
+    with pytest.raises(DataError, match=r"n01518878_5958\.JPEG: unreadable image"):
+        god.verify_images(god.GODLayout.from_root(handmade.root).load("Subject1", "V1").image_paths)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_or_inf_voxels(handmade, bad):
+    n = len(handmade.order)
+    voxels = np.column_stack([handmade.order * 1.0, np.zeros(n)])
+    voxels[3, 1] = bad
+    handmade.write(voxels)
+    _expect(handmade.root, r"Subject1\.h5: 1 NaN or Inf voxel values in ROI_V1 on 1 training rows")
+
+
+def test_duplicate_tsv_rows(handmade):
+    tsv = handmade.root / god.TRAINING_TSV
+    lines = tsv.read_text().splitlines(keepends=True)
+    tsv.write_text("".join(lines + lines[1:2]))
+    _expect(handmade.root, r"stimulus_ImageNetTraining\.tsv: duplicate rows: image n01518878_14910 on lines 2 and 7")
+
+
+def test_tsv_id_that_contradicts_its_name(handmade):
+    tsv = handmade.root / god.TRAINING_TSV
+    tsv.write_text(tsv.read_text().replace("1518878.01491", "1518878.1491"))
+    _expect(handmade.root, r"line 2: stimulus_id 1518878\.1491 does not encode image name n01518878_14910")
+
+
+def test_cli_reports_bad_input_and_exits_nonzero(handmade, capsys):
+    (handmade.root / "Subject1.h5").write_text("hello")
+    assert main(["inspect-data", "--root", str(handmade.root)]) == 2
+    err = capsys.readouterr().err
+    assert "brainteacher: error:" in err and "Subject1.h5: not a BData file" in err
+
+
+def test_inspect_data_prints_the_table(handmade, capsys, tmp_path):
+    out = tmp_path / "inspection.tsv"
+    assert main(["-q", "inspect-data", "--root", str(handmade.root), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed == out.read_text()
+    assert printed.splitlines() == ["subject\troi\tn_voxels\tn_train_trials\tn_images\tn_categories", "Subject1\tV1\t4\t6\t6\t2"]
