@@ -39,7 +39,7 @@ def _dataset_arg(p: argparse.ArgumentParser) -> None:
 
 def _simulate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="folder to write (replaced atomically)")
-    p.add_argument("--preset", default="quick", help="quick (minutes on 2 CPU cores) or god (GOD-sized)")
+    p.add_argument("--preset", default="quick", choices=["quick", "god"], help="quick (minutes on 2 CPU cores) or god (GOD-sized)")
     p.add_argument("--seed", type=int, default=0)
 
 

@@ -61,9 +61,9 @@ class Preset:
     roi_gains: dict[str, tuple[float, float]] = field(
         default_factory=lambda: {
             "V1": (1.0, 0.0),
-            "V2": (0.9, 0.15),
-            "V3": (0.8, 0.3),
-            "V4": (0.6, 0.3),
+            "V2": (0.9, 0.1),
+            "V3": (0.8, 0.2),
+            "V4": (0.6, 0.35),
             "LOC": (0.3, 0.95),
             "FFA": (0.25, 0.85),
             "PPA": (0.25, 0.75),
@@ -404,8 +404,8 @@ def _group_preferences(n_groups: int, rng: np.random.Generator) -> dict[str, lis
 
 
 def _planted_order(preset: Preset) -> list[str]:
-    """Single ROIs from most to least planted category information (a_cat; ties by less a_low)."""
-    return sorted(god.SINGLE_ROIS, key=lambda r: (-preset.roi_gains[r][1], preset.roi_gains[r][0]))
+    """Single ROIs from most to least planted category information (the gain a_cat)."""
+    return sorted(god.SINGLE_ROIS, key=lambda r: -preset.roi_gains[r][1])
 
 
 def _test_and_imagery_tables(preset: Preset) -> tuple[god.StimulusTable, god.StimulusTable]:

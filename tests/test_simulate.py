@@ -1,0 +1,126 @@
+"""The simulator writes the GOD layout, deterministically, with the structure it claims to plant."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from brainteacher import god, simulate as sim
+from brainteacher.cli import main
+from brainteacher.inspect import inspect_dataset
+
+
+def _ridge_cv_accuracy(X: np.ndarray, y: np.ndarray, folds: int = 4, lam: float = 100.0) -> float:
+    """Out-of-fold accuracy of a ridge classifier on one-hot targets: an independent, plain
+    linear read-out written here so the check does not rely on the package's decoders."""
+    n_classes = y.max() + 1
+    fold = np.empty(len(y), int)
+    for c in range(n_classes):
+        idx = np.flatnonzero(y == c)
+        fold[idx] = np.arange(len(idx)) % folds
+    correct = 0
+    for f in range(folds):
+        tr, te = fold != f, fold == f
+        mu, sd = X[tr].mean(0), X[tr].std(0) + 1e-8
+        A, B = (X[tr] - mu) / sd, (X[te] - mu) / sd
+        Y = np.eye(n_classes)[y[tr]]
+        W = np.linalg.solve(A.T @ A + lam * np.eye(A.shape[1]), A.T @ (Y - Y.mean(0)))
+        correct += int((np.argmax(B @ W, axis=1) == y[te]).sum())
+    return correct / len(y)
+
+
+def test_layout_matches_the_release(quick_dataset):
+    layout = god.GODLayout.from_root(quick_dataset)
+    assert list(layout.subjects) == ["Subject1", "Subject2"]
+    rec = god.read_subject(layout.subjects["Subject1"])
+    assert rec.rois == god.ROIS
+    assert set(np.unique(rec.datatype)) == {1, 2, 3}
+    assert rec.category_index is not None and rec.image_index is not None
+    train = rec.datatype == 1
+    # Presentation order is shuffled, not image order.
+    assert not np.array_equal(rec.stimulus_keys[train], np.sort(rec.stimulus_keys[train]))
+    # ROI unions are unions.
+    m = rec.roi_masks
+    np.testing.assert_array_equal(m["LVC"], m["V1"] | m["V2"] | m["V3"])
+    np.testing.assert_array_equal(m["VC"], m["LVC"] | m["V4"] | m["HVC"])
+    # The TSV holds real GOD IDs in the authors' spelling (trailing zeros dropped).
+    assert "n01518878_14910\t1518878.01491\t1\t4" in (quick_dataset / god.TRAINING_TSV).read_text()
+    assert len(list((quick_dataset / god.TRAINING_IMAGE_DIR).glob("*.JPEG"))) == 160
+
+
+def test_inspect_table_of_the_quick_preset(quick_dataset):
+    table = inspect_dataset(god.GODLayout.from_root(quick_dataset))
+    assert len(table) == 2 * len(god.ROIS)
+    assert (table.n_images == 160).all() and (table.n_categories == 20).all() and (table.n_train_trials == 160).all()
+    sizes = sim.PRESETS["quick"].roi_sizes
+    v1 = table[(table.subject == "Subject1") & (table.roi == "V1")].n_voxels.item()
+    assert v1 == sizes["V1"]
+    assert table[table.roi == "VC"].n_voxels.iloc[0] == sum(sizes.values())
+
+
+def _bdata_content(path):
+    import bdpy
+
+    bd = bdpy.BData(str(path))
+    return bd.dataset, bd.metadata.key, bd.metadata.value
+
+
+def test_simulator_is_deterministic(tmp_path):
+    preset = sim.get_preset("quick", n_subjects=1, n_categories=4, n_groups=2, image_size=32, grid=4)
+    a, b, c = (sim.simulate(tmp_path / n, preset, seed=s) for n, s in (("a", 7), ("b", 7), ("c", 8)))
+    da, db, dc = (_bdata_content(p / "Subject1.h5") for p in (a, b, c))
+    np.testing.assert_array_equal(da[0], db[0])
+    assert da[1] == db[1]
+    np.testing.assert_array_equal(da[2], db[2])
+    assert (a / god.TRAINING_TSV).read_bytes() == (b / god.TRAINING_TSV).read_bytes()
+    assert (a / "ground_truth.json").read_text() == (b / "ground_truth.json").read_text()
+    for img in (a / god.TRAINING_IMAGE_DIR).iterdir():
+        assert img.read_bytes() == (b / god.TRAINING_IMAGE_DIR / img.name).read_bytes()
+    assert not np.array_equal(da[0], dc[0])  # another seed, another dataset
+
+
+def test_planted_category_signal_is_decodable_and_leak_free(quick_dataset):
+    layout = god.GODLayout.from_root(quick_dataset)
+    loc = layout.load("Subject1", "LOC")
+    chance = 1 / loc.n_categories
+    assert _ridge_cv_accuracy(loc.X, loc.labels) > 6 * chance
+    shuffled = np.random.default_rng(0).permutation(loc.labels)
+    assert _ridge_cv_accuracy(loc.X, shuffled) < 2.5 * chance
+    # V1 carries pixel features only, so it decodes far worse than LOC.
+    v1 = layout.load("Subject1", "V1")
+    assert _ridge_cv_accuracy(v1.X, v1.labels) < _ridge_cv_accuracy(loc.X, loc.labels) - 0.3
+
+
+def test_ground_truth_describes_the_plant(quick_dataset):
+    truth = json.loads((quick_dataset / "ground_truth.json").read_text())
+    assert "SIMULATED" in truth["note"]
+    assert truth["planted_category_order"][0] == "LOC" and truth["planted_category_order"][-1] == "V1"
+    sim_matrix = np.array(truth["category_similarity"])
+    groups = np.array([c["group"] for c in truth["categories"]])
+    assert sim_matrix.shape == (20, 20)
+    np.testing.assert_allclose(np.diag(sim_matrix), 1, atol=1e-5)
+    same = groups[:, None] == groups[None, :]
+    off = ~np.eye(20, dtype=bool)
+    assert sim_matrix[same & off].mean() > sim_matrix[~same].mean() + 0.3
+    assert set(truth["preferred_groups"]) == {"FFA", "PPA"}
+
+
+def test_failed_simulation_leaves_nothing(tmp_path, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(sim, "_write_bdata", boom)
+    with pytest.raises(RuntimeError):
+        sim.simulate(tmp_path / "out", sim.get_preset("quick", n_subjects=1, n_categories=2, n_groups=2, image_size=16, grid=4))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_refuses_an_unknown_preset(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["-q", "simulate", "--out", str(tmp_path / "x"), "--preset", "nope"])
+    assert exit_.value.code == 2
+    assert "invalid choice: 'nope'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="unknown preset 'nope'; choose one of quick, god"):
+        sim.get_preset("nope")
