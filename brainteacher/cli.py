@@ -75,6 +75,68 @@ def _inspect(args: argparse.Namespace) -> None:
     sys.stdout.write(text)
 
 
+# --- make-splits --------------------------------------------------------------------------------
+
+
+def _splits_args(p: argparse.ArgumentParser) -> None:
+    _dataset_arg(p)
+    p.add_argument("--out", type=Path, required=True, help="folder for split0.json ... split<K-1>.json")
+    p.add_argument("--n-splits", type=int, default=4, help="K: split k tests on fold k of each category (4: 6 train / 2 test of 8)")
+    p.add_argument("--seed", type=int, default=0)
+
+
+@_command("make-splits", "write K stratified train/test splits of the training images", _splits_args)
+def _make_splits(args: argparse.Namespace) -> None:
+    from brainteacher import god
+    from brainteacher.io import atomic_dir, provenance
+    from brainteacher.splits import make_splits, write_split
+
+    table = god.read_stimulus_tsv(god.GODLayout.from_root(args.root).training_tsv)
+    prov = provenance({"n_splits": args.n_splits, "tsv": str(table.path)}, args.seed)
+    with atomic_dir(args.out) as tmp:
+        for split in make_splits(table.names, table.labels, args.n_splits, args.seed):
+            write_split(tmp / f"{split.name}.json", split, prov)
+
+
+# --- decode -----------------------------------------------------------------------------------
+
+
+def _decode_args(p: argparse.ArgumentParser) -> None:
+    from brainteacher.decode import DECODERS, DecoderConfig
+    from brainteacher.train import TrainConfig
+
+    d, t = DecoderConfig(), TrainConfig()
+    _dataset_arg(p)
+    p.add_argument("--subject", required=True)
+    p.add_argument("--roi", required=True)
+    p.add_argument("--split", required=True, help="a split file (see make-splits) or 'all'")
+    p.add_argument("--out", type=Path, required=True, help="output folder (replaced atomically)")
+    p.add_argument("--decoder", default=d.decoder, choices=sorted(DECODERS))
+    p.add_argument("--folds", type=int, default=d.n_folds, help="inner stratified folds for out-of-fold soft labels")
+    p.add_argument("--n-voxels", type=int, default=None, help="top-N voxels by ANOVA F (default: 500, or 1000 for LVC/HVC/VC; 0 keeps all)")
+    p.add_argument("--within-run", action="store_true", help="z-score each voxel within each run")
+    p.add_argument("--keep-repeats", action="store_true", help="train on every presentation instead of averaging repeats")
+    p.add_argument("--width", type=int, default=d.width, help="ResNet base width (64 = torchvision's)")
+    p.add_argument("--input-noise", type=float, default=d.input_noise, help="SD of Gaussian noise added to training batches")
+    p.add_argument("--epochs", type=int, default=t.epochs)
+    p.add_argument("--batch-size", type=int, default=t.batch_size)
+    p.add_argument("--lr", type=float, default=t.lr)
+    p.add_argument("--weight-decay", type=float, default=t.weight_decay)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--device", default=d.device, help="auto (CUDA if available), cpu or cuda[:N]")
+
+
+@_command("decode", "cross-fit a decoder for one subject x ROI and write out-of-fold logits and soft labels", _decode_args)
+def _decode(args: argparse.Namespace) -> None:
+    from brainteacher.decode import DecoderConfig, default_n_voxels, run_decode
+    from brainteacher.train import TrainConfig
+
+    n_voxels = default_n_voxels(args.roi) if args.n_voxels is None else (args.n_voxels or None)
+    train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay)
+    cfg = DecoderConfig(args.decoder, args.folds, n_voxels, args.within_run, args.width, args.input_noise, args.seed, args.device, train)
+    run_decode(args.root, args.subject, args.roi, args.split, args.out, cfg, average_repeats=not args.keep_repeats)
+
+
 # --- entry point --------------------------------------------------------------------------------
 
 

@@ -1,0 +1,157 @@
+"""Brain decoders: voxels of one subject x ROI -> category logits, cross-fitted out of fold.
+
+Each image's soft label comes from a fold model that never saw that image's trial, and the
+decoder only ever sees the images of the split's training set, so nothing from a student's test
+images reaches its teacher. Preprocessing (z-scoring, ANOVA voxel selection) is fitted inside each
+fold on that fold's training rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from brainteacher import god
+from brainteacher.io import atomic_dir, provenance, save_npy, write_json
+from brainteacher.metrics import classification_summary, softmax
+from brainteacher.preprocess import fit_preprocessor
+from brainteacher.resnet import resnet18
+from brainteacher.splits import read_split, stratified_folds
+from brainteacher.train import TrainConfig, fit, pick_device, predict_logits, seed_everything
+
+__all__ = ["DECODERS", "DecoderConfig", "build_decoder", "out_of_fold_logits", "run_decode", "default_n_voxels"]
+
+log = logging.getLogger("brainteacher.decode")
+
+# GOD's analyses keep 500 voxels of a single ROI and 1000 of the unions.
+_GOD_N_VOXELS = {**{r: 500 for r in god.SINGLE_ROIS}, **{r: 1000 for r in god.ROI_UNIONS}}
+
+
+def default_n_voxels(roi: str) -> int:
+    """Top-N voxels kept by ANOVA F for an ROI: 500 for single ROIs, 1000 for LVC, HVC and VC."""
+    return _GOD_N_VOXELS[roi]
+
+
+def _resnet1d(n_voxels: int, n_classes: int, width: int) -> nn.Module:
+    return resnet18(spatial_dims=1, in_channels=1, num_classes=n_classes, width=width)
+
+
+def _linear(n_voxels: int, n_classes: int, width: int) -> nn.Module:
+    # Multinomial logistic regression; weight decay in the optimiser is its L2 penalty.
+    return nn.Sequential(nn.Flatten(), nn.Linear(n_voxels, n_classes))
+
+
+DECODERS: dict[str, Callable[[int, int, int], nn.Module]] = {"resnet1d": _resnet1d, "linear": _linear}
+
+
+@dataclass(frozen=True)
+class DecoderConfig:
+    """How to decode. ``n_voxels`` None keeps every voxel; ``within_run`` z-scores within each run;
+    ``input_noise`` is the SD of Gaussian noise added to the z-scored voxels of every training batch
+    (an augmentation: without it the 1D ResNet memorises ~100 trials)."""
+
+    decoder: str = "resnet1d"
+    n_folds: int = 5
+    n_voxels: int | None = 500
+    within_run: bool = False
+    width: int = 16
+    input_noise: float = 1.0
+    seed: int = 0
+    device: str = "auto"
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        if self.decoder not in DECODERS:
+            raise ValueError(f"unknown decoder {self.decoder!r}; choose one of {', '.join(DECODERS)}")
+
+
+def build_decoder(cfg: DecoderConfig, n_voxels: int, n_classes: int) -> nn.Module:
+    """The model for ``cfg.decoder``; input (N, 1, n_voxels), output (N, n_classes) logits."""
+    return DECODERS[cfg.decoder](n_voxels, n_classes, cfg.width)
+
+
+def _noise(sd: float) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None:
+    if sd <= 0:
+        return None
+    # Drawn on the CPU generator, so CPU runs repeat exactly; then moved to the data's device.
+    return lambda x, gen: x + sd * torch.randn(x.shape, generator=gen).to(x.device)
+
+
+def _fit_fold(X_tr: np.ndarray, y_tr: np.ndarray, X_te: np.ndarray, n_classes: int, cfg: DecoderConfig, device: torch.device, seed: int, desc: str) -> np.ndarray:
+    """Train on one fold's rows and return logits (n_te, n_classes) for its held-out rows."""
+    generator = seed_everything(seed)
+    model = build_decoder(cfg, X_tr.shape[1], n_classes).to(device)
+    # The data are small: keep them on the device for the whole fit.
+    inputs = torch.from_numpy(X_tr).unsqueeze(1).to(device)
+    labels = torch.from_numpy(y_tr).to(device)
+    fit(model, inputs, lambda logits, idx: F.cross_entropy(logits, labels[idx]), cfg.train, generator, augment=_noise(cfg.input_noise), desc=desc)
+    return predict_logits(model, torch.from_numpy(X_te).unsqueeze(1).to(device))
+
+
+def out_of_fold_logits(X: np.ndarray, y: np.ndarray, runs: np.ndarray, n_classes: int, cfg: DecoderConfig, device: torch.device | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+    """Cross-fitted logits: every row predicted by the fold model that held it out.
+
+    X : (n, n_voxels) float32; y : (n,) int64 labels in 0..n_classes-1; runs : (n,) int.
+    Returns logits (n, n_classes) float32, fold (n,) int64 and the number of voxels kept.
+    """
+    device = device or pick_device(cfg.device)
+    folds = stratified_folds(y, cfg.n_folds, np.random.default_rng(cfg.seed))
+    logits = np.zeros((len(y), n_classes), np.float32)
+    n_kept = X.shape[1]
+    for k in range(cfg.n_folds):
+        tr, te = folds != k, folds == k
+        prep = fit_preprocessor(X[tr], y[tr], runs[tr], n_voxels=cfg.n_voxels, within_run=cfg.within_run)
+        n_kept = len(prep.keep)
+        log.info("fold %d/%d: %d training rows, %d held out, %d voxels", k + 1, cfg.n_folds, tr.sum(), te.sum(), n_kept)
+        logits[te] = _fit_fold(prep.transform(X[tr], runs[tr]), y[tr], prep.transform(X[te], runs[te]), n_classes, cfg, device, cfg.seed * 1000 + k, f"fold {k + 1}/{cfg.n_folds} ")
+    return logits, folds, n_kept
+
+
+def run_decode(root: str | Path, subject: str, roi: str, split_spec: str | Path, out: str | Path, cfg: DecoderConfig, *, average_repeats: bool = True) -> dict:
+    """Decode one subject x ROI on a split's training images and write, atomically into ``out``:
+    ``logits.npy`` (n_train_images, C) float32, ``soft_labels.npy`` (softmax at T=1),
+    ``image_ids.npy`` (row order), ``labels.npy``, ``folds.npy`` and ``metrics.json``."""
+    t0 = time.perf_counter()
+    data = god.GODLayout.from_root(root).load(subject, roi, average_repeats=average_repeats, check_images=False)
+    split = read_split(split_spec, data.image_ids)
+    rows = np.flatnonzero(split.train_mask(data.image_ids))
+    if not average_repeats:
+        log.info("keeping repeated presentations: %d trials of %d images", len(data.image_ids), len(set(data.image_ids)))
+    device = pick_device(cfg.device)
+    log.info("%s %s %s: %d training images of split %s, %d voxels, %s decoder on %s", subject, roi, split.name, len(rows), split.name, data.X.shape[1], cfg.decoder, device)
+    logits, folds, n_kept = out_of_fold_logits(data.X[rows], data.labels[rows], data.runs[rows], data.n_categories, cfg, device)
+    labels = data.labels[rows]
+    metrics = {
+        "subject": subject,
+        "roi": roi,
+        "decoder": cfg.decoder,
+        "split": split.name,
+        "n_images": len(rows),
+        "n_categories": data.n_categories,
+        "n_voxels_roi": int(data.X.shape[1]),
+        "n_voxels": n_kept,
+        "n_folds": cfg.n_folds,
+        "epochs": cfg.train.epochs,
+        "out_of_fold": classification_summary(logits, labels),
+        "wall_time_s": round(time.perf_counter() - t0, 3),
+        "device": str(device),
+        **provenance(asdict(cfg), cfg.seed),
+    }
+    with atomic_dir(out) as tmp:
+        save_npy(tmp / "logits.npy", logits)
+        save_npy(tmp / "soft_labels.npy", softmax(logits, axis=1).astype(np.float32))
+        save_npy(tmp / "image_ids.npy", np.array([data.image_ids[i] for i in rows]))
+        save_npy(tmp / "labels.npy", labels)
+        save_npy(tmp / "folds.npy", folds)
+        write_json(tmp / "metrics.json", metrics)
+    top1 = metrics["out_of_fold"]
+    log.info("out-of-fold top-1 %.3f (chance %.3f), top-5 %.3f, rank %.3f", top1["top1"], top1["top1_chance"], top1["top5"], top1["mean_normalised_rank"])
+    return metrics

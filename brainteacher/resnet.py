@@ -1,0 +1,252 @@
+"""One ResNet, generic over spatial dimension: a 1D net over voxel vectors, a 2D net over images.
+
+Layer types come from lookup tables keyed by ``spatial_dims`` (as in MONAI), not from copied
+classes. Attribute names, and hence state_dict keys and shapes, follow torchvision's
+``resnet18``/``resnet34`` (conv1, bn1, layer1.0.conv1, ..., layer2.0.downsample.0, ..., fc), so a
+torchvision checkpoint loads into the 2D model from a local file. Nothing is ever downloaded.
+
+Shapes: 1D input (N, in_channels, L), 2D input (N, in_channels, H, W); output (N, num_classes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = [
+    "BasicBlock",
+    "ResNet",
+    "resnet",
+    "resnet18",
+    "resnet34",
+    "count_parameters",
+    "load_torchvision_weights",
+]
+
+_CONV: dict[int, type[nn.Module]] = {1: nn.Conv1d, 2: nn.Conv2d}
+_NORM: dict[int, type[nn.Module]] = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}
+_MAXPOOL: dict[int, type[nn.Module]] = {1: nn.MaxPool1d, 2: nn.MaxPool2d}
+_AVGPOOL: dict[int, type[nn.Module]] = {1: nn.AdaptiveAvgPool1d, 2: nn.AdaptiveAvgPool2d}
+
+# Blocks per stage; only BasicBlock depths, since the bottleneck nets are too big for this task.
+_DEPTHS: dict[int, tuple[int, int, int, int]] = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
+
+# Enough keys to diagnose a bad checkpoint without burying the message.
+_MAX_KEYS_IN_ERROR = 10
+
+
+def _check_spatial_dims(spatial_dims: int) -> None:
+    if spatial_dims not in _CONV:
+        raise ValueError(f"spatial_dims must be one of {sorted(_CONV)}, got {spatial_dims!r}")
+
+
+def _conv1x1(spatial_dims: int, in_planes: int, out_planes: int, stride: int = 1) -> nn.Module:
+    return _CONV[spatial_dims](in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
+
+
+def _conv3x3(spatial_dims: int, in_planes: int, out_planes: int, stride: int = 1) -> nn.Module:
+    # No bias: the BatchNorm that follows has its own shift.
+    return _CONV[spatial_dims](in_planes, out_planes, kernel_size=3, stride=stride, padding=1, bias=False)
+
+
+class BasicBlock(nn.Module):
+    """Two 3-wide convolutions plus a shortcut (identity, or ``downsample`` when shape changes).
+
+    (N, in_planes, *S) -> (N, planes, *S / stride).
+    """
+
+    expansion: int = 1
+
+    def __init__(
+        self,
+        in_planes: int,
+        planes: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        *,
+        spatial_dims: int = 2,
+    ) -> None:
+        super().__init__()
+        _check_spatial_dims(spatial_dims)
+        self.conv1 = _conv3x3(spatial_dims, in_planes, planes, stride)
+        self.bn1 = _NORM[spatial_dims](planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = _conv3x3(spatial_dims, planes, planes)
+        self.bn2 = _NORM[spatial_dims](planes)
+        self.downsample = downsample
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + identity)
+
+
+class ResNet(nn.Module):
+    """ResNet built from :class:`BasicBlock`, 1D or 2D.
+
+    Input (N, in_channels, L) when ``spatial_dims=1`` or (N, in_channels, H, W) when 2;
+    output (N, num_classes) logits. Stage channels are ``width * (1, 2, 4, 8)``; ``width=64``
+    with 3 input channels and 1000 classes is exactly torchvision's network.
+    """
+
+    def __init__(
+        self,
+        layers: Sequence[int],
+        spatial_dims: int,
+        in_channels: int = 3,
+        num_classes: int = 1000,
+        width: int = 64,
+        zero_init_residual: bool = False,
+    ) -> None:
+        super().__init__()
+        _check_spatial_dims(spatial_dims)
+        if len(layers) != 4:
+            raise ValueError(f"layers must give 4 stage depths, got {list(layers)}")
+        self.spatial_dims = spatial_dims
+        self.width = width
+        self._in_planes = width  # channels entering the next stage; _make_layer advances it
+
+        self.conv1 = _CONV[spatial_dims](in_channels, width, kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = _NORM[spatial_dims](width)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = _MAXPOOL[spatial_dims](kernel_size=3, stride=2, padding=1)
+        self.layer1 = self._make_layer(width, layers[0])
+        self.layer2 = self._make_layer(width * 2, layers[1], stride=2)
+        self.layer3 = self._make_layer(width * 4, layers[2], stride=2)
+        self.layer4 = self._make_layer(width * 8, layers[3], stride=2)
+        self.avgpool = _AVGPOOL[spatial_dims](1)
+        self.fc = nn.Linear(width * 8 * BasicBlock.expansion, num_classes)
+
+        self._init_weights(zero_init_residual)
+
+    def _make_layer(self, planes: int, blocks: int, stride: int = 1) -> nn.Sequential:
+        """One stage of ``blocks`` blocks; only the first may change resolution or channels."""
+        downsample = None
+        if stride != 1 or self._in_planes != planes * BasicBlock.expansion:
+            # Sequential (not a custom module) so keys read downsample.0.*, downsample.1.* as in torchvision.
+            downsample = nn.Sequential(
+                _conv1x1(self.spatial_dims, self._in_planes, planes * BasicBlock.expansion, stride),
+                _NORM[self.spatial_dims](planes * BasicBlock.expansion),
+            )
+        first = BasicBlock(self._in_planes, planes, stride, downsample, spatial_dims=self.spatial_dims)
+        self._in_planes = planes * BasicBlock.expansion
+        rest = [BasicBlock(self._in_planes, planes, spatial_dims=self.spatial_dims) for _ in range(1, blocks)]
+        return nn.Sequential(first, *rest)
+
+    def _init_weights(self, zero_init_residual: bool) -> None:
+        # Same scheme as torchvision, so a fresh model matches its statistics.
+        for m in self.modules():
+            if isinstance(m, tuple(_CONV.values())):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, tuple(_NORM.values())):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+        if zero_init_residual:
+            # Each residual branch starts at zero, so every block starts as the identity.
+            for m in self.modules():
+                if isinstance(m, BasicBlock):
+                    nn.init.zeros_(m.bn2.weight)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, in_channels, *spatial) -> (N, 8 * width) globally pooled features, before ``fc``."""
+        x = self.conv1(x)
+        x = self.bn1(x)
+        x = self.relu(x)
+        x = self.maxpool(x)
+        x = self.layer1(x)
+        x = self.layer2(x)
+        x = self.layer3(x)
+        x = self.layer4(x)
+        x = self.avgpool(x)
+        return torch.flatten(x, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, in_channels, *spatial) -> (N, num_classes) logits."""
+        return self.fc(self.features(x))
+
+
+def resnet(depth: int, spatial_dims: int = 2, **kwargs: Any) -> ResNet:
+    """A ResNet of the given ``depth`` (a key of ``_DEPTHS``); ``kwargs`` go to :class:`ResNet`."""
+    if depth not in _DEPTHS:
+        raise ValueError(f"unknown ResNet depth {depth!r}; valid depths: {sorted(_DEPTHS)}")
+    return ResNet(_DEPTHS[depth], spatial_dims, **kwargs)
+
+
+def resnet18(spatial_dims: int = 2, **kwargs: Any) -> ResNet:
+    """ResNet-18; see :func:`resnet`."""
+    return resnet(18, spatial_dims, **kwargs)
+
+
+def resnet34(spatial_dims: int = 2, **kwargs: Any) -> ResNet:
+    """ResNet-34; see :func:`resnet`."""
+    return resnet(34, spatial_dims, **kwargs)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of parameters (trainable or not; buffers such as BN running stats excluded)."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def _key_list(keys: Sequence[str] | set[str]) -> str:
+    keys = sorted(keys)
+    shown = ", ".join(keys[:_MAX_KEYS_IN_ERROR])
+    return shown + (f" (+{len(keys) - _MAX_KEYS_IN_ERROR} more)" if len(keys) > _MAX_KEYS_IN_ERROR else "")
+
+
+def _unwrap_state_dict(obj: Any, path: Path) -> dict[str, torch.Tensor]:
+    """The bare state_dict inside a checkpoint, with any DataParallel ``module.`` prefix stripped."""
+    if isinstance(obj, Mapping):
+        for wrapper in ("state_dict", "model"):
+            if isinstance(obj.get(wrapper), Mapping):
+                obj = obj[wrapper]
+                break
+    if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise ValueError(f"{path}: expected a state_dict (a dict of tensors), got {type(obj).__name__}")
+    return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
+def load_torchvision_weights(model: nn.Module, path: str | Path, *, skip_fc: bool = False) -> None:
+    """Load a torchvision-format state_dict from a local file into ``model``, strictly.
+
+    A ``{"state_dict": ...}`` or ``{"model": ...}`` wrapper and a ``module.`` key prefix are accepted.
+    With ``skip_fc`` the file's ``fc.weight``/``fc.bias`` are dropped and the model keeps its own
+    ``fc`` (e.g. a 150-class head); every other key must still match exactly.
+
+    Raises FileNotFoundError if ``path`` does not exist, and ValueError naming the file and the
+    missing, unexpected or mis-shaped keys.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: weights file not found")
+    state = _unwrap_state_dict(torch.load(path, map_location="cpu", weights_only=True), path)
+
+    own = model.state_dict()
+    fc_keys = {"fc.weight", "fc.bias"}
+    if skip_fc:
+        state = {k: v for k, v in state.items() if k not in fc_keys}
+        own = {k: v for k, v in own.items() if k not in fc_keys}
+
+    # Checked here rather than by load_state_dict so the message names the file and stays short.
+    missing = own.keys() - state.keys()
+    unexpected = state.keys() - own.keys()
+    mis_shaped = sorted(k for k in own.keys() & state.keys() if state[k].shape != own[k].shape)
+    problems = []
+    if missing:
+        problems.append(f"missing keys: {_key_list(missing)}")
+    if unexpected:
+        problems.append(f"unexpected keys: {_key_list(unexpected)}")
+    if mis_shaped:
+        shown = [f"{k} (file {tuple(state[k].shape)}, model {tuple(own[k].shape)})" for k in mis_shaped[:_MAX_KEYS_IN_ERROR]]
+        more = f" (+{len(mis_shaped) - _MAX_KEYS_IN_ERROR} more)" if len(mis_shaped) > _MAX_KEYS_IN_ERROR else ""
+        problems.append("shape mismatches: " + ", ".join(shown) + more)
+    if problems:
+        raise ValueError(f"{path}: does not match the model; " + "; ".join(problems))
+
+    # Non-strict only so the model's own fc may stay; every other key was matched above.
+    model.load_state_dict(state, strict=not skip_fc)

@@ -1,0 +1,112 @@
+"""Brain decoders: honest out-of-fold soft labels, aligned, leak-free and deterministic on CPU."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from brainteacher import decode, god
+from brainteacher.cli import main
+from brainteacher.decode import DecoderConfig, out_of_fold_logits, run_decode
+from brainteacher.metrics import softmax, topk_accuracy
+from brainteacher.splits import make_splits, write_split
+from brainteacher.train import TrainConfig
+
+LINEAR = DecoderConfig(decoder="linear", n_folds=4, n_voxels=None, train=TrainConfig(epochs=60, log_every=1000))
+RESNET = DecoderConfig(decoder="resnet1d", n_folds=4, n_voxels=None, width=16, train=TrainConfig(epochs=40, log_every=1000))
+TINY_RESNET = DecoderConfig(decoder="resnet1d", n_folds=2, n_voxels=50, width=4, train=TrainConfig(epochs=3, log_every=1000))
+
+
+@pytest.fixture(scope="module")
+def loc(quick_dataset):
+    return god.load_training_data(quick_dataset, "Subject1", "LOC", check_images=False)
+
+
+def _oof_accuracy(X, y, runs, cfg):
+    logits, _, _ = out_of_fold_logits(X, y, runs, int(y.max()) + 1, cfg)
+    return topk_accuracy(logits, y, 1)
+
+
+def test_linear_decoder_finds_planted_category_signal(loc):
+    assert _oof_accuracy(loc.X, loc.labels, loc.runs, LINEAR) > 8 / loc.n_categories
+
+
+def test_resnet_decoder_is_above_chance(loc):
+    assert _oof_accuracy(loc.X, loc.labels, loc.runs, RESNET) > 3 / loc.n_categories
+
+
+@pytest.mark.parametrize("control", ["shuffled labels", "null ROI"])
+def test_leakage_controls_sit_at_chance(loc, control):
+    rng = np.random.default_rng(0)
+    X, y = loc.X, loc.labels
+    if control == "shuffled labels":
+        y = rng.permutation(y)
+    else:
+        X = rng.normal(size=X.shape).astype(np.float32)
+    # 160 images, 20 categories: chance is 0.05; 0.11 is about three binomial SDs above it.
+    assert _oof_accuracy(X, y, loc.runs, LINEAR) < 0.11
+
+
+@pytest.fixture(scope="module")
+def split_file(quick_dataset, tmp_path_factory):
+    table = god.read_stimulus_tsv(quick_dataset / god.TRAINING_TSV)
+    split = make_splits(table.names, table.labels, 4, seed=0)[1]
+    path = tmp_path_factory.mktemp("splits") / "split1.json"
+    write_split(path, split)
+    return path, split
+
+
+def test_outputs_are_aligned_and_only_use_training_images(quick_dataset, split_file, tmp_path, monkeypatch):
+    path, split = split_file
+    seen = {}
+    real = decode.out_of_fold_logits
+
+    def spy(X, y, runs, n_classes, cfg, device=None):
+        seen["X"], seen["y"] = X.copy(), y.copy()
+        return real(X, y, runs, n_classes, cfg, device)
+
+    monkeypatch.setattr(decode, "out_of_fold_logits", spy)
+    run_decode(quick_dataset, "Subject1", "LOC", path, tmp_path / "out", LINEAR)
+    out = tmp_path / "out"
+    ids = np.load(out / "image_ids.npy")
+    logits, soft = np.load(out / "logits.npy"), np.load(out / "soft_labels.npy")
+    assert set(ids) == set(split.train) and not set(ids) & set(split.test)
+    assert logits.shape == soft.shape == (len(split.train), 20) and logits.dtype == np.float32
+    np.testing.assert_allclose(soft, softmax(logits, axis=1), rtol=1e-5)
+    # Row i of every output is image ids[i]: its voxels and label are the dataset's for that image.
+    data = god.load_training_data(quick_dataset, "Subject1", "LOC", check_images=False)
+    rows = [data.image_ids.index(i) for i in ids]
+    np.testing.assert_array_equal(seen["X"], data.X[rows])
+    np.testing.assert_array_equal(np.load(out / "labels.npy"), data.labels[rows])
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n_images"] == 120 and metrics["split"] == "split1"
+    oof = metrics["out_of_fold"]
+    assert oof["top1"] == pytest.approx(topk_accuracy(logits, data.labels[rows], 1))
+    assert oof["top1_chance"] == 0.05 and oof["rank_chance"] == 0.5
+    assert {"config_hash", "package_versions", "git_revision", "seed", "wall_time_s", "device"} <= set(metrics)
+
+
+def test_inner_folds_hold_each_image_out_exactly_once(quick_dataset, split_file, tmp_path):
+    path, _ = split_file
+    run_decode(quick_dataset, "Subject1", "V1", path, tmp_path / "out", LINEAR)
+    folds, labels = np.load(tmp_path / "out" / "folds.npy"), np.load(tmp_path / "out" / "labels.npy")
+    assert sorted(np.unique(folds)) == [0, 1, 2, 3]
+    for k in range(4):  # every category is in every fold's training part
+        assert set(labels[folds != k]) == set(range(20))
+
+
+def test_cpu_runs_repeat_exactly(quick_dataset, tmp_path):
+    for name in ("a", "b"):
+        run_decode(quick_dataset, "Subject2", "FFA", "all", tmp_path / name, TINY_RESNET)
+    np.testing.assert_array_equal(np.load(tmp_path / "a" / "logits.npy"), np.load(tmp_path / "b" / "logits.npy"))
+
+
+def test_cli_decode_and_a_bad_split(quick_dataset, tmp_path, capsys):
+    args = ["-q", "decode", "--root", str(quick_dataset), "--subject", "Subject1", "--roi", "V4", "--out", str(tmp_path / "o"), "--decoder", "linear", "--epochs", "5"]
+    assert main(args + ["--split", str(tmp_path / "missing.json")]) == 2
+    assert "missing.json: split file not found" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+    assert main(args + ["--split", "all", "--n-voxels", "50"]) == 0
+    assert json.loads((tmp_path / "o" / "metrics.json").read_text())["n_voxels"] == 50

@@ -1,0 +1,221 @@
+"""The spatial-dims-generic ResNet: shapes, torchvision parity (counts, keys, shapes) and weight loading."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from brainteacher.resnet import BasicBlock, ResNet, count_parameters, load_torchvision_weights, resnet, resnet18, resnet34
+
+# (builder, kwargs, input shape, output shape), as in MONAI's ResNet tests.
+SHAPE_CASES = [
+    (resnet18, {"spatial_dims": 1, "in_channels": 1, "num_classes": 150, "width": 8}, (2, 1, 200), (2, 150)),
+    (resnet34, {"spatial_dims": 1, "in_channels": 1, "num_classes": 150, "width": 8}, (2, 1, 200), (2, 150)),
+    (resnet18, {"spatial_dims": 1, "in_channels": 4, "num_classes": 10, "width": 4}, (3, 4, 17), (3, 10)),
+    (resnet18, {"spatial_dims": 1, "in_channels": 1, "num_classes": 5, "width": 8}, (2, 1, 1), (2, 5)),
+    (resnet18, {"spatial_dims": 2, "in_channels": 3, "num_classes": 150, "width": 8}, (2, 3, 32, 32), (2, 150)),
+    (resnet34, {"spatial_dims": 2, "in_channels": 3, "num_classes": 150, "width": 8}, (2, 3, 32, 32), (2, 150)),
+    (resnet18, {"spatial_dims": 2, "in_channels": 1, "num_classes": 7, "width": 8}, (1, 1, 24, 40), (1, 7)),
+]
+
+
+def _torchvision_resnet18_shapes(num_classes: int = 1000) -> dict[str, tuple[int, ...]]:
+    """torchvision's resnet18 state_dict keys and shapes, written out by hand."""
+    shapes: dict[str, tuple[int, ...]] = {}
+
+    def bn(prefix: str, c: int) -> None:
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            shapes[f"{prefix}.{name}"] = (c,)
+        shapes[f"{prefix}.num_batches_tracked"] = ()
+
+    shapes["conv1.weight"] = (64, 3, 7, 7)
+    bn("bn1", 64)
+    in_c = 64
+    for stage, c in enumerate((64, 128, 256, 512), start=1):
+        for block in range(2):
+            p = f"layer{stage}.{block}"
+            shapes[f"{p}.conv1.weight"] = (c, in_c if block == 0 else c, 3, 3)
+            bn(f"{p}.bn1", c)
+            shapes[f"{p}.conv2.weight"] = (c, c, 3, 3)
+            bn(f"{p}.bn2", c)
+            if block == 0 and stage > 1:
+                shapes[f"{p}.downsample.0.weight"] = (c, in_c, 1, 1)
+                bn(f"{p}.downsample.1", c)
+        in_c = c
+    shapes["fc.weight"] = (num_classes, 512)
+    shapes["fc.bias"] = (num_classes,)
+    return shapes
+
+
+def _random_state(shapes: dict[str, tuple[int, ...]], seed: int = 123) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return {k: (torch.tensor(7) if s == () else torch.randn(s, generator=g)) for k, s in shapes.items()}
+
+
+@pytest.fixture(scope="module")
+def tv_state() -> dict[str, torch.Tensor]:
+    return _random_state(_torchvision_resnet18_shapes())
+
+
+@pytest.mark.parametrize(("builder", "kwargs", "in_shape", "out_shape"), SHAPE_CASES)
+def test_output_shape(builder, kwargs, in_shape, out_shape):
+    model = builder(**kwargs).eval()
+    with torch.no_grad():
+        assert model(torch.randn(in_shape)).shape == out_shape
+        assert model.features(torch.randn(in_shape)).shape == (in_shape[0], 8 * kwargs["width"])
+
+
+@pytest.mark.parametrize(("builder", "expected"), [(resnet18, 11_689_512), (resnet34, 21_797_672)])
+def test_parameter_count_matches_torchvision(builder, expected):
+    assert count_parameters(builder(spatial_dims=2, in_channels=3, num_classes=1000)) == expected
+
+
+def test_state_dict_keys_and_shapes_match_torchvision():
+    got = {k: tuple(v.shape) for k, v in resnet18().state_dict().items()}
+    expected = _torchvision_resnet18_shapes()
+    assert set(got) == set(expected)
+    assert got == expected
+    # Spot checks, so a bug in the hand-written table cannot hide a bug in the model.
+    assert got["conv1.weight"] == (64, 3, 7, 7)
+    assert got["layer2.0.downsample.0.weight"] == (128, 64, 1, 1)
+    assert got["layer4.1.conv2.weight"] == (512, 512, 3, 3)
+    assert got["fc.weight"] == (1000, 512)
+    assert "layer1.0.downsample.0.weight" not in got
+
+
+def test_1d_keys_mirror_2d():
+    keys_1d = set(resnet18(spatial_dims=1, in_channels=1, width=8).state_dict())
+    assert keys_1d == set(resnet18(spatial_dims=2).state_dict())
+
+
+def test_load_torchvision_weights_strict(tmp_path, tv_state):
+    path = tmp_path / "resnet18.pth"
+    torch.save(tv_state, path)
+    model = resnet18()
+    load_torchvision_weights(model, path)
+    loaded = model.state_dict()
+    for k, v in tv_state.items():
+        assert torch.equal(loaded[k], v), k
+
+
+@pytest.mark.parametrize("wrap", ["state_dict", "model", "module"])
+def test_load_accepts_wrappers_and_module_prefix(tmp_path, tv_state, wrap):
+    obj = {f"module.{k}": v for k, v in tv_state.items()} if wrap == "module" else {wrap: tv_state, "epoch": 3}
+    path = tmp_path / "ckpt.pth"
+    torch.save(obj, path)
+    model = resnet18()
+    load_torchvision_weights(model, path)
+    assert torch.equal(model.conv1.weight, tv_state["conv1.weight"])
+
+
+def test_load_skip_fc_keeps_own_head(tmp_path, tv_state):
+    path = tmp_path / "resnet18.pth"
+    torch.save(tv_state, path)
+    model = resnet18(num_classes=150)
+    fc_before = {k: v.clone() for k, v in model.fc.state_dict().items()}
+    load_torchvision_weights(model, path, skip_fc=True)
+    assert torch.equal(model.layer3[1].bn2.running_var, tv_state["layer3.1.bn2.running_var"])
+    assert torch.equal(model.fc.weight, fc_before["weight"])
+    assert torch.equal(model.fc.bias, fc_before["bias"])
+    # Without skip_fc the 1000-class head cannot go into a 150-class model.
+    with pytest.raises(ValueError, match=r"fc\.weight"):
+        load_torchvision_weights(resnet18(num_classes=150), path)
+
+
+def test_load_skip_fc_is_still_strict_elsewhere(tmp_path, tv_state):
+    state = {k: v for k, v in tv_state.items() if k != "layer1.0.bn1.running_mean"}
+    path = tmp_path / "broken.pth"
+    torch.save(state, path)
+    with pytest.raises(ValueError, match=r"broken\.pth.*missing keys: layer1\.0\.bn1\.running_mean"):
+        load_torchvision_weights(resnet18(num_classes=150), path, skip_fc=True)
+
+
+def test_load_missing_key_raises(tmp_path, tv_state):
+    state = dict(tv_state)
+    del state["layer2.0.downsample.0.weight"]
+    path = tmp_path / "missing.pth"
+    torch.save(state, path)
+    model = resnet18()
+    before = model.conv1.weight.clone()
+    with pytest.raises(ValueError, match=r"missing\.pth.*layer2\.0\.downsample\.0\.weight"):
+        load_torchvision_weights(model, path)
+    assert torch.equal(model.conv1.weight, before)  # nothing half-loaded
+
+
+def test_load_wrong_shape_raises(tmp_path, tv_state):
+    state = dict(tv_state)
+    state["layer3.0.conv1.weight"] = torch.zeros(256, 128, 5, 5)
+    path = tmp_path / "shape.pth"
+    torch.save(state, path)
+    with pytest.raises(ValueError, match=r"shape\.pth.*shape mismatches: layer3\.0\.conv1\.weight"):
+        load_torchvision_weights(resnet18(), path)
+
+
+def test_load_unexpected_key_raises(tmp_path, tv_state):
+    path = tmp_path / "extra.pth"
+    torch.save({**tv_state, "head.weight": torch.zeros(3)}, path)
+    with pytest.raises(ValueError, match=r"unexpected keys: head\.weight"):
+        load_torchvision_weights(resnet18(), path)
+
+
+def test_load_error_lists_at_most_ten_keys(tmp_path):
+    path = tmp_path / "empty.pth"
+    torch.save({"conv1.weight": torch.zeros(64, 3, 7, 7)}, path)
+    with pytest.raises(ValueError, match=r"\(\+\d+ more\)") as err:
+        load_torchvision_weights(resnet18(), path)
+    assert str(err.value).count("layer") <= 10
+
+
+def test_load_missing_file_raises(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.pth"):
+        load_torchvision_weights(resnet18(), tmp_path / "nope.pth")
+
+
+def test_1d_forward_backward_and_features():
+    torch.manual_seed(0)
+    model = resnet18(spatial_dims=1, in_channels=1, num_classes=150, width=8)
+    x = torch.randn(4, 1, 200)
+    assert model.features(x).shape == (4, 64)
+    loss = torch.nn.functional.cross_entropy(model(x), torch.randint(0, 150, (4,)))
+    loss.backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+    assert model.conv1.weight.grad.abs().sum() > 0
+
+
+def test_forward_is_fc_of_features():
+    model = resnet18(spatial_dims=2, num_classes=10, width=8).eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(model(x), model.fc(model.features(x)))
+
+
+def test_same_seed_same_parameters():
+    torch.manual_seed(42)
+    a = resnet18(spatial_dims=1, in_channels=1, num_classes=150, width=8)
+    torch.manual_seed(42)
+    b = resnet18(spatial_dims=1, in_channels=1, num_classes=150, width=8)
+    for (name, pa), pb in zip(a.named_parameters(), b.parameters()):
+        assert torch.equal(pa, pb), name
+
+
+def test_init_matches_torchvision_scheme():
+    model = resnet18(spatial_dims=2, width=8, zero_init_residual=True)
+    assert torch.equal(model.bn1.weight, torch.ones(8)) and torch.equal(model.bn1.bias, torch.zeros(8))
+    for m in model.modules():
+        if isinstance(m, BasicBlock):
+            assert torch.equal(m.bn2.weight, torch.zeros_like(m.bn2.weight))
+    # kaiming_normal_(fan_out): std = sqrt(2 / (out_channels * kernel area)).
+    w = resnet18(spatial_dims=2).layer4[0].conv2.weight
+    assert abs(w.std().item() - (2 / (512 * 9)) ** 0.5) < 0.05 * (2 / (512 * 9)) ** 0.5
+
+
+@pytest.mark.parametrize("dims", [0, 3])
+def test_bad_spatial_dims(dims):
+    with pytest.raises(ValueError, match=r"\[1, 2\]"):
+        ResNet((2, 2, 2, 2), spatial_dims=dims)
+
+
+def test_bad_depth():
+    with pytest.raises(ValueError, match=r"\[18, 34\]"):
+        resnet(50)

@@ -1,0 +1,45 @@
+# Brain decoders: one job per decoder x subject x ROI x split, each cross-fitted inside the
+# split's training images (the student's test images never reach a teacher).
+
+
+rule make_splits:
+    input:
+        data_input,
+    output:
+        expand("results/splits/split{k}.json", k=range(config["splits"]["n_splits"])),
+    params:
+        root=data_root(),
+        n=config["splits"]["n_splits"],
+        seed=config["splits"]["seed"],
+    log:
+        "results/logs/make_splits.log",
+    benchmark:
+        "results/benchmarks/make_splits.tsv"
+    shell:
+        "{PY} make-splits --root {params.root} --out results/splits --n-splits {params.n} --seed {params.seed} 2> {log}"
+
+
+rule decode:
+    input:
+        data=data_input,
+        split="results/splits/split{split}.json",
+    output:
+        logits="results/decode/{decoder}/{subject}/{roi}/split{split}/logits.npy",
+        soft_labels="results/decode/{decoder}/{subject}/{roi}/split{split}/soft_labels.npy",
+        image_ids="results/decode/{decoder}/{subject}/{roi}/split{split}/image_ids.npy",
+        metrics="results/decode/{decoder}/{subject}/{roi}/split{split}/metrics.json",
+    params:
+        root=data_root(),
+        out=subpath(output.metrics, parent=True),
+        options=decode_options,
+    log:
+        "results/logs/decode/{decoder}/{subject}/{roi}/split{split}.log",
+    benchmark:
+        "results/benchmarks/decode/{decoder}/{subject}/{roi}/split{split}.tsv"
+    threads: 1
+    # Unlimited unless snakemake is given --resources gpu=N; then N decoders share N cards.
+    resources:
+        gpu=1,
+    shell:
+        "OMP_NUM_THREADS={threads} {PY} decode --root {params.root} --subject {wildcards.subject} --roi {wildcards.roi}"
+        " --split {input.split} --decoder {wildcards.decoder} --out {params.out} {params.options} 2> {log}"
