@@ -96,14 +96,24 @@ def _fit_fold(X_tr: np.ndarray, y_tr: np.ndarray, X_te: np.ndarray, n_classes: i
     return predict_logits(model, torch.from_numpy(X_te).unsqueeze(1).to(device))
 
 
-def out_of_fold_logits(X: np.ndarray, y: np.ndarray, runs: np.ndarray, n_classes: int, cfg: DecoderConfig, device: torch.device | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+def _image_folds(y: np.ndarray, groups: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
+    """(n,) fold per row, stratified by label, with all rows of one image (group) in one fold."""
+    uniq, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
+    return stratified_folds(y[first], n_folds, np.random.default_rng(seed))[inverse]
+
+
+def out_of_fold_logits(
+    X: np.ndarray, y: np.ndarray, runs: np.ndarray, n_classes: int, cfg: DecoderConfig, device: torch.device | None = None, groups: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Cross-fitted logits: every row predicted by the fold model that held it out.
 
-    X : (n, n_voxels) float32; y : (n,) int64 labels in 0..n_classes-1; runs : (n,) int.
+    X : (n, n_voxels) float32; y : (n,) int64 labels in 0..n_classes-1; runs : (n,) int;
+    groups : (n,) image of each row when an image has several trials (they share a fold, so no
+    model sees one trial of an image it is asked to predict); None means one row per image.
     Returns logits (n, n_classes) float32, fold (n,) int64 and the number of voxels kept.
     """
     device = device or pick_device(cfg.device)
-    folds = stratified_folds(y, cfg.n_folds, np.random.default_rng(cfg.seed))
+    folds = _image_folds(y, np.arange(len(y)) if groups is None else groups, cfg.n_folds, cfg.seed)
     logits = np.zeros((len(y), n_classes), np.float32)
     n_kept = X.shape[1]
     for k in range(cfg.n_folds):
@@ -115,6 +125,16 @@ def out_of_fold_logits(X: np.ndarray, y: np.ndarray, runs: np.ndarray, n_classes
     return logits, folds, n_kept
 
 
+def _mean_per_image(values: np.ndarray, image_of_row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Average rows (trials) of each image: (n_rows, ...) -> (n_images, ...), rows in first-seen order."""
+    _, first, inverse = np.unique(image_of_row, return_index=True, return_inverse=True)
+    order = np.argsort(first)  # keep the TSV order of images
+    sums = np.zeros((len(first),) + values.shape[1:], np.float64)
+    np.add.at(sums, inverse, values)
+    counts = np.bincount(inverse)
+    return (sums / counts.reshape(-1, *[1] * (values.ndim - 1)))[order], first[order]
+
+
 def run_decode(root: str | Path, subject: str, roi: str, split_spec: str | Path, out: str | Path, cfg: DecoderConfig, *, average_repeats: bool = True) -> dict:
     """Decode one subject x ROI on a split's training images and write, atomically into ``out``:
     ``logits.npy`` (n_train_images, C) float32, ``soft_labels.npy`` (softmax at T=1),
@@ -123,11 +143,14 @@ def run_decode(root: str | Path, subject: str, roi: str, split_spec: str | Path,
     data = god.GODLayout.from_root(root).load(subject, roi, average_repeats=average_repeats, check_images=False)
     split = read_split(split_spec, data.image_ids)
     rows = np.flatnonzero(split.train_mask(data.image_ids))
-    if not average_repeats:
-        log.info("keeping repeated presentations: %d trials of %d images", len(data.image_ids), len(set(data.image_ids)))
     device = pick_device(cfg.device)
-    log.info("%s %s %s: %d training images of split %s, %d voxels, %s decoder on %s", subject, roi, split.name, len(rows), split.name, data.X.shape[1], cfg.decoder, device)
-    logits, folds, n_kept = out_of_fold_logits(data.X[rows], data.labels[rows], data.runs[rows], data.n_categories, cfg, device)
+    log.info("%s %s split %s: %d training trials, %d voxels, %s decoder on %s", subject, roi, split.name, len(rows), data.X.shape[1], cfg.decoder, device)
+    image_of_row = data.stimulus_keys[rows]
+    logits, folds, n_kept = out_of_fold_logits(data.X[rows], data.labels[rows], data.runs[rows], data.n_categories, cfg, device, groups=image_of_row)
+    # With repeats kept, a trial's logits are averaged into one soft label per image.
+    logits, first = _mean_per_image(logits, image_of_row)
+    logits = logits.astype(np.float32)
+    rows, folds = rows[first], folds[first]
     labels = data.labels[rows]
     metrics = {
         "subject": subject,

@@ -332,7 +332,11 @@ def read_subject(files: str | Path | Sequence[str | Path]) -> SubjectRecording:
         _check_same_voxels(paths[0], path, sessions[0], session)
     # Run numbers restart in every session file; offset them so a run names one scan.
     offsets = np.cumsum([0] + [int(s["runs"].max()) for s in sessions[:-1]])
-    cat = lambda key: None if any(s[key] is None for s in sessions) else np.concatenate([s[key] for s in sessions])  # noqa: E731
+
+    def cat(key: str) -> np.ndarray | None:
+        """Concatenate one row vector over sessions; None if any session lacks it."""
+        return None if any(s[key] is None for s in sessions) else np.concatenate([s[key] for s in sessions])
+
     return SubjectRecording(
         files=paths,
         voxels=np.concatenate([s["voxels"] for s in sessions]),

@@ -63,9 +63,9 @@ def test_outputs_are_aligned_and_only_use_training_images(quick_dataset, split_f
     seen = {}
     real = decode.out_of_fold_logits
 
-    def spy(X, y, runs, n_classes, cfg, device=None):
+    def spy(X, y, runs, n_classes, cfg, device=None, groups=None):
         seen["X"], seen["y"] = X.copy(), y.copy()
-        return real(X, y, runs, n_classes, cfg, device)
+        return real(X, y, runs, n_classes, cfg, device, groups)
 
     monkeypatch.setattr(decode, "out_of_fold_logits", spy)
     run_decode(quick_dataset, "Subject1", "LOC", path, tmp_path / "out", LINEAR)
@@ -110,3 +110,26 @@ def test_cli_decode_and_a_bad_split(quick_dataset, tmp_path, capsys):
     assert not (tmp_path / "o").exists()
     assert main(args + ["--split", "all", "--n-voxels", "50"]) == 0
     assert json.loads((tmp_path / "o" / "metrics.json").read_text())["n_voxels"] == 50
+
+
+def test_repeated_trials_of_an_image_share_a_fold(handmade, tmp_path, monkeypatch):
+    (handmade.root / "Subject1.h5").unlink()
+    n = len(handmade.order)
+    rng = np.random.default_rng(0)
+    for session in ("ses1", "ses2"):
+        handmade.write(rng.normal(size=(n, 6)), name=f"Subject1_{session}.h5")
+    cfg = DecoderConfig(decoder="linear", n_folds=3, n_voxels=None, train=TrainConfig(epochs=2, log_every=1000))
+    seen = {}
+    real = decode._fit_fold
+
+    def spy(X_tr, y_tr, X_te, *args, **kwargs):
+        seen.setdefault("n_train", []).append(len(X_tr))
+        return real(X_tr, y_tr, X_te, *args, **kwargs)
+
+    monkeypatch.setattr(decode, "_fit_fold", spy)
+    run_decode(handmade.root, "Subject1", "V1", "all", tmp_path / "out", cfg, average_repeats=False)
+    ids = np.load(tmp_path / "out" / "image_ids.npy")
+    assert list(ids) == list(god.read_stimulus_tsv(handmade.root / god.TRAINING_TSV).names)  # one row per image
+    assert seen["n_train"] == [8, 8, 8]  # 12 trials; each fold holds out both trials of 2 images
+    folds = decode._image_folds(np.repeat([0, 0, 0, 1, 1, 1], 2), np.repeat(np.arange(6), 2), 3, seed=0)
+    assert (folds[0::2] == folds[1::2]).all()
