@@ -1,0 +1,86 @@
+"""Images for the student: decoded once into a uint8 cache, augmented as tensors on the device.
+
+No JPEG is decoded per epoch: ``load_image_cache`` decodes every image once at the configured
+resolution into a (N, 3, S, S) uint8 array (saved as .npy beside the outputs when asked), and
+``augment`` does a random resized crop and a horizontal flip on a batch tensor, on its device.
+Normalisation statistics come from the training images only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from brainteacher.errors import DataError
+
+__all__ = ["load_image_cache", "channel_stats", "normalise", "augment"]
+
+
+def _decode(path: Path, size: int) -> np.ndarray:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            # Resize the shorter side to ``size`` then centre-crop: the usual ImageNet framing.
+            im = im.convert("RGB")
+            scale = size / min(im.size)
+            im = im.resize((max(size, round(im.width * scale)), max(size, round(im.height * scale))), Image.BILINEAR)
+            left, top = (im.width - size) // 2, (im.height - size) // 2
+            return np.asarray(im.crop((left, top, left + size, top + size)), np.uint8).transpose(2, 0, 1)
+    except FileNotFoundError:
+        raise DataError(path, "image not found") from None
+    except Exception as err:  # PIL raises several unrelated types for a broken file
+        raise DataError(path, f"unreadable image ({type(err).__name__}: {err})") from None
+
+
+def load_image_cache(paths: Sequence[Path], size: int, cache: Path | None = None) -> np.ndarray:
+    """(N, 3, size, size) uint8, in the order of ``paths``; reuses ``cache`` (.npy) if it matches."""
+    if cache is not None and Path(cache).is_file():
+        arr = np.load(cache)
+        if arr.shape == (len(paths), 3, size, size):
+            return arr
+    arr = np.stack([_decode(Path(p), size) for p in paths])
+    if cache is not None:
+        from brainteacher.io import save_npy
+
+        save_npy(cache, arr)
+    return arr
+
+
+def channel_stats(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and SD (3,) in [0, 1] units of (N, 3, H, W) uint8 images."""
+    x = images.astype(np.float64) / 255.0
+    return x.mean(axis=(0, 2, 3)), x.std(axis=(0, 2, 3))
+
+
+def normalise(images: torch.Tensor, mean: np.ndarray, sd: np.ndarray) -> torch.Tensor:
+    """uint8 (N, 3, H, W) -> float32 normalised with the given per-channel statistics."""
+    m = torch.as_tensor(mean, dtype=torch.float32, device=images.device).view(1, 3, 1, 1)
+    s = torch.as_tensor(sd, dtype=torch.float32, device=images.device).view(1, 3, 1, 1)
+    return (images.float() / 255.0 - m) / s
+
+
+def augment(x: torch.Tensor, generator: torch.Generator, scale: tuple[float, float] = (0.35, 1.0), ratio: tuple[float, float] = (3 / 4, 4 / 3)) -> torch.Tensor:
+    """Random resized crop and horizontal flip of a batch (B, C, H, W), done on x's device.
+
+    Each image gets its own crop (area fraction in ``scale``, aspect in ``ratio``), resampled
+    back to H x W by one batched ``grid_sample``; random numbers come from the CPU ``generator``
+    so CPU runs repeat exactly.
+    """
+    b, _, h, w = x.shape
+    rand = torch.rand(b, 5, generator=generator)
+    area = scale[0] + (scale[1] - scale[0]) * rand[:, 0]
+    log_r = np.log(ratio[0]) + (np.log(ratio[1]) - np.log(ratio[0])) * rand[:, 1]
+    aspect = torch.exp(log_r)
+    cw, ch = torch.sqrt(area * aspect).clamp(max=1.0), torch.sqrt(area / aspect).clamp(max=1.0)
+    cx, cy = (rand[:, 2] * 2 - 1) * (1 - cw), (rand[:, 3] * 2 - 1) * (1 - ch)
+    flip = torch.where(rand[:, 4] < 0.5, -1.0, 1.0)
+    theta = torch.zeros(b, 2, 3)
+    theta[:, 0, 0], theta[:, 0, 2] = cw * flip, cx
+    theta[:, 1, 1], theta[:, 1, 2] = ch, cy
+    grid = F.affine_grid(theta.to(x.device, x.dtype), list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
