@@ -98,7 +98,7 @@ def _fit_fold(X_tr: np.ndarray, y_tr: np.ndarray, X_te: np.ndarray, n_classes: i
 
 def _image_folds(y: np.ndarray, groups: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
     """(n,) fold per row, stratified by label, with all rows of one image (group) in one fold."""
-    uniq, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
+    _, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
     return stratified_folds(y[first], n_folds, np.random.default_rng(seed))[inverse]
 
 
@@ -166,7 +166,7 @@ def run_decode(root: str | Path, subject: str, roi: str, split_spec: str | Path,
         "out_of_fold": classification_summary(logits, labels),
         "wall_time_s": round(time.perf_counter() - t0, 3),
         "device": str(device),
-        **provenance(asdict(cfg), cfg.seed),
+        **provenance({"root": str(root), "subject": subject, "roi": roi, "split": str(split_spec), "average_repeats": average_repeats, "decoder": asdict(cfg)}, cfg.seed),
     }
     with atomic_dir(out) as tmp:
         save_npy(tmp / "logits.npy", logits)

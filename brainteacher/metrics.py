@@ -1,4 +1,9 @@
-"""Classification metrics on (N, C) scores and (N,) integer labels; numpy in, floats out."""
+"""Classification metrics on (N, C) scores and (N,) integer labels; numpy in, floats out.
+
+``scores`` are any per-class scores where higher means more likely (logits or probabilities);
+``probs`` must be probabilities (rows summing to 1). ``labels`` are integers in 0..C-1.
+Every metric comes with its chance level so results can be read against it.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import numpy as np
 __all__ = [
     "softmax",
     "topk_accuracy",
+    "chance_topk",
     "normalised_rank",
     "mean_normalised_rank",
     "nll",
@@ -16,7 +22,24 @@ __all__ = [
 ]
 
 
+def _as_scores_and_labels(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    scores = np.asarray(scores, np.float64)
+    labels = np.asarray(labels)
+    if scores.ndim != 2:
+        raise ValueError(f"scores must be (N, C), got shape {scores.shape}")
+    if labels.shape != scores.shape[:1]:
+        raise ValueError(f"labels must be ({scores.shape[0]},), got shape {labels.shape}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be integers, got dtype {labels.dtype}")
+    if labels.size and (labels.min() < 0 or labels.max() >= scores.shape[1]):
+        raise ValueError(f"labels must lie in 0..{scores.shape[1] - 1}")
+    return scores, labels
+
+
 def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Probabilities exp(z) / sum(exp(z)) along ``axis``, float64, same shape as ``logits``.
+
+    The row maximum is subtracted first so large logits cannot overflow."""
     z = np.asarray(logits, np.float64)
     z = z - z.max(axis=axis, keepdims=True)
     e = np.exp(z)
@@ -24,45 +47,81 @@ def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def topk_accuracy(scores: np.ndarray, labels: np.ndarray, k: int) -> float:
-    """Fraction of rows whose true class is among the k highest scores (chance: k / C)."""
-    top = np.argsort(-np.asarray(scores), axis=1, kind="stable")[:, :k]
-    return float((top == np.asarray(labels)[:, None]).any(axis=1).mean())
+    """Fraction of rows whose true class is among the k highest scores (chance: k / C).
+
+    Ties at the k-th place are broken towards the lower class index (stable sort)."""
+    scores, labels = _as_scores_and_labels(scores, labels)
+    if not 1 <= k <= scores.shape[1]:
+        raise ValueError(f"k must be in 1..{scores.shape[1]}, got {k}")
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return float((top == labels[:, None]).any(axis=1).mean())
+
+
+def chance_topk(n_classes: int, k: int) -> float:
+    """Expected top-k accuracy of a random ranking: k / C."""
+    return k / n_classes
 
 
 def normalised_rank(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """(N,) fraction of the other classes scored below the true class (ties count half):
-    1 = ranked first, 0 = ranked last, 0.5 = chance. GOD's pairwise identification accuracy."""
-    scores = np.asarray(scores, np.float64)
+    """(N,) fraction of the C - 1 other classes scored below the true class, ties counted half.
+
+    1 = true class ranked first, 0 = ranked last, 0.5 = chance. This is GOD's pairwise
+    identification accuracy: the chance that the true class beats a random other class."""
+    scores, labels = _as_scores_and_labels(scores, labels)
+    if scores.shape[1] < 2:
+        raise ValueError("normalised_rank needs at least 2 classes")
     true = scores[np.arange(len(labels)), labels][:, None]
+    # The true class ties with itself, hence the - 1.
     below = (scores < true).sum(axis=1) + 0.5 * ((scores == true).sum(axis=1) - 1)
     return below / (scores.shape[1] - 1)
 
 
 def mean_normalised_rank(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Mean of ``normalised_rank`` over rows (chance: 0.5)."""
     return float(normalised_rank(scores, labels).mean())
 
 
 def nll(probs: np.ndarray, labels: np.ndarray, eps: float = 1e-12) -> float:
-    """Mean negative log-likelihood of the true class, in nats."""
-    p = np.asarray(probs, np.float64)[np.arange(len(labels)), labels]
+    """Mean negative log-likelihood of the true class, -mean(log p_true), in nats.
+
+    p_true is clipped to [eps, 1] so a zero probability costs -log(eps) instead of infinity.
+    Chance (uniform probabilities): log C."""
+    probs, labels = _as_scores_and_labels(probs, labels)
+    p = probs[np.arange(len(labels)), labels]
     return float(-np.log(np.clip(p, eps, 1.0)).mean())
 
 
+def _confidence_bins(confidence: np.ndarray, n_bins: int) -> np.ndarray:
+    """Bin index b of each confidence, for the bins (b/n, (b+1)/n] (the first also holds 0)."""
+    upper_edges = np.linspace(0.0, 1.0, n_bins + 1)[1:]
+    # Comparing against the edges themselves (not ceil(c * n)) keeps c == b/n in bin b - 1 exactly.
+    return np.minimum(np.searchsorted(upper_edges, confidence, side="left"), n_bins - 1)
+
+
 def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> float:
-    """ECE: sum over equal-width confidence bins (0, 1/n], ... of |accuracy - confidence| * bin share."""
-    probs = np.asarray(probs, np.float64)
-    conf = probs.max(axis=1)
-    correct = probs.argmax(axis=1) == np.asarray(labels)
-    bins = np.clip(np.ceil(conf * n_bins).astype(int) - 1, 0, n_bins - 1)
+    """ECE = sum over bins b of (n_b / N) * |accuracy_b - mean confidence_b|.
+
+    Confidence is the max probability of a row, correct means its argmax is the label; bins are
+    equal-width (0, 1/n_bins], (1/n_bins, 2/n_bins], ..., empty bins contribute nothing.
+    0 = perfectly calibrated."""
+    probs, labels = _as_scores_and_labels(probs, labels)
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be >= 1, got {n_bins}")
+    confidence = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == labels
+    bins = _confidence_bins(confidence, n_bins)
     ece = 0.0
     for b in np.unique(bins):
         in_bin = bins == b
-        ece += in_bin.mean() * abs(correct[in_bin].mean() - conf[in_bin].mean())
+        ece += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
     return float(ece)
 
 
 def per_category_accuracy(scores: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
     """(n_classes,) top-1 accuracy per true class; NaN for classes absent from ``labels``."""
+    scores, labels = _as_scores_and_labels(scores, labels)
+    if labels.size and labels.max() >= n_classes:
+        raise ValueError(f"labels must lie in 0..{n_classes - 1}")
     correct = np.argmax(scores, axis=1) == labels
     hits = np.bincount(labels, weights=correct, minlength=n_classes)
     counts = np.bincount(labels, minlength=n_classes)
@@ -70,15 +129,17 @@ def per_category_accuracy(scores: np.ndarray, labels: np.ndarray, n_classes: int
 
 
 def classification_summary(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """Top-1, top-5, mean normalised rank, NLL and ECE of logits, each with its chance level."""
+    """Top-1, top-5 (k = min(5, C)), mean normalised rank, NLL and ECE of (N, C) logits, each
+    accuracy-like metric with its chance level (NLL's is log C); plain floats, JSON-ready."""
+    logits, labels = _as_scores_and_labels(logits, labels)
     n_classes = logits.shape[1]
     k = min(5, n_classes)
     probs = softmax(logits, axis=1)
     return {
         "top1": topk_accuracy(logits, labels, 1),
-        "top1_chance": 1 / n_classes,
+        "top1_chance": chance_topk(n_classes, 1),
         "top5": topk_accuracy(logits, labels, k),
-        "top5_chance": k / n_classes,
+        "top5_chance": chance_topk(n_classes, k),
         "mean_normalised_rank": mean_normalised_rank(logits, labels),
         "rank_chance": 0.5,
         "nll": nll(probs, labels),

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Time the README's run command on the embedded default, after installation, from a fresh clone.
+# Usage: bench/time_default_run.sh [CORES]   (writes bench/out/default_run.tsv; not a test)
+set -euo pipefail
+cores=${1:-2}
+repo=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+git clone -q "$repo" "$work/clone"
+cd "$work/clone"
+make venv > /dev/null
+SECONDS=0
+make run CORES="$cores" > "$work/run.log" 2>&1
+secs=$SECONDS
+mkdir -p "$repo/bench/out"
+printf "date\tgit_revision\tcores\tnproc\twall_s\n%s\t%s\t%s\t%s\t%d\n" "$(date -u +%FT%TZ)" "$(git rev-parse HEAD)" "$cores" "$(nproc)" "$secs" | tee "$repo/bench/out/default_run.tsv"

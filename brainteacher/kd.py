@@ -1,0 +1,210 @@
+"""Knowledge distillation: the one KD loss, teacher-target conversions and the control targets.
+
+Conventions. N rows (images), C classes. "Logits" are unnormalised log-scores; any additive
+constant per row is irrelevant (softmax invariance), so log-probabilities are valid logits.
+Entropies are in nats. The distillation loss is Hinton et al. (2015):
+
+    loss = (1 - alpha) * CE(student, labels) + alpha * T^2 * KL(p_T || q_T),
+    p_T = softmax(teacher / T),  q_T = softmax(student / T),
+
+with KL summed over classes and averaged over rows ("batchmean"). The T^2 factor keeps the soft
+term's gradient magnitude comparable across temperatures (its gradient scales as 1/T^2).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TypeVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.optimize import brentq
+from scipy.special import xlogy
+
+from brainteacher.metrics import softmax
+
+__all__ = [
+    "kd_loss",
+    "log_probs_from_probs",
+    "soft_targets",
+    "label_smoothing_targets",
+    "epsilon_matching_true_class_prob",
+    "entropy",
+    "random_targets_with_entropy",
+]
+
+Array = TypeVar("Array", np.ndarray, torch.Tensor)
+
+
+def _check_temperature(temperature: float) -> None:
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature}")
+
+
+def _check_alpha(alpha: float) -> None:
+    if not 0.0 <= alpha <= 1.0:  # also rejects NaN
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+
+
+def _check_kd_shapes(student: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor) -> None:
+    if student.ndim != 2:
+        raise ValueError(f"student_logits must be (N, C), got shape {tuple(student.shape)}")
+    if teacher.shape != student.shape:
+        raise ValueError(f"teacher_logits shape {tuple(teacher.shape)} != student_logits shape {tuple(student.shape)}")
+    if labels.shape != student.shape[:1]:
+        raise ValueError(f"labels must be ({student.shape[0]},), got shape {tuple(labels.shape)}")
+    if labels.is_floating_point() or labels.is_complex():
+        raise ValueError(f"labels must be integer class indices, got dtype {labels.dtype}")
+
+
+def _at_least_float32(x: torch.Tensor) -> torch.Tensor:
+    # bf16/fp16 log_softmax and KL lose several digits; float64 inputs are kept as they are.
+    return x.to(torch.promote_types(x.dtype, torch.float32))
+
+
+def kd_loss(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    labels: torch.Tensor,
+    temperature: float,
+    alpha: float,
+) -> torch.Tensor:
+    """Hinton distillation loss, a scalar tensor (nats, averaged over the N rows).
+
+    ``(1 - alpha) * CE(student, labels) + alpha * T^2 * KL(softmax(teacher/T) || softmax(student/T))``
+
+    Args:
+        student_logits: (N, C) float; gradients flow through it.
+        teacher_logits: (N, C) float; logits or log-probabilities (see ``log_probs_from_probs``),
+            never probabilities. Treated as a constant (detached).
+        labels: (N,) integer class indices in 0..C-1.
+        temperature: T > 0, applied to both student and teacher in the KL term only.
+        alpha: weight of the soft term, 0 <= alpha <= 1.
+
+    Computed in at least float32 (bf16/fp16 inputs are cast up). At ``alpha == 0`` the KL term is
+    not computed, so the result is exactly ``F.cross_entropy`` and a teacher containing -inf cannot
+    turn it into NaN; likewise the CE term is skipped at ``alpha == 1``. For 0 < alpha, teacher
+    entries of -inf give NaN (0 * -inf inside the KL); convert probabilities with
+    ``log_probs_from_probs``, which clips, to avoid them.
+    """
+    _check_temperature(temperature)
+    _check_alpha(alpha)
+    _check_kd_shapes(student_logits, teacher_logits, labels)
+    student = _at_least_float32(student_logits)
+    if alpha == 0:
+        return F.cross_entropy(student, labels.long())
+    soft = temperature**2 * _tempered_kl(student, _at_least_float32(teacher_logits.detach()), temperature)
+    if alpha == 1:
+        return soft
+    return (1 - alpha) * F.cross_entropy(student, labels.long()) + alpha * soft
+
+
+def _tempered_kl(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
+    """KL(softmax(teacher/T) || softmax(student/T)), summed over classes, mean over rows."""
+    log_student = F.log_softmax(student / temperature, dim=-1)
+    log_teacher = F.log_softmax(teacher.to(student.dtype) / temperature, dim=-1)
+    return F.kl_div(log_student, log_teacher, log_target=True, reduction="batchmean")
+
+
+def log_probs_from_probs(probs: Array, eps: float = 1e-8) -> Array:
+    """(..., C) probabilities -> (..., C) log-probabilities, usable as teacher logits in ``kd_loss``.
+
+    ``log(clip(p, eps) / sum(clip(p, eps)))`` along the last axis. Since softmax(log p / T) is
+    proportional to p^(1/T), these are exactly the tempered teacher distribution's logits: convert
+    once, and never apply softmax to probabilities themselves (a double softmax flattens the target).
+    Clipping keeps every entry finite, so KL never meets 0 * log 0. Numpy in -> numpy out, tensor in
+    -> tensor out. Raises ValueError for negative or non-finite entries.
+    """
+    if isinstance(probs, torch.Tensor):
+        if not bool(torch.isfinite(probs).all()) or bool((probs < 0).any()):
+            raise ValueError("probabilities must be finite and >= 0")
+        clipped = probs.clamp_min(eps)
+        return torch.log(clipped / clipped.sum(dim=-1, keepdim=True))
+    p = np.asarray(probs)
+    p = p.astype(np.result_type(p.dtype, np.float32), copy=False)
+    if not np.isfinite(p).all() or (p < 0).any():
+        raise ValueError("probabilities must be finite and >= 0")
+    clipped = np.maximum(p, eps)
+    return np.log(clipped / clipped.sum(axis=-1, keepdims=True))
+
+
+def soft_targets(teacher_logits: Array, temperature: float) -> Array:
+    """(N, C) logits -> (N, C) tempered probabilities softmax(teacher / T); same type as the input."""
+    _check_temperature(temperature)
+    if isinstance(teacher_logits, torch.Tensor):
+        return torch.softmax(_at_least_float32(teacher_logits) / temperature, dim=-1)
+    return softmax(np.asarray(teacher_logits, np.float64) / temperature, axis=-1)
+
+
+def label_smoothing_targets(labels: Array, n_classes: int, epsilon: float) -> Array:
+    """(N,) integer labels -> (N, C) smoothed one-hot probabilities (torch's convention):
+    ``1 - eps + eps/C`` on the true class and ``eps/C`` elsewhere, so each row sums to 1.
+
+    Tensor labels give a float32 tensor on the same device; otherwise a float64 numpy array.
+    """
+    if not 0.0 <= epsilon <= 1.0:
+        raise ValueError(f"epsilon must be in [0, 1], got {epsilon}")
+    if isinstance(labels, torch.Tensor):
+        one_hot = F.one_hot(labels.long(), n_classes).float()
+        return one_hot * (1 - epsilon) + epsilon / n_classes
+    labels = np.asarray(labels)
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(f"labels must lie in 0..{n_classes - 1}")
+    one_hot = np.eye(n_classes)[labels]
+    return one_hot * (1 - epsilon) + epsilon / n_classes
+
+
+def epsilon_matching_true_class_prob(p_true_mean: float, n_classes: int) -> float:
+    """The smoothing epsilon whose true-class probability ``1 - eps + eps/C`` equals ``p_true_mean``.
+
+    ``eps = (1 - p) * C / (C - 1)``, clipped to [0, 1]: a mean true-class probability at or below
+    chance (1/C) gives eps = 1 (uniform targets). Used to build a label-smoothing control that
+    matches a teacher's average confidence in the true class.
+    """
+    if n_classes < 2:
+        raise ValueError(f"n_classes must be >= 2, got {n_classes}")
+    eps = (1.0 - float(p_true_mean)) * n_classes / (n_classes - 1)
+    return float(np.clip(eps, 0.0, 1.0))
+
+
+def entropy(probs: Array) -> Array:
+    """(N, C) probabilities -> (N,) Shannon entropy per row in nats, with 0 log 0 = 0."""
+    if isinstance(probs, torch.Tensor):
+        return -torch.special.xlogy(probs, probs).sum(dim=-1)
+    p = np.asarray(probs, np.float64)
+    return -xlogy(p, p).sum(axis=-1)
+
+
+def _mean_entropy_at(gaussians: np.ndarray, tau: float) -> float:
+    return float(entropy(softmax(gaussians / tau, axis=-1)).mean())
+
+
+# log(tau) search range: wide enough for targets within ~1e-12 nats of 0 or log C, narrow enough
+# that g / tau stays far from float64 overflow.
+_LOG_TAU_RANGE = (-60.0, 60.0)
+
+
+def random_targets_with_entropy(n: int, n_classes: int, target_entropy: float, rng: np.random.Generator) -> np.ndarray:
+    """(n, C) random probability rows whose MEAN row entropy equals ``target_entropy`` (nats).
+
+    Rows are ``softmax(g / tau)`` with ``g ~ N(0, 1)`` i.i.d. drawn from ``rng`` and one temperature
+    ``tau`` shared by all rows, found by root-finding on log(tau): the mean entropy rises
+    monotonically from 0 (tau -> 0) to log C (tau -> inf). Accurate to far better than 1e-3 nats.
+    A control teacher with the brain teacher's entropy but no information about the image.
+    Raises ValueError unless 0 < target_entropy < log C.
+    """
+    if n < 1 or n_classes < 2:
+        raise ValueError(f"need n >= 1 and n_classes >= 2, got n={n}, n_classes={n_classes}")
+    if not 0.0 < target_entropy < math.log(n_classes):
+        raise ValueError(f"target_entropy must be in (0, log C) = (0, {math.log(n_classes):.6f}), got {target_entropy}")
+    g = rng.standard_normal((n, n_classes))
+
+    def gap(log_tau: float) -> float:
+        return _mean_entropy_at(g, math.exp(log_tau)) - target_entropy
+
+    low, high = _LOG_TAU_RANGE
+    if gap(low) >= 0 or gap(high) <= 0:
+        raise ValueError(f"target_entropy {target_entropy} too close to 0 or log C to reach with these draws")
+    log_tau = brentq(gap, low, high, xtol=1e-12, rtol=1e-12, maxiter=500)
+    return softmax(g / math.exp(log_tau), axis=-1)

@@ -1,0 +1,129 @@
+"""Classification metrics on hand-made examples with known answers."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy.special import log_softmax
+
+from brainteacher.metrics import (
+    chance_topk,
+    classification_summary,
+    expected_calibration_error,
+    mean_normalised_rank,
+    nll,
+    normalised_rank,
+    per_category_accuracy,
+    softmax,
+    topk_accuracy,
+)
+
+# Four classes; the true class is ranked 1st, 2nd, 4th and 3rd in the four rows.
+SCORES = np.array(
+    [
+        [0.9, 0.1, 0.0, 0.0],
+        [0.5, 0.3, 0.1, 0.1],
+        [0.1, 0.2, 0.3, 0.0],
+        [0.4, 0.1, 0.3, 0.2],
+    ]
+)
+LABELS = np.array([0, 1, 3, 3])
+
+
+def test_topk_accuracy_by_hand():
+    assert topk_accuracy(SCORES, LABELS, 1) == 0.25
+    assert topk_accuracy(SCORES, LABELS, 2) == 0.5
+    assert topk_accuracy(SCORES, LABELS, 3) == 0.75
+    assert topk_accuracy(SCORES, LABELS, 4) == 1.0
+    assert chance_topk(4, 1) == 0.25 and chance_topk(150, 5) == 5 / 150
+    with pytest.raises(ValueError, match="k must be"):
+        topk_accuracy(SCORES, LABELS, 5)
+
+
+def test_normalised_rank_first_last_and_ties():
+    np.testing.assert_allclose(normalised_rank(SCORES, LABELS), [1.0, 2 / 3, 0.0, 1 / 3])
+    # Row 0 of a tie: true class 2 ties with class 3 (both 0.0) and beats nothing else -> 0.5 / 3.
+    assert normalised_rank(SCORES[:1], np.array([2]))[0] == pytest.approx(0.5 / 3)
+    assert mean_normalised_rank(SCORES, LABELS) == pytest.approx(0.5)
+
+
+def test_normalised_rank_of_random_scores_is_half():
+    rng = np.random.default_rng(0)
+    scores = rng.standard_normal((20000, 10))
+    labels = rng.integers(0, 10, 20000)
+    assert mean_normalised_rank(scores, labels) == pytest.approx(0.5, abs=0.01)
+
+
+def test_nll_against_log_softmax():
+    logits = np.random.default_rng(1).standard_normal((7, 5)) * 3
+    labels = np.array([0, 1, 2, 3, 4, 0, 1])
+    want = -log_softmax(logits, axis=1)[np.arange(7), labels].mean()
+    assert nll(softmax(logits), labels) == pytest.approx(want, rel=1e-12)
+    assert nll(np.array([[0.5, 0.5]]), np.array([0])) == pytest.approx(math.log(2))
+    assert nll(np.array([[1.0, 0.0]]), np.array([1]), eps=1e-12) == pytest.approx(-math.log(1e-12))
+
+
+def test_softmax_stable_for_large_logits():
+    p = softmax(np.array([[1000.0, 1000.0, -1000.0]]))
+    np.testing.assert_allclose(p, [[0.5, 0.5, 0.0]])
+
+
+def test_ece_against_direct_computation():
+    probs = np.array(
+        [
+            [0.9, 0.1],  # confidence 0.9, correct
+            [0.8, 0.2],  # 0.8, wrong
+            [0.6, 0.4],  # 0.6, correct
+            [0.3, 0.7],  # 0.7, correct
+            [0.55, 0.45],  # 0.55, wrong
+        ]
+    )
+    labels = np.array([0, 1, 0, 1, 1])
+    # 5 bins of width 0.2: (0.4, 0.6] holds 0.6 and 0.55; (0.6, 0.8] holds 0.8 and 0.7; (0.8, 1] holds 0.9.
+    want = 2 / 5 * abs(0.5 - 0.575) + 2 / 5 * abs(0.5 - 0.75) + 1 / 5 * abs(1.0 - 0.9)
+    assert expected_calibration_error(probs, labels, n_bins=5) == pytest.approx(want, rel=1e-12)
+
+
+def test_ece_bin_edges_are_right_closed():
+    # Confidence exactly 0.6 belongs to (0.4, 0.6], not (0.6, 0.8]; with 0.7 in the next bin the
+    # two bins' errors differ from a single merged bin's.
+    probs = np.array([[0.6, 0.4], [0.7, 0.3]])
+    labels = np.array([0, 1])
+    want = 0.5 * abs(1.0 - 0.6) + 0.5 * abs(0.0 - 0.7)
+    assert expected_calibration_error(probs, labels, n_bins=5) == pytest.approx(want)
+
+
+def test_ece_zero_when_perfectly_calibrated():
+    # 10 rows at confidence 0.8 of which 8 are right, 4 rows at 0.5 of which 2 are right.
+    probs = np.array([[0.8, 0.2]] * 10 + [[0.5, 0.5]] * 4)
+    labels = np.array([0] * 8 + [1] * 2 + [0, 0, 1, 1])
+    assert expected_calibration_error(probs, labels) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_per_category_accuracy_nan_for_absent_classes():
+    scores = np.array([[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.6, 0.3, 0.1], [0.1, 0.8, 0.1]])
+    labels = np.array([0, 0, 1, 1])
+    got = per_category_accuracy(scores, labels, 4)
+    np.testing.assert_array_equal(got[:2], [0.5, 0.5])
+    assert np.isnan(got[2]) and np.isnan(got[3]) and got.shape == (4,)
+
+
+def test_summary_is_json_ready_with_chance_levels():
+    logits = np.log(SCORES + 0.01)
+    summary = classification_summary(logits, LABELS)
+    json.dumps(summary)
+    assert all(type(v) is float for v in summary.values())
+    assert summary["top1"] == 0.25 and summary["top1_chance"] == 0.25
+    assert summary["top5_chance"] == 1.0  # k = min(5, C) = 4
+    assert summary["rank_chance"] == 0.5 and summary["mean_normalised_rank"] == pytest.approx(0.5)
+    assert summary["nll"] == pytest.approx(nll(softmax(logits), LABELS))
+
+
+def test_bad_labels_raise():
+    with pytest.raises(ValueError, match="labels must lie"):
+        topk_accuracy(SCORES, np.array([0, 1, 2, 4]), 1)
+    with pytest.raises(ValueError, match="labels must be"):
+        nll(SCORES, np.array([0, 1]))

@@ -1,0 +1,88 @@
+"""Confidence intervals, paired tests and Holm correction against scipy and hand-worked values."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from brainteacher.stats import bootstrap_ci, holm, mean_ci, paired_difference
+
+
+def test_mean_ci_matches_scipy_t_interval():
+    x = np.array([0.61, 0.55, 0.72, 0.58, 0.66])
+    mean, low, high = mean_ci(x, 0.9)
+    want = stats.t.interval(0.9, len(x) - 1, loc=x.mean(), scale=stats.sem(x))
+    assert mean == pytest.approx(x.mean())
+    assert (low, high) == pytest.approx(want, rel=1e-12)
+
+
+def test_mean_ci_ignores_nan_and_handles_small_n():
+    x = np.array([1.0, np.nan, 3.0])
+    assert mean_ci(x) == pytest.approx(mean_ci([1.0, 3.0]))
+    mean, low, high = mean_ci([2.5])
+    assert mean == 2.5 and math.isnan(low) and math.isnan(high)
+    assert all(math.isnan(v) for v in mean_ci([np.nan]))
+
+
+def test_paired_difference_matches_ttest_rel():
+    a = np.array([0.60, 0.52, 0.71, 0.66, 0.58])
+    b = np.array([0.55, 0.50, 0.64, 0.67, 0.51])
+    got = paired_difference(a, b)
+    ref = stats.ttest_rel(a, b)
+    assert got["p_value"] == pytest.approx(ref.pvalue, rel=1e-12)
+    assert got["mean_diff"] == pytest.approx(np.mean(a - b))
+    assert (got["ci_low"], got["ci_high"]) == pytest.approx(mean_ci(a - b)[1:])
+    assert got["n"] == 5 and got["test"] == "paired t"
+
+
+def test_paired_difference_degenerate_cases_without_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        same = paired_difference([0.5, 0.6, 0.7], [0.5, 0.6, 0.7])
+        shifted = paired_difference([1.0, 2.0, 3.0], [0.0, 1.0, 2.0])
+        single = paired_difference([1.0], [0.5])
+        empty = paired_difference([np.nan], [1.0])
+    assert same["p_value"] == 1.0 and same["mean_diff"] == 0.0
+    assert math.isnan(shifted["p_value"]) and shifted["ci_low"] == shifted["ci_high"] == 1.0
+    assert math.isnan(single["p_value"]) and single["n"] == 1 and single["mean_diff"] == 0.5
+    assert empty["n"] == 0 and math.isnan(empty["mean_diff"])
+
+
+def test_paired_difference_drops_pairs_with_nan():
+    got = paired_difference([1.0, np.nan, 2.0, 4.0], [0.5, 1.0, 1.0, 2.0])
+    assert got["n"] == 3
+    assert got["p_value"] == pytest.approx(stats.ttest_rel([1.0, 2.0, 4.0], [0.5, 1.0, 2.0]).pvalue)
+
+
+def test_paired_difference_length_mismatch_raises():
+    with pytest.raises(ValueError, match="same length"):
+        paired_difference([1.0, 2.0], [1.0])
+
+
+def test_holm_hand_worked_example():
+    # Sorted: 0.01*4 = 0.04, 0.03*3 = 0.09, 0.04*2 = 0.08 -> 0.09 (monotone), 0.2*1 = 0.2.
+    np.testing.assert_allclose(holm([0.01, 0.04, 0.03, 0.2]), [0.04, 0.09, 0.09, 0.2])
+
+
+def test_holm_clips_and_passes_nan_through():
+    got = holm([0.3, np.nan, 0.6, 0.01])
+    # m = 3 (NaN not counted): 0.01*3 = 0.03, 0.3*2 = 0.6, 0.6*1 = 0.6.
+    np.testing.assert_allclose(got, [0.6, np.nan, 0.6, 0.03])
+    np.testing.assert_allclose(holm([0.5, 0.9]), [1.0, 1.0])
+    assert holm([]).shape == (0,)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        holm([0.5, 1.5])
+
+
+def test_bootstrap_ci_covers_mean_and_is_reproducible():
+    x = np.random.default_rng(0).normal(1.0, 0.5, 40)
+    mean, low, high = bootstrap_ci(x, np.random.default_rng(1), n_boot=1000)
+    assert low < mean < high and mean == pytest.approx(x.mean())
+    # Close to the t interval for a roughly normal sample.
+    t_low, t_high = mean_ci(x)[1:]
+    assert low == pytest.approx(t_low, abs=0.05) and high == pytest.approx(t_high, abs=0.05)
+    assert bootstrap_ci(x, np.random.default_rng(1), n_boot=1000) == (mean, low, high)
