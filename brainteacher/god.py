@@ -56,6 +56,7 @@ __all__ = [
     "training_data",
     "load_training_data",
     "GODLayout",
+    "open_image",
     "verify_images",
     "write_bdata",
 ]
@@ -548,15 +549,22 @@ def load_training_data(root: str | Path, subject: str, roi: str, **kwargs) -> Tr
     return GODLayout.from_root(root).load(subject, roi, **kwargs)
 
 
-def verify_images(paths: Sequence[Path]) -> None:
-    """Open every image fully; raise :class:`DataError` naming the first missing or unreadable one."""
+def open_image(path: str | Path):
+    """The image at ``path`` fully decoded as an RGB PIL image; :class:`DataError` naming the
+    file if it is missing or unreadable."""
     from PIL import Image
 
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "image not found")
+    try:
+        with Image.open(path) as im:
+            return im.convert("RGB")
+    except Exception as err:  # PIL raises several unrelated types for a broken file
+        raise DataError(path, f"unreadable image ({type(err).__name__}: {err})") from None
+
+
+def verify_images(paths: Sequence[Path]) -> None:
+    """Open every image fully; raise :class:`DataError` naming the first missing or unreadable one."""
     for path in paths:
-        if not Path(path).is_file():
-            raise DataError(path, "image not found")
-        try:
-            with Image.open(path) as im:
-                im.load()
-        except Exception as err:  # PIL raises several unrelated types for a broken file
-            raise DataError(path, f"unreadable image ({type(err).__name__}: {err})") from None
+        open_image(path)

@@ -15,26 +15,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from brainteacher.errors import DataError
+from brainteacher.god import open_image
 
 __all__ = ["load_image_cache", "channel_stats", "normalise", "augment"]
 
 
 def _decode(path: Path, size: int) -> np.ndarray:
+    """(3, size, size) uint8: shorter side resized to ``size``, then centre-cropped (ImageNet framing)."""
     from PIL import Image
 
-    try:
-        with Image.open(path) as im:
-            # Resize the shorter side to ``size`` then centre-crop: the usual ImageNet framing.
-            im = im.convert("RGB")
-            scale = size / min(im.size)
-            im = im.resize((max(size, round(im.width * scale)), max(size, round(im.height * scale))), Image.BILINEAR)
-            left, top = (im.width - size) // 2, (im.height - size) // 2
-            return np.asarray(im.crop((left, top, left + size, top + size)), np.uint8).transpose(2, 0, 1)
-    except FileNotFoundError:
-        raise DataError(path, "image not found") from None
-    except Exception as err:  # PIL raises several unrelated types for a broken file
-        raise DataError(path, f"unreadable image ({type(err).__name__}: {err})") from None
+    im = open_image(path)
+    scale = size / min(im.size)
+    im = im.resize((max(size, round(im.width * scale)), max(size, round(im.height * scale))), Image.BILINEAR)
+    left, top = (im.width - size) // 2, (im.height - size) // 2
+    return np.asarray(im.crop((left, top, left + size, top + size)), np.uint8).transpose(2, 0, 1)
 
 
 def load_image_cache(paths: Sequence[Path], size: int, cache: Path | None = None) -> np.ndarray:
