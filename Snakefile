@@ -8,8 +8,20 @@ configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    subject=r"Subject\d+",
+    roi=ROI_PATTERN,
+    decoder="linear|resnet1d",
+    split=r"\d+",
+    seed=r"\d+",
+    teacher=TEACHER_PATTERN,
+
 include: "workflow/rules/data.smk"
 include: "workflow/rules/decode.smk"
+include: "workflow/rules/distill.smk"
+include: "workflow/rules/aggregate.smk"
 
 
 rule all:

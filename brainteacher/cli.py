@@ -52,6 +52,23 @@ def _simulate(args: argparse.Namespace) -> None:
     simulate(args.out, preset, seed=args.seed)
 
 
+# --- download-god -------------------------------------------------------------------------------
+
+
+def _download_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, required=True, help="the dataset folder to put Subject<N>.h5 in")
+    p.add_argument("--subjects", nargs="+", required=True, help="e.g. Subject1 Subject2")
+    p.add_argument("--md5", nargs="*", default=[], metavar="NAME=MD5", help="pinned checksums (default: figshare's computed_md5)")
+
+
+@_command("download-god", "opt-in: fetch GOD subject files from figshare and verify their MD5 checksums", _download_args)
+def _download(args: argparse.Namespace) -> None:
+    from brainteacher.download import download_subjects
+
+    pinned = dict(item.split("=", 1) for item in args.md5)
+    download_subjects(args.out, args.subjects, pinned)
+
+
 # --- inspect-data -----------------------------------------------------------------------------
 
 
@@ -137,6 +154,132 @@ def _decode(args: argparse.Namespace) -> None:
     run_decode(args.root, args.subject, args.roi, args.split, args.out, cfg, average_repeats=not args.keep_repeats)
 
 
+# --- images, network teacher, distill -------------------------------------------------------------
+
+
+def _student_args(p: argparse.ArgumentParser, depth: int) -> None:
+    """The image-classifier options shared by ``network-teacher`` and ``distill``."""
+    from brainteacher.distill import StudentConfig
+
+    s = StudentConfig()
+    _dataset_arg(p)
+    p.add_argument("--split", required=True, help="a split file (see make-splits)")
+    p.add_argument("--out", type=Path, required=True, help="output folder (replaced atomically)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--image-cache", type=Path, default=None, help="a .npy of every training image at --image-size (see cache-images)")
+    p.add_argument("--depth", type=int, default=depth, choices=[18, 34])
+    p.add_argument("--width", type=int, default=s.width, help="ResNet base width (64 = torchvision's)")
+    p.add_argument("--image-size", type=int, default=s.image_size, help="pixels per side")
+    p.add_argument("--weights", default=None, help="torchvision-format state_dict to start from (fc skipped; never downloaded)")
+    p.add_argument("--epochs", type=int, default=s.train.epochs)
+    p.add_argument("--batch-size", type=int, default=s.train.batch_size)
+    p.add_argument("--lr", type=float, default=s.train.lr)
+    p.add_argument("--weight-decay", type=float, default=s.train.weight_decay)
+    p.add_argument("--device", default=s.device, help="auto (CUDA if available), cpu or cuda[:N]")
+
+
+def _student_config(args: argparse.Namespace, **kd) -> "StudentConfig":  # noqa: F821
+    from brainteacher.distill import StudentConfig
+    from brainteacher.train import TrainConfig
+
+    train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay)
+    return StudentConfig(depth=args.depth, width=args.width, image_size=args.image_size, weights=args.weights, device=args.device, train=train, **kd)
+
+
+def _cache_args(p: argparse.ArgumentParser) -> None:
+    _dataset_arg(p)
+    p.add_argument("--size", type=int, required=True, help="pixels per side")
+    p.add_argument("--out", type=Path, required=True, help="the .npy to write: (n_images, 3, size, size) uint8 in TSV order")
+
+
+@_command("cache-images", "decode every training image once into a uint8 .npy at one resolution", _cache_args)
+def _cache_images(args: argparse.Namespace) -> None:
+    from brainteacher import god
+    from brainteacher.images import load_image_cache
+
+    layout = god.GODLayout.from_root(args.root)
+    names = god.read_stimulus_tsv(layout.training_tsv).names
+    load_image_cache([layout.image_dir / f"{n}{god.IMAGE_SUFFIX}" for n in names], args.size, args.out)
+
+
+def _network_args(p: argparse.ArgumentParser) -> None:
+    _student_args(p, depth=34)
+    p.add_argument("--folds", type=int, default=4, help="inner folds: each image's target comes from a model that never saw it")
+
+
+@_command("network-teacher", "cross-fit a ResNet-34 on a split's training images and write out-of-fold logits", _network_args)
+def _network_teacher(args: argparse.Namespace) -> None:
+    from brainteacher.distill import run_network_teacher
+
+    run_network_teacher(args.root, args.split, args.out, _student_config(args), n_folds=args.folds, seed=args.seed, image_cache=args.image_cache)
+
+
+def _distill_args(p: argparse.ArgumentParser) -> None:
+    from brainteacher.distill import StudentConfig
+
+    s = StudentConfig()
+    _student_args(p, depth=18)
+    p.add_argument("--teacher", required=True, help="none, network, oracle, brain-mean/ROI or KIND/SOURCE/ROI (see brainteacher.teachers)")
+    p.add_argument("--teacher-input", nargs="*", default=[], type=Path, help="decode folder(s), network-teacher folder or ground_truth.json")
+    p.add_argument("--decoder", default=None, help="label: the decoder a brain teacher's folders came from")
+    p.add_argument("--alpha", type=float, default=s.alpha, help="weight of the KD term (0 = cross-entropy only)")
+    p.add_argument("--temperature", type=float, default=s.temperature, help="Hinton's T")
+    p.add_argument("--oracle-true-class-prob", type=float, default=s.oracle_true_class_prob)
+
+
+@_command("distill", "train a ResNet-18 student with one teacher on a split; test it on the held-out images", _distill_args)
+def _distill(args: argparse.Namespace) -> None:
+    from brainteacher.distill import run_distill
+
+    cfg = _student_config(args, alpha=args.alpha, temperature=args.temperature, oracle_true_class_prob=args.oracle_true_class_prob)
+    run_distill(args.root, args.split, args.teacher, args.teacher_input, args.seed, args.out, cfg, image_cache=args.image_cache, decoder=args.decoder)
+
+
+# --- aggregate and plots --------------------------------------------------------------------------
+
+
+def _aggregate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--decode", nargs="+", type=Path, required=True, help="decoder metrics.json files")
+    p.add_argument("--students", nargs="*", type=Path, default=[], help="student metrics.json files")
+    p.add_argument("--out", type=Path, required=True, help="folder for decoders.tsv, students.tsv, summary.tsv")
+    p.add_argument("--config", type=Path, default=None, help="the workflow config (YAML), recorded as provenance")
+
+
+@_command("aggregate", "collect decoder and student metrics into result tables with CIs and paired tests", _aggregate_args)
+def _aggregate(args: argparse.Namespace) -> None:
+    from brainteacher.aggregate import write_tables
+
+    write_tables(args.decode, args.students, args.out, _config_record(args.config))
+
+
+def _plot_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tables", type=Path, required=True, help="folder holding decoders.tsv and students.tsv")
+    p.add_argument("--out", type=Path, required=True, help="folder for the PNG and SVG plots")
+    p.add_argument("--rois", nargs="+", required=True, help="ROI order on the x axes")
+    p.add_argument("--note", default="", help="subtitle, e.g. that the data are simulated")
+
+
+@_command("plot", "ROI comparison, decoder accuracy and decoder-vs-gain plots (PNG and SVG)", _plot_args)
+def _plot(args: argparse.Namespace) -> None:
+    from brainteacher.plots import write_plots
+
+    write_plots(args.tables, args.out, args.rois, note=args.note)
+
+
+def _config_record(path: Path | None) -> dict:
+    """The workflow config as a dict (for provenance); a clear error if it cannot be read."""
+    if path is None:
+        return {}
+    import yaml
+
+    if not path.is_file():
+        raise DataError(path, "config file not found")
+    try:
+        return {"config_file": str(path), "config": yaml.safe_load(path.read_text())}
+    except yaml.YAMLError as err:
+        raise DataError(path, f"not valid YAML ({err})") from None
+
+
 # --- entry point --------------------------------------------------------------------------------
 
 
@@ -157,7 +300,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
     try:
         args.run(args)
-    except DataError as err:
+    except (DataError, ValueError, FileNotFoundError) as err:
+        # Bad input (a file, a teacher name, an option value): one line naming it, no traceback.
         print(f"brainteacher: error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -27,7 +27,7 @@ from brainteacher.resnet import resnet18
 from brainteacher.splits import read_split, stratified_folds
 from brainteacher.train import TrainConfig, fit, pick_device, predict_logits, seed_everything
 
-__all__ = ["DECODERS", "DecoderConfig", "build_decoder", "out_of_fold_logits", "run_decode", "default_n_voxels"]
+__all__ = ["DECODERS", "DecoderConfig", "build_decoder", "out_of_fold_logits", "run_decode", "default_n_voxels", "write_soft_labels"]
 
 log = logging.getLogger("brainteacher.decode")
 
@@ -135,6 +135,20 @@ def _mean_per_image(values: np.ndarray, image_of_row: np.ndarray) -> tuple[np.nd
     return (sums / counts.reshape(-1, *[1] * (values.ndim - 1)))[order], first[order]
 
 
+def write_soft_labels(out: str | Path, logits: np.ndarray, image_ids, labels: np.ndarray, folds: np.ndarray, metrics: dict) -> None:
+    """A teacher folder, written atomically: ``logits.npy`` (n, C) float32, ``soft_labels.npy``
+    (softmax at T=1), ``image_ids.npy`` (row order), ``labels.npy``, ``folds.npy``, ``metrics.json``.
+    Brain decoders and the network teacher both write this layout; ``teachers`` reads it."""
+    logits = np.asarray(logits, np.float32)
+    with atomic_dir(out) as tmp:
+        save_npy(tmp / "logits.npy", logits)
+        save_npy(tmp / "soft_labels.npy", softmax(logits, axis=1).astype(np.float32))
+        save_npy(tmp / "image_ids.npy", np.asarray(image_ids))
+        save_npy(tmp / "labels.npy", labels)
+        save_npy(tmp / "folds.npy", folds)
+        write_json(tmp / "metrics.json", metrics)
+
+
 def run_decode(root: str | Path, subject: str, roi: str, split_spec: str | Path, out: str | Path, cfg: DecoderConfig, *, average_repeats: bool = True) -> dict:
     """Decode one subject x ROI on a split's training images and write, atomically into ``out``:
     ``logits.npy`` (n_train_images, C) float32, ``soft_labels.npy`` (softmax at T=1),
@@ -168,13 +182,7 @@ def run_decode(root: str | Path, subject: str, roi: str, split_spec: str | Path,
         "device": str(device),
         **provenance({"root": str(root), "subject": subject, "roi": roi, "split": str(split_spec), "average_repeats": average_repeats, "decoder": asdict(cfg)}, cfg.seed),
     }
-    with atomic_dir(out) as tmp:
-        save_npy(tmp / "logits.npy", logits)
-        save_npy(tmp / "soft_labels.npy", softmax(logits, axis=1).astype(np.float32))
-        save_npy(tmp / "image_ids.npy", np.array([data.image_ids[i] for i in rows]))
-        save_npy(tmp / "labels.npy", labels)
-        save_npy(tmp / "folds.npy", folds)
-        write_json(tmp / "metrics.json", metrics)
+    write_soft_labels(out, logits, [data.image_ids[i] for i in rows], labels, folds, metrics)
     top1 = metrics["out_of_fold"]
     log.info("out-of-fold top-1 %.3f (chance %.3f), top-5 %.3f, rank %.3f", top1["top1"], top1["top1_chance"], top1["top5"], top1["mean_normalised_rank"])
     return metrics

@@ -59,6 +59,7 @@ __all__ = [
     "open_image",
     "verify_images",
     "write_bdata",
+    "SUBJECT_RE",
 ]
 
 SINGLE_ROIS = ("V1", "V2", "V3", "V4", "LOC", "FFA", "PPA")
@@ -503,6 +504,7 @@ def training_data(
 # --- a dataset on disk ------------------------------------------------------------------------
 
 
+SUBJECT_RE = re.compile(r"Subject\d+")  # a subject's name, as in the release's file names
 _SUBJECT_FILE_RE = re.compile(r"^(Subject\d+)(?:_[^.]+)?\.h5$")
 
 

@@ -1,56 +1,159 @@
-# Config validation and the target list. The YAML is validated once, here; below this the
+# Config validation, paths and the target list. The YAML is validated once, here; below this the
 # package takes plain arguments.
 import sys
 from pathlib import Path
 
+from snakemake.settings.types import DeploymentMethod
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 
-validate(config, schema="../schemas/config.schema.yaml")
 
-# The interpreter running Snakemake is the one with brainteacher installed (the venv).
-PY = f"{sys.executable} -m brainteacher"
+
+def _config_error(err):
+    """One line naming the bad key, instead of the schema dump snakemake prints."""
+    cause = err.__context__  # the jsonschema ValidationError snakemake was handling
+    if not hasattr(cause, "absolute_path"):
+        return err
+    where = ".".join(str(p) for p in cause.absolute_path) or "top level"
+    return WorkflowError(f"config: bad value at '{where}': {cause.message} (keys are documented in config/README.md)")
+
+
+try:
+    validate(config, schema="../schemas/config.schema.yaml")
+except WorkflowError as err:
+    raise _config_error(err) from None
+
+# Without --use-conda the interpreter running Snakemake is the one with brainteacher installed
+# (the venv); with it, each job runs the `python` of the rule's conda environment.
+_USES_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+PY = "python -m brainteacher" if _USES_CONDA else f"{sys.executable} -m brainteacher"
+
+ROIS = ["V1", "V2", "V3", "V4", "LOC", "FFA", "PPA", "LVC", "HVC", "VC"]
+GLOBAL_TEACHERS = ["none", "network", "oracle"]
+CONTROL_KINDS = ["label-smoothing", "shuffled-brain", "class-mean-brain", "random"]
+BRAIN_KINDS = ["brain"] + CONTROL_KINDS
+STUDENTS = config["students"]
+
+
+def simulated():
+    return config["data"]["source"] == "simulate"
 
 
 def data_root():
     """The dataset folder: simulated into results/ or the real release's folder."""
-    if config["data"]["source"] == "simulate":
+    if simulated():
         return f"results/data/simulated-{config['data']['preset']}-seed{config['data']['seed']}"
     return config["data"]["root"]
 
 
 def data_input(wildcards=None):
-    """What a rule reading the dataset depends on: the simulated folder, or the real TSV."""
-    if config["data"]["source"] == "simulate":
+    """The dataset as a job input. Simulated: its folder; real: the TSV and subject files
+    (which the opt-in download rule can fetch when data.download is true)."""
+    if simulated():
         return data_root()
-    return str(Path(config["data"]["root"]) / "stimulus_ImageNetTraining.tsv")
+    root = Path(config["data"]["root"])
+    return [str(root / "stimulus_ImageNetTraining.tsv"), *(str(root / f"{s}.h5") for s in config["subjects"])]
 
 
-wildcard_constraints:
-    subject=r"Subject\d+",
-    roi="|".join(["V1", "V2", "V3", "V4", "LOC", "FFA", "PPA", "LVC", "HVC", "VC"]),
-    decoder="linear|resnet1d",
-    split=r"\d+",
+IMAGE_CACHE = f"results/images/{Path(data_root()).name}-{STUDENTS['image_size']}px.npy"
+
+ROI_PATTERN = "|".join(ROIS)
+TEACHER_PATTERN = rf"none|network|oracle|(?:{'|'.join(BRAIN_KINDS)})/(?:Subject\d+|mean)/(?:{ROI_PATTERN})"
+
+
+
+def _options(section, flags):
+    """CLI options ``--flag value`` from config[section] for each key in ``flags`` (None skipped)."""
+    values = config[section]
+    return " ".join(f"--{key.replace('_', '-')} {values[key]}" for key in flags if values.get(key) is not None)
 
 
 def decode_options(wildcards):
     """The decode CLI's options from config['decode'] (n_voxels null = GOD's 500/1000 per ROI)."""
-    d = config["decode"]
-    opts = [f"--folds {d['folds']}", f"--width {d['width']}", f"--input-noise {d['input_noise']}", f"--epochs {d['epochs']}",
-            f"--batch-size {d['batch_size']}", f"--lr {d['lr']}", f"--weight-decay {d['weight_decay']}", f"--seed {d['seed']}", f"--device {d['device']}"]
-    if d.get("n_voxels") is not None:
-        opts.append(f"--n-voxels {d['n_voxels']}")
-    if d.get("within_run"):
-        opts.append("--within-run")
-    return " ".join(opts)
+    opts = _options("decode", ["folds", "width", "input_noise", "epochs", "batch_size", "lr", "weight_decay", "seed", "device", "n_voxels"])
+    return opts + (" --within-run" if config["decode"].get("within_run") else "")
 
 
-def all_targets():
-    decoded = expand(
+STUDENT_FLAGS = ["width", "image_size", "epochs", "batch_size", "lr", "weight_decay", "device", "weights"]
+
+
+def student_options(wildcards):
+    return _options("students", STUDENT_FLAGS + ["depth", "alpha", "temperature", "oracle_true_class_prob"])
+
+
+def network_options(wildcards):
+    net = config["network"]
+    return _options("students", STUDENT_FLAGS) + f" --depth {net['depth']} --folds {net['folds']} --seed {net['seed']}"
+
+
+def teachers():
+    """Every teacher name the config asks for (see brainteacher.teachers for the grammar)."""
+    names = []
+    for kind in STUDENTS["teachers"]:
+        if kind in GLOBAL_TEACHERS:
+            if kind == "oracle" and not simulated():
+                raise ValueError("config students.teachers: 'oracle' needs simulated data (data.source: simulate)")
+            names.append(kind)
+        elif kind == "brain":
+            names += [f"brain/{s}/{r}" for s in config["subjects"] for r in config["rois"]]
+        elif kind == "brain-mean":
+            names += [f"brain/mean/{r}" for r in config["rois"]]
+        else:
+            sources = (["mean"] if "mean" in STUDENTS["control_sources"] else []) + (config["subjects"] if "subjects" in STUDENTS["control_sources"] else [])
+            names += [f"{kind}/{s}/{r}" for s in sources for r in config["rois"]]
+    return names
+
+
+def decode_dir(decoder, subject, roi, split):
+    return f"results/decode/{decoder}/{subject}/{roi}/split{split}"
+
+
+def teacher_dirs(wildcards):
+    """The folders (or file) a teacher is built from, for one split."""
+    t = wildcards.teacher
+    if t == "none":
+        return []
+    if t == "network":
+        return [f"results/network/split{wildcards.split}"]
+    if t == "oracle":
+        return [f"{data_root()}/ground_truth.json"]
+    _, source, roi = t.split("/")
+    subjects = config["subjects"] if source == "mean" else [source]
+    return [decode_dir(STUDENTS["teacher_decoder"], s, roi, wildcards.split) for s in subjects]
+
+
+def teacher_files(wildcards):
+    """What a student job waits for: the teacher folders' metrics.json (the oracle reads the dataset)."""
+    return [f"{d}/metrics.json" for d in teacher_dirs(wildcards) if not d.endswith(".json")]
+
+
+def decoded_metrics():
+    return expand(
         "results/decode/{decoder}/{subject}/{roi}/split{split}/metrics.json",
         decoder=config["decoders"],
         subject=config["subjects"],
         roi=config["rois"],
         split=config["splits"]["use"],
     )
-    return ["results/data/inspection.tsv", *decoded]
+
+
+def student_metrics():
+    return expand(
+        "results/distill/{teacher}/split{split}/seed{seed}/metrics.json",
+        teacher=teachers(),
+        split=config["splits"]["use"],
+        seed=STUDENTS["seeds"],
+    )
+
+
+TABLES = ["decoders", "students", "summary"]
+PLOTS = ["roi_comparison", "decoder_accuracy", "decoder_vs_gain"]
+
+
+def all_targets():
+    return [
+        "results/data/inspection.tsv",
+        *expand("results/tables/{table}.tsv", table=TABLES),
+        *expand("results/plots/{plot}.{ext}", plot=PLOTS, ext=["png", "svg"]),
+    ]

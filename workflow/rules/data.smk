@@ -4,6 +4,10 @@
 rule simulate:
     output:
         directory("results/data/simulated-{preset}-seed{seed}"),
+    params:
+        py=PY,
+    conda:
+        "../envs/brainteacher.yaml"
     log:
         "results/logs/simulate/{preset}-seed{seed}.log",
     benchmark:
@@ -12,7 +16,7 @@ rule simulate:
         preset="quick|god",
         seed=r"\d+",
     shell:
-        "{PY} simulate --out {output} --preset {wildcards.preset} --seed {wildcards.seed} 2> {log}"
+        "{params.py} simulate --out {output} --preset {wildcards.preset} --seed {wildcards.seed} 2> {log}"
 
 
 rule inspect_data:
@@ -21,11 +25,33 @@ rule inspect_data:
     output:
         "results/data/inspection.tsv",
     params:
+        py=PY,
         root=data_root(),
         rois=" ".join(config["rois"]),
+    conda:
+        "../envs/brainteacher.yaml"
     log:
         "results/logs/inspect_data.log",
     benchmark:
         "results/benchmarks/inspect_data.tsv"
     shell:
-        "{PY} inspect-data --root {params.root} --rois {params.rois} --out {output} > /dev/null 2> {log}"
+        "{params.py} inspect-data --root {params.root} --rois {params.rois} --out {output} > /dev/null 2> {log}"
+
+
+if not simulated() and config["data"].get("download", False):
+
+    rule download_god:
+        output:
+            f"{config['data']['root']}/{{subject}}.h5",
+        params:
+            py=PY,
+            root=config["data"]["root"],
+            md5=" ".join(f"{k}={v}" for k, v in config["data"].get("checksums", {}).items()),
+        conda:
+            "../envs/brainteacher.yaml"
+        log:
+            "results/logs/download/{subject}.log",
+        benchmark:
+            "results/benchmarks/download/{subject}.tsv"
+        shell:
+            "{params.py} download-god --out {params.root} --subjects {wildcards.subject} --md5 {params.md5} 2> {log}"

@@ -8,15 +8,18 @@ rule make_splits:
     output:
         expand("results/splits/split{k}.json", k=range(config["splits"]["n_splits"])),
     params:
+        py=PY,
         root=data_root(),
         n=config["splits"]["n_splits"],
         seed=config["splits"]["seed"],
+    conda:
+        "../envs/brainteacher.yaml"
     log:
         "results/logs/make_splits.log",
     benchmark:
         "results/benchmarks/make_splits.tsv"
     shell:
-        "{PY} make-splits --root {params.root} --out results/splits --n-splits {params.n} --seed {params.seed} 2> {log}"
+        "{params.py} make-splits --root {params.root} --out results/splits --n-splits {params.n} --seed {params.seed} 2> {log}"
 
 
 rule decode:
@@ -29,9 +32,12 @@ rule decode:
         image_ids="results/decode/{decoder}/{subject}/{roi}/split{split}/image_ids.npy",
         metrics="results/decode/{decoder}/{subject}/{roi}/split{split}/metrics.json",
     params:
+        py=PY,
         root=data_root(),
         out=subpath(output.metrics, parent=True),
         options=decode_options,
+    conda:
+        "../envs/brainteacher.yaml"
     log:
         "results/logs/decode/{decoder}/{subject}/{roi}/split{split}.log",
     benchmark:
@@ -41,5 +47,5 @@ rule decode:
     resources:
         gpu=1,
     shell:
-        "OMP_NUM_THREADS={threads} {PY} decode --root {params.root} --subject {wildcards.subject} --roi {wildcards.roi}"
+        "OMP_NUM_THREADS={threads} {params.py} decode --root {params.root} --subject {wildcards.subject} --roi {wildcards.roi}"
         " --split {input.split} --decoder {wildcards.decoder} --out {params.out} {params.options} 2> {log}"

@@ -1,0 +1,422 @@
+"""Result tables: decoder and student metrics.json files -> decoders.tsv, students.tsv, summary.tsv.
+
+Every table is written atomically next to a ``<name>.provenance.json`` sidecar that carries the
+provenance of the aggregation and a description of every column (``COLUMNS``, the tables' docs).
+
+The summary pools students into *teacher groups* and compares each group, per ROI, with three
+references on matched units:
+
+- group: the teacher kind for a subject's teacher (``brain``, ``label-smoothing``, ...), the kind +
+  ``-mean`` for the mean-over-subjects source (``brain-mean``, ...), and the kind itself for the
+  global teachers ``none``, ``network`` and ``oracle`` (their ROI is ``all``);
+- unit: (split, seed, subject), with subject ``-`` for the mean source and the global teachers;
+- references: ``baseline`` (teacher ``none`` at the same split and seed), and the
+  ``label-smoothing`` and ``shuffled-brain`` controls of the same source and ROI at the same split
+  and seed. Differences are the group minus the reference, in the metric's units.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from brainteacher import god
+from brainteacher.errors import DataError
+from brainteacher.io import atomic_path, provenance, read_json, write_json
+from brainteacher.stats import holm, mean_ci, paired_difference
+
+__all__ = [
+    "COLUMNS",
+    "DECODER_COLUMNS",
+    "STUDENT_COLUMNS",
+    "SUMMARY_COLUMNS",
+    "REFERENCES",
+    "decoder_table",
+    "student_table",
+    "summary_table",
+    "gains_vs_baseline",
+    "teacher_group",
+    "write_tables",
+    "read_table",
+]
+
+# Mirrors brainteacher.teachers (checked by a test); not imported because teachers imports torch.
+GLOBAL_KINDS = ("none", "network", "oracle")
+BRAIN_KINDS = ("brain", "label-smoothing", "shuffled-brain", "class-mean-brain", "random")
+MEAN_SOURCE = "mean"
+BASELINE_KIND = "none"
+GLOBAL_ROI = "all"  # the summary's ROI for teachers that use no ROI
+NO_SUBJECT = "-"  # the summary's subject for the mean source and the global teachers
+
+# Reference name in column suffixes -> teacher kind it stands for (None: the baseline, kind "none").
+REFERENCES: dict[str, str | None] = {"baseline": None, "label_smoothing": "label-smoothing", "shuffled_brain": "shuffled-brain"}
+
+NA_REP = "NA"  # how a missing value is written in the TSVs (read back by read_table)
+FLOAT_FORMAT = "%.8g"  # eight significant digits: far below any run-to-run difference
+
+_METRIC_DOCS = {
+    "top1": "top-1 accuracy, fraction of images (0-1) whose highest-scored category is the true one",
+    "top1_chance": "top-1 accuracy of a random ranking, 1 / n_categories",
+    "top5": "top-k accuracy with k = min(5, n_categories), fraction 0-1",
+    "top5_chance": "top-k accuracy of a random ranking, k / n_categories",
+    "mean_normalised_rank": "mean fraction of the other categories scored below the true one (ties half); 1 = always first, chance 0.5",
+    "nll": "mean negative log-likelihood of the true category, nats (lower is better)",
+    "nll_chance": "NLL of uniform probabilities, log(n_categories), nats",
+    "ece": "expected calibration error, 15 equal-width confidence bins, fraction 0-1 (0 = calibrated)",
+}
+_PROVENANCE_DOCS = {
+    "device": "device the job ran on (e.g. cpu, cuda:0)",
+    "config_hash": "short SHA-256 of the job's configuration",
+    "git_revision": "source commit of the job (-dirty: uncommitted changes)",
+}
+
+DECODER_DOCS: dict[str, str] = {
+    "subject": "subject whose fMRI was decoded (e.g. Subject1)",
+    "roi": "region of interest the voxels came from (e.g. V1, LOC)",
+    "decoder": "decoder architecture (e.g. linear, resnet1d)",
+    "split": "train/test image split (e.g. split0); the decoder saw only its training images",
+    **{k: f"out-of-fold {v}" for k, v in _METRIC_DOCS.items()},
+    "n_images": "training images decoded (one soft label each)",
+    "n_categories": "number of categories",
+    "n_voxels": "voxels kept after voxel selection",
+    "n_folds": "cross-fitting folds (each image scored by a fold model that never saw it)",
+    "epochs": "training epochs per fold model",
+    "wall_time_s": "wall-clock time of the decode job, seconds",
+    **_PROVENANCE_DOCS,
+}
+
+STUDENT_DOCS: dict[str, str] = {
+    "teacher": "teacher spec: none, network, oracle or KIND/SOURCE/ROI (e.g. brain/Subject1/LOC)",
+    "kind": "teacher kind: none, network, oracle, brain, label-smoothing, shuffled-brain, class-mean-brain, random",
+    "source": "whose brain data the teacher derives from: a subject, or mean (mean over subjects); NA for none/network/oracle",
+    "roi": "ROI of the brain-derived teacher; NA for none/network/oracle",
+    "decoder": "decoder whose out-of-fold logits the brain-derived teacher came from; NA for none/network/oracle",
+    "split": "train/test image split (e.g. split0)",
+    "seed": "student training seed",
+    **{k: f"student, test images: {v}" for k, v in _METRIC_DOCS.items()},
+    "teacher_true_class_prob": "mean probability of the true category in the tempered teacher targets, training images; NA for none",
+    "teacher_entropy": "mean entropy of the tempered teacher targets, nats, training images; NA for none",
+    "teacher_top1": "fraction of training images whose tempered teacher target ranks the true category first; NA for none",
+    "n_train": "student training images",
+    "n_test": "student test images",
+    "n_categories": "number of categories",
+    "train_time_s": "wall-clock time of student training, seconds",
+    "n_parameters": "trainable parameters of the student",
+    "size_mb": "size of the student checkpoint, MB",
+    **_PROVENANCE_DOCS,
+}
+
+
+def _reference_docs(ref: str, kind: str | None) -> dict[str, str]:
+    if kind is None:
+        what = "the no-teacher baseline (teacher none) at the same split and seed"
+    else:
+        what = f"the {kind} control of the same source and ROI at the same split and seed"
+    return {
+        f"diff_vs_{ref}": f"mean over paired units of (this teacher - {what}), metric units; NA if no pairs or the row is that reference",
+        f"diff_vs_{ref}_ci_low": f"lower bound of the Student-t confidence interval of diff_vs_{ref}",
+        f"diff_vs_{ref}_ci_high": f"upper bound of the Student-t confidence interval of diff_vs_{ref}",
+        f"p_vs_{ref}": f"two-sided paired t-test p-value of diff_vs_{ref}",
+        f"p_holm_vs_{ref}": f"p_vs_{ref} Holm-adjusted across the ROIs of this teacher and metric",
+        f"n_pairs_vs_{ref}": f"units paired with {what}; 0 if none or the row is that reference",
+    }
+
+
+SUMMARY_DOCS: dict[str, str] = {
+    "teacher": "teacher group: kind for a subject source (brain, ...), kind-mean for the mean source (brain-mean, ...), none/network/oracle",
+    "roi": "ROI of the teacher; all for none/network/oracle",
+    "metric": "student test metric summarised (a column of students.tsv)",
+    "n": "units (split x seed x subject; subject - for the mean source and none/network/oracle) with a value",
+    "mean": "mean of the metric over the units",
+    "ci_low": "lower bound of the Student-t confidence interval of the mean (level in the provenance; default 95 %)",
+    "ci_high": "upper bound of the Student-t confidence interval of the mean",
+    **{k: v for ref, kind in REFERENCES.items() for k, v in _reference_docs(ref, kind).items()},
+}
+
+DECODER_COLUMNS = tuple(DECODER_DOCS)
+STUDENT_COLUMNS = tuple(STUDENT_DOCS)
+SUMMARY_COLUMNS = tuple(SUMMARY_DOCS)
+COLUMNS: dict[str, dict[str, str]] = {"decoders": DECODER_DOCS, "students": STUDENT_DOCS, "summary": SUMMARY_DOCS}
+
+_METRICS = tuple(_METRIC_DOCS)
+_DECODER_KEYS = ("subject", "roi", "decoder", "split", "n_images", "n_categories", "n_voxels", "n_folds", "epochs", "wall_time_s", "device", "config_hash", "git_revision")
+_STUDENT_KEYS = {"teacher": "teacher", "kind": "teacher_kind", "source": "teacher_source", "roi": "roi", "decoder": "decoder", "split": "split", "seed": "seed"}
+_STUDENT_INFO = ("n_train", "n_test", "n_categories", "train_time_s", "device", "n_parameters", "size_mb", "config_hash", "git_revision")
+_TEACHER_STATS = ("true_class_prob", "entropy", "top1")
+
+
+# --- reading metrics.json files -----------------------------------------------------------------
+
+
+def _read_metrics(path: Path, keys: Iterable[str], nested: str) -> dict[str, Any]:
+    """The JSON object in ``path``, after checking it has ``keys`` and ``nested`` holds every metric."""
+    try:
+        data = read_json(path)
+    except (OSError, json.JSONDecodeError) as err:
+        raise DataError(path, f"cannot read metrics: {err}") from err
+    if not isinstance(data, dict):
+        raise DataError(path, "metrics file does not hold a JSON object")
+    missing = [k for k in (*keys, nested) if k not in data]
+    if not missing and isinstance(data[nested], dict):
+        missing = [f"{nested}.{m}" for m in _METRICS if m not in data[nested]]
+    elif not missing:
+        missing = [f"{nested} (an object)"]
+    if missing:
+        raise DataError(path, f"missing key(s): {', '.join(missing)}")
+    return data
+
+
+def _decoder_row(path: Path) -> dict[str, Any]:
+    data = _read_metrics(path, _DECODER_KEYS, "out_of_fold")
+    row = {k: data[k] for k in _DECODER_KEYS} | {m: data["out_of_fold"][m] for m in _METRICS}
+    return {c: row[c] for c in DECODER_COLUMNS}
+
+
+def _student_row(path: Path) -> dict[str, Any]:
+    data = _read_metrics(path, (*_STUDENT_KEYS.values(), *_STUDENT_INFO, "teacher_stats"), "test")
+    stats = data["teacher_stats"] or {}  # null for the baseline: it has no targets
+    row = (
+        {col: data[key] for col, key in _STUDENT_KEYS.items()}
+        | {m: data["test"][m] for m in _METRICS}
+        | {f"teacher_{s}": stats.get(s, math.nan) for s in _TEACHER_STATS}
+        | {k: data[k] for k in _STUDENT_INFO}
+    )
+    return {c: row[c] for c in STUDENT_COLUMNS}
+
+
+def _check_unique(table: pd.DataFrame, keys: Sequence[str], paths: Sequence[Path]) -> None:
+    """Refuse two files describing the same table row (e.g. a stale copy of a results folder)."""
+    dup = table.duplicated(list(keys), keep=False).to_numpy()
+    if dup.any():
+        first, second = [paths[i] for i in np.flatnonzero(dup)[:2]]
+        raise DataError(second, f"same {' x '.join(keys)} as {first}")
+
+
+# --- sorting -------------------------------------------------------------------------------------
+
+
+def _natural_key(value: Any) -> tuple:
+    """Sort key that orders Subject2 before Subject10 and split2 before split10."""
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", str(value)) if p)
+
+
+def _rank(values: pd.Series, preferred: Sequence[Any] = ()) -> np.ndarray:
+    """(n,) integer sort rank: values in ``preferred`` first, in that order, then the rest in natural
+    order; missing values last."""
+    uniques = [v for v in pd.unique(values) if not pd.isna(v)]
+    ordered = sorted(uniques, key=lambda v: (preferred.index(v) if v in preferred else len(preferred), _natural_key(v)))
+    rank = {v: i for i, v in enumerate(ordered)}
+    return np.array([len(ordered) if pd.isna(v) else rank[v] for v in values], dtype=np.int64)
+
+
+def _sort_rows(table: pd.DataFrame, orders: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
+    """Rows sorted by the columns of ``orders`` (first = most significant), each column by its
+    preferred order then naturally."""
+    if table.empty:
+        return table.reset_index(drop=True)
+    keys = [_rank(table[col], pref) for col, pref in reversed(list(orders.items()))]
+    return table.iloc[np.lexsort(keys)].reset_index(drop=True)
+
+
+def _group_order() -> tuple[str, ...]:
+    """Teacher groups in display order: none, network, oracle, brain, brain-mean, label-smoothing, ..."""
+    return GLOBAL_KINDS + tuple(g for kind in BRAIN_KINDS for g in (kind, f"{kind}-{MEAN_SOURCE}"))
+
+
+# --- tables --------------------------------------------------------------------------------------
+
+
+def decoder_table(paths: Iterable[str | Path]) -> pd.DataFrame:
+    """One row per subject x roi x decoder x split (columns ``DECODER_COLUMNS``), sorted by them.
+
+    Raises ValueError if ``paths`` is empty and DataError for an unreadable or incomplete file,
+    or two files for the same row.
+    """
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise ValueError("no decoder metrics files given (results/decode/{decoder}/{subject}/{roi}/split{k}/metrics.json)")
+    table = pd.DataFrame([_decoder_row(p) for p in paths], columns=list(DECODER_COLUMNS))
+    _check_unique(table, ("subject", "roi", "decoder", "split"), paths)
+    return _sort_rows(table, {"subject": (), "roi": god.ROIS, "decoder": (), "split": ()})
+
+
+def student_table(paths: Iterable[str | Path]) -> pd.DataFrame:
+    """One row per teacher x split x seed (columns ``STUDENT_COLUMNS``); headers only if ``paths``
+    is empty. Sorted by kind, source (subjects, then mean), ROI, split and seed."""
+    paths = [Path(p) for p in paths]
+    table = pd.DataFrame([_student_row(p) for p in paths], columns=list(STUDENT_COLUMNS))
+    _check_unique(table, ("teacher", "split", "seed"), paths)
+    table = _sort_rows(table, {"kind": GLOBAL_KINDS + BRAIN_KINDS, "source": (), "roi": god.ROIS, "split": (), "seed": ()})
+    # NaN-free integer columns stay integers in the TSV (a seed is not 0.0).
+    if not table.empty:
+        table["seed"] = table["seed"].astype(np.int64)
+    return table
+
+
+def teacher_group(kind: str, source: str | None) -> str:
+    """The summary's teacher group: ``brain`` for brain/Subject1/..., ``brain-mean`` for
+    brain/mean/..., ``none`` / ``network`` / ``oracle`` for the global teachers."""
+    if kind in GLOBAL_KINDS:
+        return kind
+    return f"{kind}-{MEAN_SOURCE}" if source == MEAN_SOURCE else kind
+
+
+def _with_units(students: pd.DataFrame) -> pd.DataFrame:
+    """``students`` plus the summary's ``group``, ``unit_roi`` ("all" for global teachers) and
+    ``subject`` ("-" for the mean source and global teachers) columns."""
+    units = students.copy()
+    is_global = units["kind"].isin(GLOBAL_KINDS).to_numpy()
+    is_mean = (units["source"] == MEAN_SOURCE).to_numpy()
+    units["group"] = [teacher_group(k, s) for k, s in zip(units["kind"], units["source"])]
+    units["unit_roi"] = np.where(is_global, GLOBAL_ROI, units["roi"].astype(object))
+    units["subject"] = np.where(is_global | is_mean, NO_SUBJECT, units["source"].astype(object))
+    return units
+
+
+def _is_compared(kind: str, ref_kind: str | None) -> bool:
+    """Whether a teacher kind has a reference of ``ref_kind``: everything but the baseline is
+    compared with it; only the other brain-derived kinds have a control of the same source/ROI."""
+    if ref_kind is None:
+        return kind != BASELINE_KIND
+    return kind in BRAIN_KINDS and kind != ref_kind
+
+
+def _reference_values(units: pd.DataFrame, students: pd.DataFrame, ref_kind: str | None, metric: str) -> np.ndarray:
+    """(n_units,) the reference's ``metric`` on each unit's split and seed (and source and ROI for
+    a control); NaN where the reference has no such run."""
+    keys = ["split", "seed"] if ref_kind is None else ["source", "roi", "split", "seed"]
+    ref = students.loc[students["kind"] == (ref_kind or BASELINE_KIND), [*keys, metric]].rename(columns={metric: "_ref"})
+    # A left merge keeps the units' order, so value i and reference i belong to the same unit.
+    merged = units[keys].merge(ref, on=keys, how="left", validate="many_to_one")
+    return merged["_ref"].to_numpy(np.float64)
+
+
+def _comparison(units: pd.DataFrame, students: pd.DataFrame, ref: str, metric: str, level: float) -> dict[str, float | int]:
+    """The ``*_vs_{ref}`` columns of one summary row (p_holm filled in later)."""
+    ref_kind = REFERENCES[ref]
+    names = [f"diff_vs_{ref}", f"diff_vs_{ref}_ci_low", f"diff_vs_{ref}_ci_high", f"p_vs_{ref}", f"p_holm_vs_{ref}", f"n_pairs_vs_{ref}"]
+    if not _is_compared(units["kind"].iloc[0], ref_kind):
+        return dict(zip(names, [math.nan] * 5 + [0]))
+    diff = paired_difference(units[metric].to_numpy(np.float64), _reference_values(units, students, ref_kind, metric), level)
+    return dict(zip(names, [diff["mean_diff"], diff["ci_low"], diff["ci_high"], diff["p_value"], math.nan, diff["n"]]))
+
+
+def _summary_row(group: str, roi: str, units: pd.DataFrame, students: pd.DataFrame, metric: str, level: float) -> dict[str, Any]:
+    values = units[metric].to_numpy(np.float64)
+    mean, low, high = mean_ci(values, level)
+    row: dict[str, Any] = {"teacher": group, "roi": roi, "metric": metric, "n": int(np.isfinite(values).sum()), "mean": mean, "ci_low": low, "ci_high": high}
+    for ref in REFERENCES:
+        row |= _comparison(units, students, ref, metric, level)
+    return row
+
+
+def _add_holm(summary: pd.DataFrame) -> pd.DataFrame:
+    """Fill ``p_holm_vs_*``: Holm across the ROIs of each teacher group, metric and reference."""
+    for ref in REFERENCES:
+        summary[f"p_holm_vs_{ref}"] = summary.groupby(["teacher", "metric"], sort=False)[f"p_vs_{ref}"].transform(lambda p: holm(p.to_numpy(np.float64)))
+    return summary
+
+
+def summary_table(students: pd.DataFrame, metrics: Sequence[str] = ("top1", "top5", "nll"), level: float = 0.95) -> pd.DataFrame:
+    """Long table, one row per teacher group x ROI x metric (columns ``SUMMARY_COLUMNS``).
+
+    Args:
+        students: ``student_table`` output (or ``students.tsv`` read back with ``read_table``).
+        metrics: student test metrics to summarise (columns of ``students``).
+        level: two-sided confidence level of every interval (0.95 = 95 %).
+
+    Units are (split, seed, subject) pooled over subjects; the mean and CI come from
+    ``stats.mean_ci``, the comparisons from ``stats.paired_difference`` (group - reference, paired
+    on the same split and seed, and for the controls the same source and ROI). A missing reference
+    or a row that is its own reference gives NaN comparisons with n_pairs 0.
+    """
+    unknown = [m for m in metrics if m not in students.columns]
+    if unknown:
+        raise ValueError(f"metrics not in the student table: {', '.join(unknown)}")
+    if students.empty:
+        return pd.DataFrame(columns=list(SUMMARY_COLUMNS))
+    units = _with_units(students)
+    rows = [
+        _summary_row(group, roi, cell.reset_index(drop=True), students, metric, level)
+        for (group, roi), cell in units.groupby(["group", "unit_roi"], sort=False)
+        for metric in metrics
+    ]
+    summary = _add_holm(pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS)))
+    return _sort_rows(summary, {"teacher": _group_order(), "roi": (GLOBAL_ROI, *god.ROIS), "metric": tuple(metrics)})
+
+
+def gains_vs_baseline(students: pd.DataFrame, metric: str = "top1") -> pd.DataFrame:
+    """Non-baseline student rows with ``gain`` = metric - baseline's metric at the same split and
+    seed (metric units; a fraction for top1), plus the summary's ``group``, ``unit_roi`` and
+    ``subject``. Rows whose split x seed has no baseline are dropped."""
+    if students.empty:
+        return pd.DataFrame(columns=[*students.columns, "group", "unit_roi", "subject", "gain"])
+    units = _with_units(students)
+    units = units[units["kind"] != BASELINE_KIND].reset_index(drop=True)
+    units["gain"] = units[metric].to_numpy(np.float64) - _reference_values(units, students, None, metric)
+    return units[np.isfinite(units["gain"].to_numpy())].reset_index(drop=True)
+
+
+# --- writing and reading -------------------------------------------------------------------------
+
+
+def _write_tsv(path: Path, table: pd.DataFrame) -> Path:
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, sep="\t", index=False, float_format=FLOAT_FORMAT, na_rep=NA_REP)
+    return path
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """A TSV written by ``write_tables``, with ``NA`` read as missing and nothing else (so a
+    teacher named ``none`` stays a string)."""
+    return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[NA_REP])
+
+
+def _sidecar(name: str, table: pd.DataFrame, n_inputs: int, provenance_config: dict, extra: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **provenance(provenance_config),
+        "table": f"{name}.tsv",
+        "n_rows": len(table),
+        "n_input_files": n_inputs,
+        **extra,
+        "columns": {c: COLUMNS[name][c] for c in table.columns},
+    }
+
+
+def write_tables(
+    decode_paths: Iterable[str | Path],
+    student_paths: Iterable[str | Path],
+    out_dir: str | Path,
+    provenance_config: dict,
+    *,
+    metrics: Sequence[str] = ("top1", "top5", "nll"),
+    level: float = 0.95,
+) -> dict[str, Path]:
+    """Write ``decoders.tsv``, ``students.tsv`` and ``summary.tsv`` (tab-separated, missing = NA)
+    into ``out_dir``, each with a ``<name>.provenance.json`` sidecar documenting every column.
+
+    Returns {file name: path} for the six files. Raises ValueError if there are no decoder
+    files; no student files give students/summary tables with headers only.
+    """
+    decode_paths, student_paths = list(decode_paths), list(student_paths)
+    out_dir = Path(out_dir)
+    students = student_table(student_paths)
+    tables = {
+        "decoders": (decoder_table(decode_paths), len(decode_paths), {}),
+        "students": (students, len(student_paths), {}),
+        "summary": (summary_table(students, metrics, level), len(student_paths), {"level": level, "metrics": list(metrics), "references": REFERENCES}),
+    }
+    written: dict[str, Path] = {}
+    for name, (table, n_inputs, extra) in tables.items():
+        written[f"{name}.tsv"] = _write_tsv(out_dir / f"{name}.tsv", table)
+        sidecar = out_dir / f"{name}.provenance.json"
+        write_json(sidecar, _sidecar(name, table, n_inputs, provenance_config, extra))
+        written[sidecar.name] = sidecar
+    return written

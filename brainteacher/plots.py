@@ -1,0 +1,358 @@
+"""Figures from the result tables: PNG (150 dpi) and SVG, each written atomically.
+
+Each figure is meant to be read without a caption: a title, a subtitle (the caller's ``note``, e.g.
+that the data are simulated, and what the error bars are), axis labels with units, a legend, and
+labelled reference lines. A figure whose data are missing is still written, with a centred
+"no data" message, so the workflow's outputs always exist.
+
+Figures are built on ``matplotlib.figure.Figure`` with the Agg canvas, never pyplot: no global
+state, no display needed.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from scipy import stats as scipy_stats
+
+from brainteacher.aggregate import BRAIN_KINDS, MEAN_SOURCE, gains_vs_baseline, read_table
+from brainteacher.io import atomic_path
+from brainteacher.stats import mean_ci
+
+__all__ = ["roi_comparison", "decoder_accuracy", "decoder_vs_gain", "write_plots", "FORMATS", "DPI"]
+
+FORMATS = ("png", "svg")
+DPI = 150
+LEVEL = 0.95
+CONTROL_KINDS = ("label-smoothing", "shuffled-brain", "class-mean-brain", "random")
+_CONTROL_COLOURS = {"label-smoothing": "tab:orange", "shuffled-brain": "tab:purple", "class-mean-brain": "tab:brown", "random": "tab:gray"}
+_GLOBAL_STYLES = {"network": ("tab:green", "-."), "oracle": ("tab:red", ":")}
+_SUBJECT_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+# Fixed SVG ids and no date: the same data give the same SVG bytes.
+_RC = {"svg.hashsalt": "brainteacher"}
+_METADATA = {"png": {"Software": None}, "svg": {"Date": None}}
+
+
+# --- figure plumbing -----------------------------------------------------------------------------
+
+
+def _new_figure(title: str, subtitle: str, width: float = 8.0, height: float = 5.0) -> tuple[Figure, Axes]:
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    fig.suptitle(title, fontsize=12, fontweight="bold")
+    if subtitle:
+        ax.set_title(subtitle, fontsize=8.5, color="0.25")
+    return fig, ax
+
+
+def _subtitle(note: str, what: str) -> str:
+    """The caller's note (e.g. 'SIMULATED data ...') on the first line, what is shown on the next."""
+    return "\n".join(s for s in (note, what) if s)
+
+
+def _save(fig: Figure, out_stem: Path) -> list[Path]:
+    """Write ``out_stem.png`` and ``out_stem.svg`` atomically; returns their paths."""
+    out_stem = Path(out_stem)
+    paths = []
+    with matplotlib.rc_context(_RC):
+        for fmt in FORMATS:
+            # name + suffix, not with_suffix: a stem may itself contain a dot.
+            target = out_stem.with_name(f"{out_stem.name}.{fmt}")
+            with atomic_path(target) as tmp:
+                # The temporary name has no image suffix, so the format is given explicitly.
+                fig.savefig(tmp, format=fmt, dpi=DPI, bbox_inches="tight", metadata=_METADATA[fmt])
+            paths.append(target)
+    return paths
+
+
+def _no_data(out_stem: Path, title: str, reason: str, note: str) -> list[Path]:
+    fig, ax = _new_figure(title, _subtitle(note, ""))
+    ax.text(0.5, 0.5, f"no data\n{reason}", ha="center", va="center", fontsize=13, color="0.3", transform=ax.transAxes)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return _save(fig, out_stem)
+
+
+def _roi_axis(roi_order: Sequence[str], present: Sequence[str]) -> list[str]:
+    """ROIs to show, left to right: ``roi_order`` restricted to those with data, then any others."""
+    present = [r for r in pd.unique(pd.Series(present)) if not pd.isna(r)]
+    return [r for r in roi_order if r in present] + sorted(r for r in present if r not in roi_order)
+
+
+def _offsets(n: int, width: float) -> np.ndarray:
+    """(n,) evenly spread x offsets within ``width`` centred on 0 (deterministic 'jitter')."""
+    return np.zeros(1) if n == 1 else np.linspace(-width / 2, width / 2, n)
+
+
+def _ci_yerr(mean: float, low: float, high: float) -> np.ndarray:
+    """(2, 1) asymmetric error-bar lengths; zero (no bar) where the CI is undefined (n = 1)."""
+    if np.isnan(low):
+        return np.zeros((2, 1))
+    return np.array([[mean - low], [high - mean]])
+
+
+def _legend_outside(ax: Axes, handles=None, **kwargs) -> None:
+    args = {} if handles is None else {"handles": handles}
+    ax.legend(**args, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False, **kwargs)
+
+
+def _roi_ticks(ax: Axes, rois: Sequence[str], xlabel: str) -> None:
+    ax.set_xticks(range(len(rois)), rois)
+    ax.set_xlim(-0.6, len(rois) - 0.4)
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="y", alpha=0.3)
+
+
+# --- roi_comparison ------------------------------------------------------------------------------
+
+
+def _pp(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Fractions -> percentage points."""
+    return 100.0 * np.asarray(values, np.float64)
+
+
+def _control_gains(gains: pd.DataFrame, kind: str) -> tuple[pd.DataFrame, str]:
+    """The gains of one control kind, preferring its mean-source teachers (what the brain-mean
+    teacher is built from) and falling back to the subject teachers pooled; with a legend tag."""
+    rows = gains[gains["kind"] == kind]
+    mean_rows = rows[rows["source"] == MEAN_SOURCE]
+    if not mean_rows.empty:
+        return mean_rows, "mean source"
+    return rows, "subjects pooled"
+
+
+def _draw_brain(ax: Axes, gains: pd.DataFrame, rois: list[str], x_shift: float) -> int:
+    """Brain (subject teachers): pooled mean and CI per ROI, plus one point per subject. Returns
+    the number of subjects."""
+    brain = gains[(gains["kind"] == "brain") & (gains["source"] != MEAN_SOURCE)]
+    subjects = sorted(brain["source"].unique(), key=str)
+    jitter = _offsets(len(subjects), 0.14) if subjects else []
+    colours = matplotlib.colormaps["tab10"]
+    for i, subject in enumerate(subjects):
+        per_roi = brain[brain["source"] == subject].groupby("roi")["gain"].mean()
+        xs = [rois.index(r) + x_shift + jitter[i] for r in per_roi.index if r in rois]
+        ys = [_pp(per_roi[r]) for r in per_roi.index if r in rois]
+        ax.scatter(xs, ys, s=14, color=colours(i % 10), alpha=0.75, zorder=3, label=f"{subject} (mean over splits x seeds)")
+    labelled = False
+    for x, roi in enumerate(rois):
+        mean, low, high = mean_ci(_pp(brain.loc[brain["roi"] == roi, "gain"]), LEVEL)
+        if np.isnan(mean):
+            continue
+        ax.errorbar(x + x_shift, mean, yerr=_ci_yerr(mean, low, high), fmt="o", ms=8, color="black", capsize=4, zorder=4,
+                    label=None if labelled else f"brain teacher, pooled over subjects ({LEVEL:.0%} CI)")  # fmt: skip
+        labelled = True
+    return len(subjects)
+
+
+def _draw_brain_mean(ax: Axes, gains: pd.DataFrame, rois: list[str], x_shift: float) -> None:
+    brain_mean = gains[(gains["kind"] == "brain") & (gains["source"] == MEAN_SOURCE)]
+    labelled = False
+    for x, roi in enumerate(rois):
+        mean, low, high = mean_ci(_pp(brain_mean.loc[brain_mean["roi"] == roi, "gain"]), LEVEL)
+        if np.isnan(mean):
+            continue
+        ax.errorbar(x + x_shift, mean, yerr=_ci_yerr(mean, low, high), fmt="D", ms=7, color="tab:blue", mfc="white", mew=2, capsize=4, zorder=4,
+                    label=None if labelled else f"brain-mean teacher (source: mean over subjects; {LEVEL:.0%} CI)")  # fmt: skip
+        labelled = True
+
+
+def _draw_controls(ax: Axes, gains: pd.DataFrame, rois: list[str]) -> None:
+    """Per ROI and control kind, a band mean -/+ CI of the gain spanning the ROI's slot."""
+    for kind in CONTROL_KINDS:
+        rows, tag = _control_gains(gains, kind)
+        labelled = False
+        for x, roi in enumerate(rois):
+            mean, low, high = mean_ci(_pp(rows.loc[rows["roi"] == roi, "gain"]), LEVEL)
+            if np.isnan(mean):
+                continue
+            colour = _CONTROL_COLOURS[kind]
+            label = None if labelled else f"{kind} control, {tag} (mean, {LEVEL:.0%} CI band)"
+            if not np.isnan(low):
+                ax.fill_between([x - 0.42, x + 0.42], low, high, color=colour, alpha=0.15, lw=0, zorder=1)
+            ax.hlines(mean, x - 0.42, x + 0.42, color=colour, lw=1.5, zorder=2, label=label)
+            labelled = True
+
+
+def _draw_global_lines(ax: Axes, gains: pd.DataFrame) -> None:
+    """Network and oracle teachers do not depend on the ROI: one line each across the plot."""
+    for kind, (colour, style) in _GLOBAL_STYLES.items():
+        values = _pp(gains.loc[gains["kind"] == kind, "gain"])
+        mean, low, high = mean_ci(values, LEVEL)
+        if np.isnan(mean):
+            continue
+        ci = "" if np.isnan(low) else f", {LEVEL:.0%} CI [{low:+.1f}, {high:+.1f}]"
+        ax.axhline(mean, color=colour, ls=style, lw=1.5, zorder=2, label=f"{kind} teacher: {mean:+.1f} pp{ci}")
+
+
+def _brain_first(ax: Axes) -> list:
+    """Legend handles ordered brain, brain-mean, subjects, controls, global teachers, baseline
+    (matplotlib would list error bars last)."""
+    prefixes = ("brain teacher", "brain-mean", "Subject", "label-smoothing", "shuffled-brain", "class-mean-brain", "random", "network", "oracle", "baseline")
+    handles, labels = ax.get_legend_handles_labels()
+    rank = [next((i for i, p in enumerate(prefixes) if label.startswith(p)), len(prefixes)) for label in labels]
+    return [h for _, _, h in sorted(zip(rank, range(len(handles)), handles), key=lambda t: t[:2])]
+
+
+def roi_comparison(students: pd.DataFrame, out_stem: Path, roi_order: list[str], note: str = "") -> list[Path]:
+    """Top-1 gain of knowledge distillation over the no-teacher baseline (same split x seed), in
+    percentage points, per ROI: brain teachers (pooled mean and CI over subjects x splits x seeds,
+    plus per-subject means), the brain-mean teacher, control bands, and network/oracle lines.
+    Writes ``out_stem.{png,svg}``; returns their paths."""
+    title = "Knowledge-distillation gain in top-1 accuracy by ROI"
+    gains = gains_vs_baseline(students, "top1") if not students.empty else students
+    if gains.empty:
+        return _no_data(out_stem, title, "no student runs with a matching no-teacher baseline", note)
+    rois = _roi_axis(roi_order, gains.loc[gains["kind"].isin(BRAIN_KINDS), "roi"])
+    fig, ax = _new_figure(title, "", width=max(7.0, 1.1 * len(rois) + 4.5))
+    _roi_ticks(ax, rois, "ROI the teacher's fMRI was decoded from")
+    _draw_controls(ax, gains, rois)
+    n_subjects = _draw_brain(ax, gains, rois, x_shift=-0.12)
+    _draw_brain_mean(ax, gains, rois, x_shift=0.15)
+    _draw_global_lines(ax, gains)
+    ax.axhline(0.0, color="black", lw=1, zorder=2, label="baseline (no teacher)")
+    n_runs = gains.groupby(["split", "seed"]).ngroups
+    ax.set_title(_subtitle(note, f"student test top-1 minus no-teacher baseline at the same split x seed; {n_subjects} subjects, {n_runs} split x seed runs"), fontsize=8.5, color="0.25")
+    ax.set_ylabel("top-1 gain over baseline (percentage points)")
+    _legend_outside(ax, handles=_brain_first(ax))
+    return _save(fig, out_stem)
+
+
+# --- decoder_accuracy ----------------------------------------------------------------------------
+
+
+def decoder_accuracy(decoders: pd.DataFrame, out_stem: Path, roi_order: list[str], note: str = "") -> list[Path]:
+    """Out-of-fold top-1 accuracy (%) of each decoder per ROI: mean and CI over subjects x splits,
+    per-subject points (mean over splits), and the chance level. Writes ``out_stem.{png,svg}``."""
+    title = "Decoder out-of-fold top-1 accuracy by ROI"
+    if decoders.empty:
+        return _no_data(out_stem, title, "no decoder results", note)
+    rois = _roi_axis(roi_order, decoders["roi"])
+    names = sorted(decoders["decoder"].unique(), key=str)
+    fig, ax = _new_figure(title, "", width=max(7.0, 1.0 * len(rois) + 4.0))
+    _roi_ticks(ax, rois, "ROI")
+    colours = matplotlib.colormaps["tab10"]
+    shifts = _offsets(len(names), 0.4)
+    for i, (name, shift) in enumerate(zip(names, shifts)):
+        rows = decoders[decoders["decoder"] == name]
+        per_subject = rows.groupby(["roi", "subject"])["top1"].mean().reset_index()
+        px = [rois.index(r) + shift + 0.06 for r in per_subject["roi"]]
+        ax.scatter(px, _pp(per_subject["top1"]), s=12, color=colours(i % 10), alpha=0.5, zorder=3, label=f"{name}: subjects (mean over splits)")
+        labelled = False
+        for x, roi in enumerate(rois):
+            mean, low, high = mean_ci(_pp(rows.loc[rows["roi"] == roi, "top1"]), LEVEL)
+            if np.isnan(mean):
+                continue
+            ax.errorbar(x + shift - 0.03, mean, yerr=_ci_yerr(mean, low, high), fmt="o", ms=7, color=colours(i % 10), capsize=4, zorder=4,
+                        label=None if labelled else f"{name}: mean, {LEVEL:.0%} CI over subjects x splits")  # fmt: skip
+            labelled = True
+    for chance in np.unique(np.round(_pp(decoders["top1_chance"].dropna()), 6)):
+        ax.axhline(chance, color="0.4", ls="--", lw=1, zorder=1, label=f"chance ({chance:.3g} %)")
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel("out-of-fold top-1 accuracy (%)")
+    n_subjects, n_splits = decoders["subject"].nunique(), decoders["split"].nunique()
+    ax.set_title(_subtitle(note, f"training images of each split, cross-fitted; {n_subjects} subjects x {n_splits} splits"), fontsize=8.5, color="0.25")
+    _legend_outside(ax)
+    return _save(fig, out_stem)
+
+
+# --- decoder_vs_gain -----------------------------------------------------------------------------
+
+
+def _teacher_decoder(students: pd.DataFrame, decoders: pd.DataFrame, decoder: str | None) -> str | None:
+    """The decoder the brain teachers were built from: ``decoder`` if given, else the students'
+    most frequent ``decoder``, else the only decoder in ``decoders``."""
+    if decoder is not None:
+        return decoder
+    used = students.loc[students["kind"] == "brain", "decoder"].dropna() if not students.empty else pd.Series(dtype=object)
+    if not used.empty:
+        return str(used.value_counts().index[0])
+    names = decoders["decoder"].dropna().unique() if not decoders.empty else []
+    return str(names[0]) if len(names) == 1 else None
+
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(rho, two-sided p); NaN for fewer than 3 points or a constant variable."""
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return (np.nan, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = scipy_stats.spearmanr(x, y)
+    return (float(res.statistic), float(res.pvalue))
+
+
+def _decoder_gain_points(decoders: pd.DataFrame, students: pd.DataFrame, decoder: str) -> pd.DataFrame:
+    """One row per subject x ROI: ``accuracy`` (decoder top-1, mean over splits) and ``gain``
+    (brain/{subject}/{roi} top-1 gain over baseline, mean over splits x seeds), both fractions."""
+    accuracy = decoders[decoders["decoder"] == decoder].groupby(["subject", "roi"])["top1"].mean().rename("accuracy")
+    gains = gains_vs_baseline(students, "top1")
+    brain = gains[(gains["kind"] == "brain") & (gains["source"] != MEAN_SOURCE)]
+    gain = brain.groupby(["subject", "roi"])["gain"].mean()  # subject: the teacher's source
+    return pd.concat([accuracy, gain], axis=1, join="inner").reset_index()
+
+
+def decoder_vs_gain(
+    decoders: pd.DataFrame, students: pd.DataFrame, out_stem: Path, note: str = "", decoder: str | None = None, roi_order: Sequence[str] = ()
+) -> list[Path]:
+    """Across subject x ROI: decoder out-of-fold top-1 (x) against the brain teacher's top-1 KD gain
+    over baseline (y), with Spearman's rho. ``decoder`` None: the one the brain teachers used;
+    ``roi_order`` fixes the ROI colours (as in the other figures). Writes ``out_stem.{png,svg}``."""
+    title = "Does a better decoder make a better teacher?"
+    decoder = _teacher_decoder(students, decoders, decoder)
+    if decoders.empty or students.empty or decoder is None:
+        return _no_data(out_stem, title, "needs decoder results and brain-teacher student runs", note)
+    points = _decoder_gain_points(decoders, students, decoder)
+    if points.empty:
+        return _no_data(out_stem, title, f"no subject x ROI with both a {decoder} decoder and a brain-teacher student", note)
+    rois = _roi_axis(roi_order, points["roi"])
+    subjects = sorted(points["subject"].unique(), key=str)
+    colours = matplotlib.colormaps["tab10"]
+    fig, ax = _new_figure(title, "")
+    for p in points.itertuples():
+        ax.scatter(_pp(p.accuracy), _pp(p.gain), s=40, color=colours(rois.index(p.roi) % 10),
+                   marker=_SUBJECT_MARKERS[subjects.index(p.subject) % len(_SUBJECT_MARKERS)], edgecolor="black", lw=0.5, zorder=3)  # fmt: skip
+    ax.axhline(0.0, color="black", lw=1, zorder=2, label="baseline (no teacher)")
+    chance = decoders.loc[decoders["decoder"] == decoder, "top1_chance"].dropna()
+    if not chance.empty:
+        ax.axvline(_pp(chance.mean()), color="0.4", ls="--", lw=1, label=f"decoder chance ({_pp(chance.mean()):.3g} %)")
+    rho, p_value = _spearman(points["accuracy"].to_numpy(float), points["gain"].to_numpy(float))
+    handles = ax.get_legend_handles_labels()[0]
+    handles += [Line2D([], [], ls="", marker="o", color=colours(i % 10), label=f"ROI {r}") for i, r in enumerate(rois)]
+    handles += [Line2D([], [], ls="", marker=_SUBJECT_MARKERS[i % len(_SUBJECT_MARKERS)], color="0.5", mec="black", label=s) for i, s in enumerate(subjects)]
+    _legend_outside(ax, handles=handles, title=f"Spearman ρ = {rho:.2f} (p = {p_value:.2g}), n = {len(points)}", title_fontsize=8)
+    ax.set_xlabel(f"{decoder} decoder out-of-fold top-1 accuracy (%), mean over splits")
+    ax.set_ylabel("brain-teacher top-1 gain over baseline (percentage points)")
+    ax.set_title(_subtitle(note, f"one point per subject x ROI (n = {len(points)}); gain: mean over splits x seeds; Spearman ρ = {rho:.2f}"), fontsize=8.5, color="0.25")
+    ax.grid(alpha=0.3)
+    return _save(fig, out_stem)
+
+
+# --- all figures ---------------------------------------------------------------------------------
+
+
+def _read_or_empty(path: Path) -> pd.DataFrame:
+    """A result table, or an empty one if its file is missing (the figure then says 'no data')."""
+    return read_table(path) if path.exists() else pd.DataFrame()
+
+
+def write_plots(tables_dir: str | Path, out_dir: str | Path, roi_order: list[str], note: str = "") -> list[Path]:
+    """Read ``decoders.tsv`` and ``students.tsv`` from ``tables_dir`` and write
+    ``roi_comparison``, ``decoder_accuracy`` and ``decoder_vs_gain`` as PNG and SVG into
+    ``out_dir``. Returns the six paths."""
+    tables_dir, out_dir = Path(tables_dir), Path(out_dir)
+    decoders = _read_or_empty(tables_dir / "decoders.tsv")
+    students = _read_or_empty(tables_dir / "students.tsv")
+    return [
+        *roi_comparison(students, out_dir / "roi_comparison", roi_order, note),
+        *decoder_accuracy(decoders, out_dir / "decoder_accuracy", roi_order, note),
+        *decoder_vs_gain(decoders, students, out_dir / "decoder_vs_gain", note, roi_order=roi_order),
+    ]

@@ -1,0 +1,247 @@
+"""Teachers: soft targets for a student's training images, and the controls that make them honest.
+
+A teacher is named by a spec string:
+
+- ``none``: the baseline, cross-entropy on the labels only;
+- ``network``: a ResNet-34 cross-fitted on the split's training images (``network-teacher``);
+- ``oracle``: on simulated data, the planted category similarity (``ground_truth.json``): the
+  positive control;
+- ``{kind}/{source}/{roi}`` for the brain-derived kinds below, where ``source`` is a subject
+  (``Subject1``) or ``mean`` (the mean over subjects; ``brain-mean/{roi}`` is accepted as an alias
+  of ``brain/mean/{roi}``):
+
+  - ``brain``: the decoder's out-of-fold logits;
+  - ``label-smoothing``: one-hot smoothed so the true class gets the brain teacher's mean
+    tempered probability;
+  - ``shuffled-brain``: each image gets the brain target of *another* image of its category
+    (class-level information kept, image-specific information destroyed);
+  - ``class-mean-brain``: each image gets its category's mean brain target;
+  - ``random``: random targets whose mean entropy matches the brain teacher's.
+
+Every teacher returns *logits* z with softmax(z / T) equal to the intended tempered target, so the
+one KD loss applies to all of them. Teacher files are matched to the student's images by name, and
+a teacher that holds any of the split's test images is refused: nothing from a student's test images
+may reach its teacher.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import brentq
+
+from brainteacher import god
+from brainteacher.errors import DataError
+from brainteacher.io import read_json
+from brainteacher.kd import entropy, epsilon_matching_true_class_prob, label_smoothing_targets, log_probs_from_probs, random_targets_with_entropy
+from brainteacher.metrics import softmax
+
+__all__ = ["GLOBAL_KINDS", "BRAIN_KINDS", "KINDS", "TeacherSpec", "parse_teacher", "teacher_logits", "target_stats", "read_teacher_dir"]
+
+GLOBAL_KINDS = ("none", "network", "oracle")
+BRAIN_KINDS = ("brain", "label-smoothing", "shuffled-brain", "class-mean-brain", "random")
+KINDS = GLOBAL_KINDS + BRAIN_KINDS
+MEAN_SOURCE = "mean"
+
+
+@dataclass(frozen=True)
+class TeacherSpec:
+    """A parsed teacher name; ``source`` and ``roi`` are set for the brain-derived kinds only."""
+
+    kind: str
+    source: str | None = None
+    roi: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.kind if self.source is None else f"{self.kind}/{self.source}/{self.roi}"
+
+    @property
+    def is_brain_derived(self) -> bool:
+        return self.kind in BRAIN_KINDS
+
+
+def parse_teacher(text: str) -> TeacherSpec:
+    """``none``, ``network``, ``oracle``, ``brain-mean/{roi}`` or ``{kind}/{Subject<N>|mean}/{roi}``."""
+    parts = text.strip().split("/")
+    if len(parts) == 2 and parts[0] == "brain-mean":
+        parts = ["brain", MEAN_SOURCE, parts[1]]
+    if len(parts) == 1 and parts[0] in GLOBAL_KINDS:
+        return TeacherSpec(parts[0])
+    if len(parts) == 3 and parts[0] in BRAIN_KINDS:
+        kind, source, roi = parts
+        if (source == MEAN_SOURCE or god.SUBJECT_RE.fullmatch(source)) and roi in god.ROIS:
+            return TeacherSpec(kind, source, roi)
+    raise ValueError(
+        f"unknown teacher {text!r}; use one of {', '.join(GLOBAL_KINDS)}, or KIND/SOURCE/ROI with KIND in "
+        f"{', '.join(BRAIN_KINDS)}, SOURCE Subject<N> or mean, ROI in {', '.join(god.ROIS)} (brain-mean/ROI also works)"
+    )
+
+
+# --- reading teacher files ------------------------------------------------------------------------
+
+
+def read_teacher_dir(folder: str | Path, train_ids: Sequence[str], labels: np.ndarray, test_ids: Sequence[str] = ()) -> np.ndarray:
+    """(n_train, C) float64 logits of a decode or network-teacher folder, rows in ``train_ids`` order.
+
+    The folder holds ``logits.npy`` (n, C), ``image_ids.npy`` (n,) and ``labels.npy`` (n,). Rows
+    are matched by image name, never by position; the folder's labels must agree with ``labels``.
+    Raises DataError if the folder misses a training image or holds any of ``test_ids``.
+    """
+    folder = Path(folder)
+    for name in ("logits.npy", "image_ids.npy", "labels.npy"):
+        if not (folder / name).is_file():
+            raise DataError(folder / name, "teacher file not found")
+    logits = np.load(folder / "logits.npy")
+    ids = [str(i) for i in np.load(folder / "image_ids.npy")]
+    their_labels = np.load(folder / "labels.npy")
+    if logits.ndim != 2 or len(logits) != len(ids) or len(their_labels) != len(ids):
+        raise DataError(folder, f"logits {logits.shape}, image_ids ({len(ids)},) and labels {their_labels.shape} do not match")
+    if not np.isfinite(logits).all():
+        raise DataError(folder / "logits.npy", "non-finite teacher logits")
+    leaked = set(ids) & set(test_ids)
+    if leaked:
+        raise DataError(folder, f"teacher holds {len(leaked)} of this split's test images (e.g. {sorted(leaked)[0]}); it must be fitted on the split's training images only")
+    row = {name: i for i, name in enumerate(ids)}
+    missing = [i for i in train_ids if i not in row]
+    if missing:
+        raise DataError(folder, f"teacher has no target for {len(missing)} training image(s), e.g. {missing[0]}; was it made for another split?")
+    order = np.array([row[i] for i in train_ids])
+    if not np.array_equal(their_labels[order], labels):
+        raise DataError(folder / "labels.npy", "teacher labels disagree with the dataset's labels for the same images")
+    return logits[order].astype(np.float64)
+
+
+def _source_logits(folders: Sequence[Path], spec: TeacherSpec, train_ids, labels, test_ids) -> np.ndarray:
+    """The brain source: one subject's logits, or for ``mean`` the mean of subjects' log-probabilities
+    (the normalised geometric mean of their soft labels, so it is the same at every temperature)."""
+    expected = "one decode folder" if spec.source != MEAN_SOURCE else "one decode folder per subject"
+    if not folders or (spec.source != MEAN_SOURCE and len(folders) != 1):
+        raise ValueError(f"teacher {spec.name} needs {expected}, got {len(folders)}")
+    per_subject = [read_teacher_dir(f, train_ids, labels, test_ids) for f in folders]
+    if len(per_subject) == 1:
+        return per_subject[0]
+    return np.mean([np.log(softmax(z, axis=1)) for z in per_subject], axis=0)
+
+
+# --- controls -----------------------------------------------------------------------------------
+
+
+def _logits_of(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """Logits whose softmax at ``temperature`` is ``probs``: T * log p (clipped, renormalised)."""
+    return temperature * log_probs_from_probs(probs)
+
+
+def _shuffle_within_category(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(n,) donor row per row: another image of the same category (a cyclic shift of a random
+    order, so no image keeps its own target when its category has two or more images)."""
+    donor = np.arange(len(labels))
+    for c in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == c))
+        donor[members] = np.roll(members, -1)
+    return donor
+
+
+def _class_mean(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    out = np.empty_like(probs)
+    for c in np.unique(labels):
+        out[labels == c] = probs[labels == c].mean(axis=0)
+    return out
+
+
+def _control_logits(kind: str, brain: np.ndarray, labels: np.ndarray, temperature: float, rng: np.random.Generator) -> np.ndarray:
+    """A brain-derived control built from the brain teacher's logits (n, C), matched at ``temperature``."""
+    if kind == "brain":
+        return brain
+    if kind == "shuffled-brain":
+        return brain[_shuffle_within_category(labels, rng)]
+    tempered = softmax(brain / temperature, axis=1)
+    n, n_classes = tempered.shape
+    if kind == "class-mean-brain":
+        return _logits_of(_class_mean(tempered, labels), temperature)
+    if kind == "label-smoothing":
+        eps = epsilon_matching_true_class_prob(tempered[np.arange(n), labels].mean(), n_classes)
+        return _logits_of(label_smoothing_targets(labels, n_classes, eps), temperature)
+    if kind == "random":
+        target = float(np.clip(entropy(tempered).mean(), 1e-6, math.log(n_classes) - 1e-6))
+        return _logits_of(random_targets_with_entropy(n, n_classes, target, rng), temperature)
+    raise ValueError(f"not a brain-derived kind: {kind}")
+
+
+# --- oracle ---------------------------------------------------------------------------------------
+
+
+def _oracle_probs(ground_truth: Path, category_synsets: Sequence[str], true_class_prob: float) -> np.ndarray:
+    """(C, C) targets per category: softmax(similarity / tau), tau set so the true class gets
+    ``true_class_prob`` on average. Categories are matched to the dataset's labels by synset."""
+    gt = read_json(ground_truth)
+    if "category_similarity" not in gt:
+        raise DataError(ground_truth, "no 'category_similarity': the oracle teacher needs a simulated dataset's ground truth")
+    sim = np.asarray(gt["category_similarity"], np.float64)
+    synsets = [c["synset"] for c in gt["categories"]]
+    if sorted(synsets) != sorted(category_synsets):
+        raise DataError(ground_truth, "its categories are not the dataset's categories")
+    order = [synsets.index(s) for s in category_synsets]
+    sim = sim[np.ix_(order, order)]
+    n = len(sim)
+    if not 1.0 / n < true_class_prob < 1.0:
+        raise ValueError(f"oracle true-class probability must lie in (1/C, 1), got {true_class_prob}")
+
+    def gap(log_tau: float) -> float:
+        return softmax(sim / math.exp(log_tau), axis=1)[np.arange(n), np.arange(n)].mean() - true_class_prob
+
+    return softmax(sim / math.exp(brentq(gap, -20.0, 20.0, xtol=1e-10)), axis=1)
+
+
+# --- entry point ----------------------------------------------------------------------------------
+
+
+def teacher_logits(
+    spec: TeacherSpec,
+    inputs: Sequence[str | Path],
+    train_ids: Sequence[str],
+    labels: np.ndarray,
+    category_synsets: Sequence[str],
+    temperature: float,
+    *,
+    test_ids: Sequence[str] = (),
+    seed: int = 0,
+    oracle_true_class_prob: float = 0.5,
+) -> np.ndarray | None:
+    """(n_train, C) teacher logits for the training images ``train_ids`` (labels (n_train,) in 0..C-1),
+    or None for ``none``. softmax(logits / temperature) is the tempered target.
+
+    ``inputs``: decode folders (one, or one per subject for ``mean``) for the brain-derived kinds,
+    the network-teacher folder for ``network``, the dataset's ``ground_truth.json`` for ``oracle``.
+    ``seed`` drives the shuffled and random controls.
+    """
+    inputs = [Path(p) for p in inputs]
+    if spec.kind == "none":
+        return None
+    if spec.kind == "oracle":
+        if len(inputs) != 1:
+            raise ValueError("the oracle teacher needs the dataset's ground_truth.json")
+        probs = _oracle_probs(inputs[0], category_synsets, oracle_true_class_prob)[labels]
+        return _logits_of(probs, temperature)
+    if spec.kind == "network":
+        if len(inputs) != 1:
+            raise ValueError("the network teacher needs one network-teacher folder")
+        return read_teacher_dir(inputs[0], train_ids, labels, test_ids)
+    brain = _source_logits(inputs, spec, train_ids, labels, test_ids)
+    return _control_logits(spec.kind, brain, labels, temperature, np.random.default_rng([seed, KINDS.index(spec.kind)]))
+
+
+def target_stats(logits: np.ndarray | None, labels: np.ndarray, temperature: float) -> dict[str, float] | None:
+    """Mean true-class probability, mean entropy (nats) and top-1 of the tempered targets."""
+    if logits is None:
+        return None
+    probs = softmax(np.asarray(logits, np.float64) / temperature, axis=1)
+    return {
+        "true_class_prob": float(probs[np.arange(len(labels)), labels].mean()),
+        "entropy": float(entropy(probs).mean()),
+        "top1": float((probs.argmax(axis=1) == labels).mean()),
+    }

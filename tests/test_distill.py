@@ -1,0 +1,99 @@
+"""Students and the network teacher: they learn, repeat exactly on CPU, and keep test images apart."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from brainteacher import god
+from brainteacher.cli import main
+from brainteacher.distill import StudentConfig, run_distill, run_network_teacher
+from brainteacher.resnet import resnet18
+from brainteacher.splits import make_splits, write_split
+from brainteacher.train import TrainConfig
+
+QUICK = StudentConfig(train=TrainConfig(epochs=30, batch_size=64, lr=2e-3, weight_decay=5e-4, log_every=1000))
+TINY = StudentConfig(width=4, image_size=16, train=TrainConfig(epochs=2, batch_size=16, log_every=1000))
+
+
+def _splits(root, tmp_path_factory, name):
+    table = god.read_stimulus_tsv(root / god.TRAINING_TSV)
+    folder = tmp_path_factory.mktemp(name)
+    paths = []
+    for split in make_splits(table.names, table.labels, 4, seed=0):
+        write_split(folder / f"{split.name}.json", split)
+        paths.append(folder / f"{split.name}.json")
+    return paths
+
+
+@pytest.fixture(scope="module")
+def quick_splits(quick_dataset, tmp_path_factory):
+    return _splits(quick_dataset, tmp_path_factory, "quick_splits")
+
+
+@pytest.fixture(scope="module")
+def mini_splits(mini_dataset, tmp_path_factory):
+    return _splits(mini_dataset, tmp_path_factory, "mini_splits")
+
+
+def test_student_learns_simulated_images_well_above_chance(quick_dataset, quick_splits, tmp_path):
+    metrics = run_distill(quick_dataset, quick_splits[0], "none", [], 0, tmp_path / "student", QUICK)
+    test = metrics["test"]
+    assert test["top1"] > 4 * test["top1_chance"]  # 20 categories: chance 0.05; it reaches about 0.4
+    assert metrics["n_test"] == 40 and metrics["n_train"] == 120
+    assert metrics["epoch_reported"] == QUICK.train.epochs
+
+
+def test_outputs_checkpoint_and_provenance(mini_dataset, mini_splits, tmp_path):
+    out = tmp_path / "student"
+    metrics = run_distill(mini_dataset, mini_splits[1], "oracle", [mini_dataset / "ground_truth.json"], 3, out, TINY)
+    saved = json.loads((out / "metrics.json").read_text())
+    for key in ("top1", "top5", "nll", "ece"):
+        assert key in saved["test"]
+    assert set(saved["per_category_accuracy"]) == set(god.read_stimulus_tsv(mini_dataset / god.TRAINING_TSV).category_synsets)
+    assert saved["teacher_stats"]["true_class_prob"] == pytest.approx(TINY.oracle_true_class_prob, abs=1e-6)
+    assert saved["seed"] == 3 and saved["git_revision"] and saved["package_versions"]["torch"]
+    assert saved["size_mb"] > 0 and saved["n_parameters"] > 0 and saved["device"] == "cpu"
+    split = json.loads(mini_splits[1].read_text())
+    assert set(np.load(out / "test_image_ids.npy")) == set(split["test"])
+    # The checkpoint is a plain state_dict: it loads with weights_only and reproduces the predictions.
+    model = resnet18(2, num_classes=metrics["n_categories"], width=TINY.width)
+    model.load_state_dict(torch.load(out / "model.pt", weights_only=True))
+    assert np.load(out / "test_logits.npy").shape == (metrics["n_test"], metrics["n_categories"])
+
+
+def test_cpu_runs_repeat_exactly(mini_dataset, mini_splits, tmp_path):
+    a = run_distill(mini_dataset, mini_splits[0], "none", [], 1, tmp_path / "a", TINY)
+    b = run_distill(mini_dataset, mini_splits[0], "none", [], 1, tmp_path / "b", TINY)
+    np.testing.assert_array_equal(np.load(tmp_path / "a" / "test_logits.npy"), np.load(tmp_path / "b" / "test_logits.npy"))
+    assert a["test"] == b["test"]
+    c = run_distill(mini_dataset, mini_splits[0], "none", [], 2, tmp_path / "c", TINY)
+    assert not np.array_equal(np.load(tmp_path / "a" / "test_logits.npy"), np.load(tmp_path / "c" / "test_logits.npy"))
+
+
+def test_network_teacher_is_out_of_fold_on_training_images_only(mini_dataset, mini_splits, tmp_path):
+    net = tmp_path / "network"
+    metrics = run_network_teacher(mini_dataset, mini_splits[0], net, StudentConfig(depth=34, width=4, image_size=16, train=TINY.train), n_folds=3)
+    split = json.loads(mini_splits[0].read_text())
+    assert set(np.load(net / "image_ids.npy")) == set(split["train"])
+    assert sorted(np.unique(np.load(net / "folds.npy"))) == [0, 1, 2]
+    assert metrics["out_of_fold"]["top1_chance"] == pytest.approx(1 / 6)
+    # Its folder is a valid teacher for the same split, and refused for another split.
+    run_distill(mini_dataset, mini_splits[0], "network", [net], 0, tmp_path / "student", TINY)
+    with pytest.raises(Exception, match="test images"):
+        run_distill(mini_dataset, mini_splits[1], "network", [net], 0, tmp_path / "leaky", TINY)
+
+
+def test_cli_refuses_a_teacher_from_another_split_without_writing(mini_dataset, mini_splits, tmp_path, capsys):
+    args = ["--root", str(mini_dataset), "--width", "4", "--image-size", "16", "--epochs", "1", "--batch-size", "16"]
+    assert main(["-q", "network-teacher", *args, "--split", str(mini_splits[0]), "--out", str(tmp_path / "net"), "--folds", "2", "--depth", "18"]) == 0
+    out = tmp_path / "leaky"
+    code = main(["-q", "distill", *args, "--split", str(mini_splits[2]), "--teacher", "network", "--teacher-input", str(tmp_path / "net"), "--out", str(out)])
+    assert code == 2
+    assert "test images" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(["-q", "distill", *args, "--split", str(mini_splits[2]), "--teacher", "brain/S1/LOC", "--out", str(out)]) == 2
+    assert "unknown teacher" in capsys.readouterr().err

@@ -1,0 +1,157 @@
+"""Teachers: names, alignment by image name, refusal of leaked test images, and matched controls."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from brainteacher import god
+from brainteacher.decode import DecoderConfig, run_decode
+from brainteacher.errors import DataError
+from brainteacher.kd import entropy
+from brainteacher.metrics import softmax
+from brainteacher.splits import make_splits, write_split
+from brainteacher.teachers import TeacherSpec, parse_teacher, read_teacher_dir, teacher_logits
+from brainteacher.train import TrainConfig
+
+T = 2.0
+N_CLASSES = 4
+IDS = tuple(f"n0000000{c}_{i}" for c in range(N_CLASSES) for i in range(3))
+LABELS = np.repeat(np.arange(N_CLASSES), 3)
+SYNSETS = tuple(f"n0000000{c}" for c in range(N_CLASSES))
+
+
+def _write_dir(folder, ids, labels, logits):
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / "logits.npy", np.asarray(logits, np.float32))
+    np.save(folder / "image_ids.npy", np.asarray(ids))
+    np.save(folder / "labels.npy", np.asarray(labels))
+    return folder
+
+
+def _brain_logits(seed=0):
+    """(12, 4) logits, distinct per image, that favour the true class."""
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(len(IDS), N_CLASSES)) + 2.0 * np.eye(N_CLASSES)[LABELS]
+
+
+@pytest.mark.parametrize(
+    "text, spec",
+    [
+        ("none", TeacherSpec("none")),
+        ("oracle", TeacherSpec("oracle")),
+        ("brain/Subject3/LOC", TeacherSpec("brain", "Subject3", "LOC")),
+        ("brain-mean/V1", TeacherSpec("brain", "mean", "V1")),
+        ("shuffled-brain/mean/FFA", TeacherSpec("shuffled-brain", "mean", "FFA")),
+    ],
+)
+def test_teacher_names_parse_and_round_trip(text, spec):
+    assert parse_teacher(text) == spec
+    assert parse_teacher(spec.name) == spec
+
+
+@pytest.mark.parametrize("text", ["brain", "brain/Subject1", "brain/S1/LOC", "brain/Subject1/MT", "teacher", "label-smoothing/LOC"])
+def test_bad_teacher_names_say_what_is_valid(text):
+    with pytest.raises(ValueError, match="KIND/SOURCE/ROI"):
+        parse_teacher(text)
+
+
+def test_rows_are_matched_by_name_not_position(tmp_path):
+    logits = _brain_logits()
+    perm = np.random.default_rng(1).permutation(len(IDS))
+    folder = _write_dir(tmp_path / "t", np.asarray(IDS)[perm], LABELS[perm], logits[perm])
+    np.testing.assert_allclose(read_teacher_dir(folder, IDS, LABELS), logits, rtol=1e-6)
+
+
+def test_teacher_holding_a_test_image_is_refused(tmp_path):
+    folder = _write_dir(tmp_path / "t", IDS, LABELS, _brain_logits())
+    with pytest.raises(DataError, match="test images"):
+        read_teacher_dir(folder, IDS[:-1], LABELS[:-1], test_ids=IDS[-1:])
+
+
+def test_teacher_missing_a_training_image_is_refused(tmp_path):
+    folder = _write_dir(tmp_path / "t", IDS[1:], LABELS[1:], _brain_logits()[1:])
+    with pytest.raises(DataError, match="no target for 1 training image"):
+        read_teacher_dir(folder, IDS, LABELS)
+
+
+def test_teacher_with_other_labels_is_refused(tmp_path):
+    folder = _write_dir(tmp_path / "t", IDS, np.roll(LABELS, 3), _brain_logits())
+    with pytest.raises(DataError, match="labels disagree"):
+        read_teacher_dir(folder, IDS, LABELS)
+
+
+@pytest.fixture
+def brain_dir(tmp_path):
+    return _write_dir(tmp_path / "brain", IDS, LABELS, _brain_logits())
+
+
+def _targets(kind, inputs, seed=0):
+    z = teacher_logits(parse_teacher(f"{kind}/Subject1/LOC"), inputs, IDS, LABELS, SYNSETS, T, seed=seed)
+    return softmax(z / T, axis=1)
+
+
+def test_shuffled_brain_gives_each_image_another_same_category_target(brain_dir):
+    brain, shuffled = _targets("brain", [brain_dir]), _targets("shuffled-brain", [brain_dir])
+    for i in range(len(IDS)):
+        donors = [j for j in range(len(IDS)) if np.allclose(shuffled[i], brain[j])]
+        assert len(donors) == 1 and donors[0] != i and LABELS[donors[0]] == LABELS[i]
+
+
+def test_class_mean_brain_is_constant_within_category(brain_dir):
+    brain, class_mean = _targets("brain", [brain_dir]), _targets("class-mean-brain", [brain_dir])
+    for c in range(N_CLASSES):
+        np.testing.assert_allclose(class_mean[LABELS == c], np.tile(brain[LABELS == c].mean(0), (3, 1)), atol=1e-6)
+
+
+def test_label_smoothing_matches_the_brain_true_class_probability(brain_dir):
+    brain, smooth = _targets("brain", [brain_dir]), _targets("label-smoothing", [brain_dir])
+    rows = np.arange(len(IDS))
+    assert smooth[rows, LABELS].mean() == pytest.approx(brain[rows, LABELS].mean(), abs=1e-6)
+    assert (smooth.argmax(1) == LABELS).all()
+
+
+def test_random_targets_match_the_brain_entropy_and_carry_no_label(brain_dir):
+    brain, rand = _targets("brain", [brain_dir]), _targets("random", [brain_dir])
+    assert entropy(rand).mean() == pytest.approx(entropy(brain).mean(), abs=1e-4)
+    assert not np.allclose(_targets("random", [brain_dir], seed=1), rand)  # a new seed, new targets
+    assert (rand.argmax(1) == LABELS).mean() < 0.75
+
+
+def test_brain_mean_is_the_geometric_mean_of_subjects(tmp_path):
+    a, b = _brain_logits(0), _brain_logits(1)
+    dirs = [_write_dir(tmp_path / "a", IDS, LABELS, a), _write_dir(tmp_path / "b", IDS, LABELS, b)]
+    z = teacher_logits(parse_teacher("brain-mean/LOC"), dirs, IDS, LABELS, SYNSETS, 1.0)
+    expected = softmax(0.5 * (np.log(softmax(a, axis=1)) + np.log(softmax(b, axis=1))), axis=1)
+    np.testing.assert_allclose(softmax(z, axis=1), expected, atol=1e-6)
+
+
+def test_oracle_uses_planted_similarity_matched_by_synset(tmp_path):
+    sim = np.array([[3.0, 2.0, 0.0, 0.0], [2.0, 3.0, 0.0, 0.0], [0.0, 0.0, 3.0, 1.0], [0.0, 0.0, 1.0, 3.0]])
+    order = [2, 0, 3, 1]  # the ground truth lists categories in another order
+    gt = {"categories": [{"synset": SYNSETS[c]} for c in order], "category_similarity": sim[np.ix_(order, order)].tolist()}
+    (tmp_path / "ground_truth.json").write_text(json.dumps(gt))
+    z = teacher_logits(parse_teacher("oracle"), [tmp_path / "ground_truth.json"], IDS, LABELS, SYNSETS, T, oracle_true_class_prob=0.6)
+    probs = softmax(z / T, axis=1)
+    assert probs[np.arange(len(IDS)), LABELS].mean() == pytest.approx(0.6, abs=1e-6)
+    # Category 0's runner-up is its planted neighbour, category 1.
+    assert np.argsort(probs[LABELS == 0][0])[-2] == 1
+
+
+def test_decoder_targets_stay_aligned_with_their_images_under_a_permutation_test(quick_dataset, tmp_path):
+    """Real decoder output: agreement of teacher and label beats every shuffled alignment."""
+    table = god.read_stimulus_tsv(quick_dataset / god.TRAINING_TSV)
+    split = make_splits(table.names, table.labels, 4, seed=0)[0]
+    write_split(tmp_path / "split0.json", split)
+    cfg = DecoderConfig(decoder="linear", n_folds=4, n_voxels=None, train=TrainConfig(epochs=40, log_every=1000))
+    run_decode(quick_dataset, "Subject1", "LOC", tmp_path / "split0.json", tmp_path / "dec", cfg)
+    train_ids = list(reversed(split.train))  # the student may list its images in any order
+    labels = table.labels[[table.names.index(i) for i in train_ids]]
+    z = teacher_logits(parse_teacher("brain/Subject1/LOC"), [tmp_path / "dec"], train_ids, labels, table.category_synsets, 1.0, test_ids=split.test)
+    observed = (z.argmax(1) == labels).mean()
+    rng = np.random.default_rng(0)
+    null = [(z[rng.permutation(len(z))].argmax(1) == labels).mean() for _ in range(200)]
+    assert observed > max(null)
+    assert observed > 3 / len(table.categories)

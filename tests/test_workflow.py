@@ -1,0 +1,156 @@
+"""The Snakemake workflow end to end on a tiny config, in a temporary copy of the workflow."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from brainteacher.aggregate import COLUMNS, read_table
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+PLOTS = ("roi_comparison", "decoder_accuracy", "decoder_vs_gain")
+
+TINY = {
+    "subjects": ["Subject1"],
+    "rois": ["V1", "LOC"],
+    "decoders": ["linear"],
+    "splits": {"n_splits": 4, "seed": 0, "use": [0]},
+    "decode": {"folds": 2, "epochs": 5},
+    "students": {
+        "teachers": ["none", "network", "oracle", "brain", "brain-mean", "label-smoothing", "shuffled-brain"],
+        "seeds": [0, 1],
+        "width": 4,
+        "image_size": 16,
+        "epochs": 2,
+        "batch_size": 32,
+    },
+    "network": {"folds": 2},
+}
+
+
+def _copy_workflow(dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "Snakefile", dest)
+    for folder in ("workflow", "config"):
+        shutil.copytree(REPO / folder, dest / folder, dirs_exist_ok=True)
+    return dest
+
+
+def _write_config(folder: Path, overrides: dict) -> Path:
+    path = folder / "tiny.yaml"
+    path.write_text(yaml.safe_dump(overrides))
+    return path
+
+
+def _snakemake(folder: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([*SNAKEMAKE, *args], cwd=folder, capture_output=True, text=True, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def _planned_jobs(folder: Path, *args: str) -> dict[str, int]:
+    """rule -> job count of a dry run (empty when nothing is to be done)."""
+    out = _snakemake(folder, "-n", "--cores", "1", *args).stdout
+    counts = {}
+    for line in out.split("Job stats:")[-1].splitlines()[3:] if "Job stats:" in out else []:
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit() and parts[0] != "total":
+            counts[parts[0]] = int(parts[1])
+    return counts
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    folder = _copy_workflow(tmp_path_factory.mktemp("workflow"))
+    config = _write_config(folder, TINY)
+    _snakemake(folder, "--cores", "2", "--configfile", str(config))
+    return folder, config
+
+
+def test_tables_have_documented_columns_and_sane_values(run):
+    folder, _ = run
+    tables = {name: read_table(folder / "results" / "tables" / f"{name}.tsv") for name in ("decoders", "students", "summary")}
+    for name, table in tables.items():
+        assert list(table.columns) == list(COLUMNS[name]), name
+        assert (folder / "results" / "tables" / f"{name}.provenance.json").is_file()
+    decoders, students, summary = tables["decoders"], tables["students"], tables["summary"]
+    assert len(decoders) == 2 and set(decoders["roi"]) == {"V1", "LOC"}
+    # 3 global teachers + brain (1 subject x 2 ROIs) + brain-mean and 2 controls (2 ROIs each), x 2 seeds
+    assert len(students) == (3 + 2 + 2 + 2 + 2) * 2
+    for table in (decoders, students):
+        assert table[["top1", "top5", "ece"]].apply(lambda c: c.between(0, 1)).all().all()
+        assert (table["top1"] <= table["top5"]).all() and (table["nll"] > 0).all()
+    top1 = summary[summary["metric"] == "top1"]
+    assert {"none", "network", "oracle", "brain", "brain-mean", "label-smoothing-mean", "shuffled-brain-mean"} <= set(top1["teacher"])
+    assert ((top1["ci_low"] <= top1["mean"]) & (top1["mean"] <= top1["ci_high"])).all()
+    p = summary[["p_vs_baseline", "p_holm_vs_baseline"]].dropna()
+    assert len(p) and p.apply(lambda c: c.between(0, 1)).all().all() and (p["p_holm_vs_baseline"] >= p["p_vs_baseline"] - 1e-12).all()
+    brain_mean = top1[top1["teacher"] == "brain-mean"]
+    assert (brain_mean["n_pairs_vs_label_smoothing"] == 2).all() and brain_mean["diff_vs_label_smoothing"].notna().all()
+
+
+def test_plots_exist(run):
+    folder, _ = run
+    for plot in PLOTS:
+        for ext in ("png", "svg"):
+            assert (folder / "results" / "plots" / f"{plot}.{ext}").stat().st_size > 1000
+
+
+def test_report_collects_plots_and_tables(run):
+    folder, config = run
+    _snakemake(folder, "--configfile", str(config), "--report", "report.html")
+    html = (folder / "report.html").read_text(errors="replace")
+    assert "roi_comparison" in html and "summary.tsv" in html
+
+
+def test_rerun_does_only_what_is_missing_or_changed(run):
+    folder, config = run
+    assert _planned_jobs(folder, "--configfile", str(config)) == {}
+    # After an interruption one student and everything after it are missing: only they are redone.
+    shutil.rmtree(folder / "results" / "distill" / "brain" / "Subject1" / "LOC" / "split0" / "seed1")
+    shutil.rmtree(folder / "results" / "tables")
+    shutil.rmtree(folder / "results" / "plots")
+    assert _planned_jobs(folder, "--configfile", str(config)) == {"distill": 1, "aggregate": 1, "plots": 1, "all": 1}
+    # A student setting reruns the students and the network teacher, never the decoders.
+    changed = _write_config(folder, {**TINY, "students": {**TINY["students"], "epochs": 3}})
+    planned = _planned_jobs(folder, "--configfile", str(changed))
+    assert planned["distill"] == 22 and planned["network_teacher"] == 1 and "decode" not in planned
+
+
+def test_slurm_profile_dry_runs(tmp_path):
+    folder = _copy_workflow(tmp_path)
+    proc = _snakemake(folder, "-n", "--workflow-profile", "workflow/profiles/slurm")
+    assert "distill" in proc.stdout and "decode" in proc.stdout
+
+
+def test_bad_config_key_is_named(tmp_path):
+    folder = _copy_workflow(tmp_path)
+    config = _write_config(folder, {"students": {"epochz": 3}})
+    proc = _snakemake(folder, "-n", "--configfile", str(config), check=False)
+    assert proc.returncode != 0
+    assert "config: bad value at 'students': Additional properties are not allowed ('epochz' was unexpected)" in proc.stdout + proc.stderr
+    config.write_text(yaml.safe_dump({"students": {"epochs": -3}}))
+    proc = _snakemake(folder, "-n", "--configfile", str(config), check=False)
+    assert proc.returncode != 0 and "'students.epochs': -3 is less than the minimum of 1" in proc.stdout + proc.stderr
+
+
+def test_lint_is_clean(tmp_path):
+    folder = _copy_workflow(tmp_path)
+    proc = _snakemake(folder, "--lint", check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Lints for" not in proc.stdout + proc.stderr
+
+
+def test_student_outputs_are_aligned_numpy(run):
+    folder, _ = run
+    student = folder / "results" / "distill" / "oracle" / "split0" / "seed0"
+    logits, ids = np.load(student / "test_logits.npy"), np.load(student / "test_image_ids.npy")
+    assert logits.shape[0] == len(ids) == 40

@@ -1,0 +1,51 @@
+# Tables and plots from every decoder and student; cheap, so they run where Snakemake runs.
+
+
+localrules:
+    aggregate,
+    plots,
+
+
+rule aggregate:
+    input:
+        decode=decoded_metrics(),
+        students=student_metrics(),
+    output:
+        decoders=report("results/tables/decoders.tsv", caption="../report/decoders.rst", category="Tables"),
+        students=report("results/tables/students.tsv", caption="../report/students.rst", category="Tables"),
+        summary=report("results/tables/summary.tsv", caption="../report/summary.rst", category="Tables"),
+    params:
+        py=PY,
+        config=workflow.configfiles[-1] if workflow.configfiles else "config/config.yaml",
+    conda:
+        "../envs/brainteacher.yaml"
+    log:
+        "results/logs/aggregate.log",
+    benchmark:
+        "results/benchmarks/aggregate.tsv"
+    shell:
+        "{params.py} aggregate --decode {input.decode} --students {input.students} --config {params.config}"
+        " --out results/tables 2> {log}"
+
+
+rule plots:
+    input:
+        decoders="results/tables/decoders.tsv",
+        students="results/tables/students.tsv",
+    output:
+        roi=report("results/plots/roi_comparison.png", caption="../report/roi_comparison.rst", category="Plots"),
+        decoders=report("results/plots/decoder_accuracy.png", caption="../report/decoder_accuracy.rst", category="Plots"),
+        gain=report("results/plots/decoder_vs_gain.png", caption="../report/decoder_vs_gain.rst", category="Plots"),
+        svg=expand("results/plots/{plot}.svg", plot=PLOTS),
+    params:
+        py=PY,
+        rois=" ".join(config["rois"]),
+        note=config["report"]["note"],
+    conda:
+        "../envs/brainteacher.yaml"
+    log:
+        "results/logs/plots.log",
+    benchmark:
+        "results/benchmarks/plots.tsv"
+    shell:
+        "{params.py} plot --tables results/tables --out results/plots --rois {params.rois} --note {params.note:q} 2> {log}"

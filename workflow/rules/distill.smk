@@ -1,0 +1,80 @@
+# Students: one job per teacher x split x seed. Teachers are built from the split's training images
+# only (decoders and the network teacher are cross-fitted inside them).
+
+
+rule cache_images:
+    input:
+        data_input,
+    output:
+        IMAGE_CACHE,
+    params:
+        py=PY,
+        root=data_root(),
+        size=STUDENTS["image_size"],
+    conda:
+        "../envs/brainteacher.yaml"
+    log:
+        "results/logs/cache_images.log",
+    benchmark:
+        "results/benchmarks/cache_images.tsv"
+    shell:
+        "{params.py} cache-images --root {params.root} --size {params.size} --out {output} 2> {log}"
+
+
+rule network_teacher:
+    input:
+        data=data_input,
+        split="results/splits/split{split}.json",
+        images=IMAGE_CACHE,
+    output:
+        metrics="results/network/split{split}/metrics.json",
+        logits="results/network/split{split}/logits.npy",
+    params:
+        py=PY,
+        root=data_root(),
+        out=subpath(output.metrics, parent=True),
+        options=network_options,
+    conda:
+        "../envs/brainteacher.yaml"
+    log:
+        "results/logs/network_teacher/split{split}.log",
+    benchmark:
+        "results/benchmarks/network_teacher/split{split}.tsv"
+    threads: 1
+    resources:
+        gpu=1,
+    shell:
+        "OMP_NUM_THREADS={threads} {params.py} network-teacher --root {params.root} --split {input.split}"
+        " --image-cache {input.images} --out {params.out} {params.options} 2> {log}"
+
+
+rule distill:
+    input:
+        data=data_input,
+        split="results/splits/split{split}.json",
+        images=IMAGE_CACHE,
+        teacher=teacher_files,
+    output:
+        metrics="results/distill/{teacher}/split{split}/seed{seed}/metrics.json",
+        logits="results/distill/{teacher}/split{split}/seed{seed}/test_logits.npy",
+        model="results/distill/{teacher}/split{split}/seed{seed}/model.pt",
+    params:
+        py=PY,
+        root=data_root(),
+        out=subpath(output.metrics, parent=True),
+        teacher_inputs=lambda wc: " ".join(teacher_dirs(wc)),
+        decoder=STUDENTS["teacher_decoder"],
+        options=student_options,
+    conda:
+        "../envs/brainteacher.yaml"
+    log:
+        "results/logs/distill/{teacher}/split{split}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/distill/{teacher}/split{split}/seed{seed}.tsv"
+    threads: 1
+    resources:
+        gpu=1,
+    shell:
+        "OMP_NUM_THREADS={threads} {params.py} distill --root {params.root} --split {input.split} --image-cache {input.images}"
+        " --teacher {wildcards.teacher} --teacher-input {params.teacher_inputs} --decoder {params.decoder}"
+        " --seed {wildcards.seed} --out {params.out} {params.options} 2> {log}"
