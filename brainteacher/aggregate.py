@@ -18,6 +18,7 @@ references on matched units:
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -45,7 +46,10 @@ __all__ = [
     "teacher_group",
     "write_tables",
     "read_table",
+    "positive_control_verdict",
 ]
+
+log = logging.getLogger("brainteacher.aggregate")
 
 # Mirrors brainteacher.teachers (checked by a test); not imported because teachers imports torch.
 GLOBAL_KINDS = ("none", "network", "oracle")
@@ -364,6 +368,21 @@ def gains_vs_baseline(students: pd.DataFrame, metric: str = "top1") -> pd.DataFr
     return units[np.isfinite(units["gain"].to_numpy())].reset_index(drop=True)
 
 
+def positive_control_verdict(students: pd.DataFrame, level: float = 0.95) -> str | None:
+    """One sentence on the oracle (the positive control) against the baseline, top-1 paired over
+    split x seed; None without oracle runs. If even the oracle's gain has a confidence interval
+    reaching zero, the setting cannot detect a teacher's effect, and the sentence says so."""
+    oracle = students[students["kind"] == "oracle"] if not students.empty else students
+    if oracle.empty:
+        return None
+    units = _with_units(oracle.reset_index(drop=True))
+    diff = paired_difference(units["top1"].to_numpy(np.float64), _reference_values(units, students, None, "top1"), level)
+    gain = f"{100 * diff['mean_diff']:+.1f} pp top-1, {100 * level:.0f}% CI [{100 * diff['ci_low']:+.1f}, {100 * diff['ci_high']:+.1f}], n = {diff['n']}"
+    if diff["n"] >= 2 and diff["ci_low"] > 0:
+        return f"positive control: the oracle teacher beats the baseline ({gain}); the setting can detect a teacher effect"
+    return f"positive control FAILED: the oracle teacher does not reliably beat the baseline ({gain}); this setting cannot detect a teacher effect, so no brain-teacher result here can be read as one"
+
+
 # --- writing and reading -------------------------------------------------------------------------
 
 
@@ -408,10 +427,13 @@ def write_tables(
     decode_paths, student_paths = list(decode_paths), list(student_paths)
     out_dir = Path(out_dir)
     students = student_table(student_paths)
+    verdict = positive_control_verdict(students, level)
+    if verdict:
+        log.log(logging.WARNING if "FAILED" in verdict else logging.INFO, verdict)
     tables = {
         "decoders": (decoder_table(decode_paths), len(decode_paths), {}),
         "students": (students, len(student_paths), {}),
-        "summary": (summary_table(students, metrics, level), len(student_paths), {"level": level, "metrics": list(metrics), "references": REFERENCES}),
+        "summary": (summary_table(students, metrics, level), len(student_paths), {"level": level, "metrics": list(metrics), "references": REFERENCES, "positive_control": verdict}),
     }
     written: dict[str, Path] = {}
     for name, (table, n_inputs, extra) in tables.items():

@@ -11,6 +11,7 @@ state, no display needed.
 
 from __future__ import annotations
 
+import textwrap
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,7 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from scipy import stats as scipy_stats
 
-from brainteacher.aggregate import BRAIN_KINDS, MEAN_SOURCE, gains_vs_baseline, read_table
+from brainteacher.aggregate import BRAIN_KINDS, MEAN_SOURCE, gains_vs_baseline, positive_control_verdict, read_table
 from brainteacher.io import atomic_path
 from brainteacher.stats import mean_ci
 
@@ -222,6 +223,9 @@ def roi_comparison(students: pd.DataFrame, out_stem: Path, roi_order: list[str],
     ax.axhline(0.0, color="black", lw=1, zorder=2, label="baseline (no teacher)")
     n_runs = gains.groupby(["split", "seed"]).ngroups
     ax.set_title(_subtitle(note, f"student test top-1 minus no-teacher baseline at the same split x seed; {n_subjects} subjects, {n_runs} split x seed runs"), fontsize=8.5, color="0.25")
+    verdict = positive_control_verdict(students)
+    if verdict:
+        fig.text(0.01, -0.02, textwrap.fill(verdict, 150), fontsize=8, color="firebrick" if "FAILED" in verdict else "darkgreen", va="top")
     ax.set_ylabel("top-1 gain over baseline (percentage points)")
     _legend_outside(ax, handles=_brain_first(ax))
     return _save(fig, out_stem)

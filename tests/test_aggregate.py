@@ -237,3 +237,20 @@ def test_kind_constants_match_the_teachers_module():
     assert aggregate.GLOBAL_KINDS == teachers_module.GLOBAL_KINDS
     assert aggregate.BRAIN_KINDS == teachers_module.BRAIN_KINDS
     assert aggregate.MEAN_SOURCE == teachers_module.MEAN_SOURCE
+
+
+def _with_oracle(students: pd.DataFrame, gains: dict[tuple[str, int], float]) -> pd.DataFrame:
+    """``students`` plus oracle runs whose top-1 is the baseline's plus the given gain per split x seed."""
+    none = students[students["kind"] == "none"].copy()
+    none["teacher"] = none["kind"] = "oracle"
+    none["top1"] = [row.top1 + gains[(row.split, row.seed)] for row in none.itertuples()]
+    return pd.concat([students, none], ignore_index=True)
+
+
+def test_positive_control_verdict_says_when_the_setting_cannot_detect_an_effect(tmp_path):
+    students = student_table([write_student(tmp_path, t, sp, sd) for t in ("none", "network") for sp in SPLITS for sd in SEEDS])
+    assert aggregate.positive_control_verdict(students) is None
+    clear = _with_oracle(students, {(sp, sd): 0.05 + 0.001 * i for i, (sp, sd) in enumerate((sp, sd) for sp in SPLITS for sd in SEEDS)})
+    assert aggregate.positive_control_verdict(clear).startswith("positive control: the oracle teacher beats the baseline (+5.")
+    noisy = _with_oracle(students, {(sp, sd): g for (sp, sd), g in zip(((sp, sd) for sp in SPLITS for sd in SEEDS), (0.05, -0.04, 0.0, 0.01))})
+    assert "positive control FAILED" in aggregate.positive_control_verdict(noisy)
