@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CORES ?= 2
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv lint clean lock
+.PHONY: run test venv lint clean lock report
 
 venv: $(STAMP)
 
@@ -19,6 +19,9 @@ $(STAMP): pyproject.toml requirements.lock
 
 run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --configfile config/config.yaml
+
+report: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --configfile config/config.yaml --report results/report.html
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

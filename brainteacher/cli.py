@@ -7,6 +7,7 @@ writes its outputs atomically, so a failed or interrupted command leaves nothing
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -242,7 +243,7 @@ def _aggregate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--decode", nargs="+", type=Path, required=True, help="decoder metrics.json files")
     p.add_argument("--students", nargs="*", type=Path, default=[], help="student metrics.json files")
     p.add_argument("--out", type=Path, required=True, help="folder for decoders.tsv, students.tsv, summary.tsv")
-    p.add_argument("--config", type=Path, default=None, help="the workflow config (YAML), recorded as provenance")
+    p.add_argument("--config", default=None, help="the workflow's merged config as JSON text, recorded as provenance")
 
 
 @_command("aggregate", "collect decoder and student metrics into result tables with CIs and paired tests", _aggregate_args)
@@ -266,18 +267,14 @@ def _plot(args: argparse.Namespace) -> None:
     write_plots(args.tables, args.out, args.rois, note=args.note)
 
 
-def _config_record(path: Path | None) -> dict:
-    """The workflow config as a dict (for provenance); a clear error if it cannot be read."""
-    if path is None:
+def _config_record(text: str | None) -> dict:
+    """The workflow config (JSON text) as a dict for provenance; a clear error if it is not JSON."""
+    if not text:
         return {}
-    import yaml
-
-    if not path.is_file():
-        raise DataError(path, "config file not found")
     try:
-        return {"config_file": str(path), "config": yaml.safe_load(path.read_text())}
-    except yaml.YAMLError as err:
-        raise DataError(path, f"not valid YAML ({err})") from None
+        return {"workflow_config": json.loads(text)}
+    except json.JSONDecodeError as err:
+        raise ValueError(f"--config is not valid JSON ({err})") from None
 
 
 # --- entry point --------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ log = logging.getLogger("brainteacher.distill")
 
 
 def _student_train_config() -> TrainConfig:
-    return TrainConfig(epochs=30, batch_size=64, lr=2e-3, weight_decay=5e-4, log_every=10)
+    return TrainConfig(epochs=20, batch_size=64, lr=2e-3, weight_decay=5e-4, log_every=10)
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class StudentConfig:
     width: int = 16
     image_size: int = 32
     alpha: float = 0.5
-    temperature: float = 4.0
+    temperature: float = 2.0
     oracle_true_class_prob: float = 0.5
     weights: str | None = None
     device: str = "auto"

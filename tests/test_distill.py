@@ -97,3 +97,18 @@ def test_cli_refuses_a_teacher_from_another_split_without_writing(mini_dataset, 
     assert not out.exists()
     assert main(["-q", "distill", *args, "--split", str(mini_splits[2]), "--teacher", "brain/S1/LOC", "--out", str(out)]) == 2
     assert "unknown teacher" in capsys.readouterr().err
+
+
+def test_student_starts_from_a_local_torchvision_weights_file(mini_dataset, mini_splits, tmp_path):
+    """A torchvision-format resnet18 state_dict (1000 classes) loads into the 6-class student; fc is skipped."""
+    reference = resnet18(2, num_classes=1000, width=64)
+    torch.save({"state_dict": reference.state_dict()}, tmp_path / "resnet18.pth")
+    cfg = StudentConfig(width=64, image_size=16, weights=str(tmp_path / "resnet18.pth"), train=TrainConfig(epochs=1, batch_size=32, lr=1e-12, warmup_epochs=1, log_every=1000))
+    run_distill(mini_dataset, mini_splits[0], "none", [], 0, tmp_path / "student", cfg)
+    trained = torch.load(tmp_path / "student" / "model.pt", weights_only=True)
+    # With a vanishing learning rate the convolution weights are still the file's.
+    torch.testing.assert_close(trained["conv1.weight"], reference.state_dict()["conv1.weight"], atol=1e-6, rtol=0)
+    assert trained["fc.weight"].shape == (6, 512)
+    bad = StudentConfig(width=16, image_size=16, weights=str(tmp_path / "resnet18.pth"), train=cfg.train)
+    with pytest.raises(ValueError, match="resnet18.pth: does not match the model"):
+        run_distill(mini_dataset, mini_splits[0], "none", [], 0, tmp_path / "bad", bad)

@@ -154,3 +154,22 @@ def test_student_outputs_are_aligned_numpy(run):
     student = folder / "results" / "distill" / "oracle" / "split0" / "seed0"
     logits, ids = np.load(student / "test_logits.npy"), np.load(student / "test_image_ids.npy")
     assert logits.shape[0] == len(ids) == 40
+
+
+def test_real_data_download_is_opt_in(tmp_path):
+    folder = _copy_workflow(tmp_path / "wf")
+    root = tmp_path / "god"
+    root.mkdir()
+    shutil.copy(REPO / "brainteacher" / "resources" / "god" / "stimulus_ImageNetTraining.tsv", root)
+    real = {"data": {"source": "path", "root": str(root)}, "subjects": ["Subject1", "Subject2"],
+            "students": {"teachers": ["none", "brain"]}}  # fmt: skip
+    # By default nothing is fetched: the missing subject file is named.
+    proc = _snakemake(folder, "-n", "--configfile", str(_write_config(folder, real)), check=False)
+    assert proc.returncode != 0 and str(root / "Subject1.h5") in proc.stdout + proc.stderr
+    # Opted in, one download job per missing subject file.
+    real["data"]["download"] = True
+    assert _planned_jobs(folder, "--configfile", str(_write_config(folder, real)))["download_god"] == 2
+    # The oracle needs simulated data and says so.
+    real["students"]["teachers"] = ["none", "oracle"]
+    proc = _snakemake(folder, "-n", "--configfile", str(_write_config(folder, real)), check=False)
+    assert proc.returncode != 0 and "'oracle' needs simulated data" in proc.stdout + proc.stderr

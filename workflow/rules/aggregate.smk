@@ -16,7 +16,7 @@ rule aggregate:
         summary=report("results/tables/summary.tsv", caption="../report/summary.rst", category="Tables"),
     params:
         py=PY,
-        config=workflow.configfiles[-1] if workflow.configfiles else "config/config.yaml",
+        config=json.dumps(config, sort_keys=True),
     conda:
         "../envs/brainteacher.yaml"
     log:
@@ -24,7 +24,7 @@ rule aggregate:
     benchmark:
         "results/benchmarks/aggregate.tsv"
     shell:
-        "{params.py} aggregate --decode {input.decode} --students {input.students} --config {params.config}"
+        "{params.py} aggregate --decode {input.decode} --students {input.students} --config {params.config:q}"
         " --out results/tables 2> {log}"
 
 

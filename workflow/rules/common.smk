@@ -1,5 +1,6 @@
 # Config validation, paths and the target list. The YAML is validated once, here; below this the
 # package takes plain arguments.
+import json
 import sys
 from pathlib import Path
 
