@@ -66,6 +66,9 @@ def _download_args(p: argparse.ArgumentParser) -> None:
 def _download(args: argparse.Namespace) -> None:
     from brainteacher.download import download_subjects
 
+    bad = [item for item in args.md5 if "=" not in item]
+    if bad:
+        raise ValueError(f"--md5 takes NAME=MD5 pairs (e.g. Subject1.h5=0123...), got {bad[0]!r}")
     pinned = dict(item.split("=", 1) for item in args.md5)
     download_subjects(args.out, args.subjects, pinned)
 
