@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
+# The workflow profile (rerun-incomplete etc.): snakemake only finds profiles/default next to the
+# Snakefile by itself, and ours lives in workflow/profiles as the catalog layout has it.
+SNAKEMAKE = $(BIN)/snakemake --workflow-profile workflow/profiles/default
 STAMP := $(VENV)/.installed
 
 .PHONY: run test venv lint clean lock report
@@ -18,16 +21,16 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES) --configfile config/config.yaml
+	$(SNAKEMAKE) --cores $(CORES) --configfile config/config.yaml
 
 report: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES) --configfile config/config.yaml --report results/report.html
+	$(SNAKEMAKE) --cores $(CORES) --configfile config/config.yaml --report results/report.html
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/snakemake --lint
+	$(SNAKEMAKE) --lint
 
 lock: $(STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable | sed 's/+cpu$$//' | grep -v "^pip==" > requirements.lock.new && $(BIN)/python -m pip freeze --all | grep "^setuptools==" >> requirements.lock.new && mv requirements.lock.new requirements.lock

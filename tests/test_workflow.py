@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -67,12 +71,60 @@ def _planned_jobs(folder: Path, *args: str) -> dict[str, int]:
     return counts
 
 
+PROFILE = ("--workflow-profile", "workflow/profiles/default")
+
+
+def _students_done(folder: Path) -> dict[Path, int]:
+    """Finished student jobs, metrics.json path -> its mtime in ns. A job counts as finished once
+    snakemake wrote its benchmark, i.e. after the job's process ended (its outputs appear a moment
+    before: an interruption then still finds the job running, and snakemake rightly redoes it)."""
+    results = folder / "results"
+    done = {}
+    for bench in (results / "benchmarks" / "distill").rglob("seed*.tsv"):
+        metrics = results / "distill" / bench.parent.relative_to(results / "benchmarks" / "distill") / bench.stem / "metrics.json"
+        if metrics.is_file():
+            done[metrics] = metrics.stat().st_mtime_ns
+    return done
+
+
+def _interrupt_after_first_student(folder: Path, config: Path) -> None:
+    """Start the workflow and interrupt it, as Ctrl-C would, as soon as one student has finished."""
+    proc = subprocess.Popen([*SNAKEMAKE, *PROFILE, "--cores", "2", "--configfile", str(config)], cwd=folder,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 600
+    while not _students_done(folder) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: snakemake and its running jobs
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
+    """The tiny workflow, interrupted (SIGINT) after its first student, then resumed to the end."""
     folder = _copy_workflow(tmp_path_factory.mktemp("workflow"))
     config = _write_config(folder, TINY)
-    _snakemake(folder, "--cores", "2", "--configfile", str(config))
+    _interrupt_after_first_student(folder, config)
+    before = _students_done(folder)
+    planned = _planned_jobs(folder, *PROFILE, "--configfile", str(config))
+    _snakemake(folder, *PROFILE, "--cores", "2", "--configfile", str(config))
+    folder.joinpath("interruption.json").write_text(json.dumps({"before": {str(k): v for k, v in before.items()}, "planned": planned}))
     return folder, config
+
+
+def test_an_interrupted_run_resumes_without_redoing_finished_jobs(run):
+    folder, _ = run
+    record = json.loads((folder / "interruption.json").read_text())
+    before, planned = record["before"], record["planned"]
+    assert 1 <= len(before) < 22, "the run was not interrupted between its first and last student"
+    assert planned["distill"] == 22 - len(before)
+    after = _students_done(folder)
+    assert len(after) == 22
+    assert all(after[Path(p)] == mtime for p, mtime in before.items())
 
 
 def test_tables_have_documented_columns_and_sane_values(run):
