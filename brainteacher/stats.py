@@ -47,7 +47,9 @@ def _paired_t_p_value(diffs: np.ndarray) -> float:
     """Two-sided paired t-test p-value on differences, with the degenerate cases made explicit."""
     if len(diffs) < 2:
         return math.nan
-    if np.ptp(diffs) == 0:
+    # Accuracies like 13/40 - 12/40 differ in the last bits between units; spreads that small are
+    # rounding, not evidence, and would otherwise give t ~ 1e15 and p = 0.
+    if np.ptp(diffs) <= 1e-12 * max(1.0, float(np.abs(diffs).max())):
         # t is 0/0 (all differences zero: no evidence of a difference -> 1) or c/0 (undefined -> NaN).
         return 1.0 if diffs[0] == 0 else math.nan
     with warnings.catch_warnings():

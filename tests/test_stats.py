@@ -86,3 +86,11 @@ def test_bootstrap_ci_covers_mean_and_is_reproducible():
     t_low, t_high = mean_ci(x)[1:]
     assert low == pytest.approx(t_low, abs=0.05) and high == pytest.approx(t_high, abs=0.05)
     assert bootstrap_ci(x, np.random.default_rng(1), n_boot=1000) == (mean, low, high)
+
+
+def test_differences_equal_up_to_rounding_are_not_significant():
+    """0.35 - 0.375 and 0.325 - 0.35 differ only in their last bits: no p = 0 from that."""
+    assert 0.35 - 0.375 != 0.325 - 0.35  # the premise: float rounding
+    result = paired_difference(np.array([0.35, 0.325]), np.array([0.375, 0.35]))
+    assert math.isnan(result["p_value"])
+    assert result["mean_diff"] == pytest.approx(-0.025)
