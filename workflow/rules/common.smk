@@ -9,8 +9,6 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 
-
-
 def _config_error(err):
     """One line naming the bad key, instead of the schema dump snakemake prints."""
     cause = err.__context__  # the jsonschema ValidationError snakemake was handling
@@ -24,6 +22,7 @@ try:
     validate(config, schema="../schemas/config.schema.yaml")
 except WorkflowError as err:
     raise _config_error(err) from None
+
 
 # Without --use-conda the interpreter running Snakemake is the one with brainteacher installed
 # (the venv); with it, each job runs the `python` of the rule's conda environment.
