@@ -198,12 +198,9 @@ def _cache_args(p: argparse.ArgumentParser) -> None:
 
 @_command("cache-images", "decode every training image once into a uint8 .npy at one resolution", _cache_args)
 def _cache_images(args: argparse.Namespace) -> None:
-    from brainteacher import god
-    from brainteacher.images import load_image_cache
+    from brainteacher.images import load_training_images
 
-    layout = god.GODLayout.from_root(args.root)
-    names = god.read_stimulus_tsv(layout.training_tsv).names
-    load_image_cache([layout.image_dir / f"{n}{god.IMAGE_SUFFIX}" for n in names], args.size, args.out)
+    load_training_images(args.root, args.size, args.out)
 
 
 def _network_args(p: argparse.ArgumentParser) -> None:

@@ -22,7 +22,7 @@ from torch import nn
 from brainteacher import god, teachers
 from brainteacher.decode import write_soft_labels
 from brainteacher.errors import DataError
-from brainteacher.images import augment, channel_stats, load_image_cache, normalise
+from brainteacher.images import augment, channel_stats, load_training_images, normalise
 from brainteacher.io import atomic_dir, provenance, save_npy, write_json
 from brainteacher.kd import kd_loss
 from brainteacher.metrics import classification_summary, per_category_accuracy
@@ -69,10 +69,8 @@ class SplitImages:
 def load_split_images(root: str | Path, split_spec: str | Path, image_size: int, cache: str | Path | None = None) -> tuple[SplitImages, SplitImages, god.StimulusTable]:
     """The split's training and test images from the dataset's TSV order; images are decoded once
     (or read from ``cache``, a .npy of every training image in TSV order at ``image_size``)."""
-    layout = god.GODLayout.from_root(root)
-    table = god.read_stimulus_tsv(layout.training_tsv)
+    all_images, table = load_training_images(root, image_size, cache)
     split = read_split(split_spec, table.names)
-    all_images = load_image_cache([layout.image_dir / f"{n}{god.IMAGE_SUFFIX}" for n in table.names], image_size, cache)
     names = np.asarray(table.names)
 
     def side(keep: set[str]) -> SplitImages:

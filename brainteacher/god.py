@@ -57,6 +57,7 @@ __all__ = [
     "load_training_data",
     "GODLayout",
     "open_image",
+    "image_paths",
     "verify_images",
     "write_bdata",
     "SUBJECT_RE",
@@ -482,7 +483,7 @@ def training_data(
         X = np.add.reduceat(X, first, axis=0) / counts[:, None]
         runs, table_rows = runs[first], uniq
     names = tuple(table.names[i] for i in table_rows)
-    paths = None if image_dir is None else tuple(Path(image_dir) / f"{n}{IMAGE_SUFFIX}" for n in names)
+    paths = None if image_dir is None else tuple(image_paths(image_dir, names))
     if paths is not None:
         missing = [p for p in paths if not p.is_file()]
         if missing:
@@ -549,6 +550,11 @@ class GODLayout:
 def load_training_data(root: str | Path, subject: str, roi: str, **kwargs) -> TrainingData:
     """Shortcut: ``GODLayout.from_root(root).load(subject, roi, ...)``."""
     return GODLayout.from_root(root).load(subject, roi, **kwargs)
+
+
+def image_paths(image_dir: str | Path, names: Sequence[str]) -> list[Path]:
+    """The image file of each name: ``image_dir/<name>.JPEG``, in the order of ``names``."""
+    return [Path(image_dir) / f"{n}{IMAGE_SUFFIX}" for n in names]
 
 
 def open_image(path: str | Path):

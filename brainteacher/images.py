@@ -15,9 +15,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from brainteacher.god import open_image
+from brainteacher.god import GODLayout, StimulusTable, image_paths, open_image, read_stimulus_tsv
 
-__all__ = ["load_image_cache", "channel_stats", "normalise", "augment"]
+__all__ = ["load_image_cache", "load_training_images", "channel_stats", "normalise", "augment"]
 
 
 def _decode(path: Path, size: int) -> np.ndarray:
@@ -43,6 +43,14 @@ def load_image_cache(paths: Sequence[Path], size: int, cache: Path | None = None
 
         save_npy(cache, arr)
     return arr
+
+
+def load_training_images(root: str | Path, size: int, cache: Path | None = None) -> tuple[np.ndarray, StimulusTable]:
+    """Every training image of a GOD-format dataset, (N, 3, size, size) uint8 in the stimulus TSV's
+    order, with that table; decoded once into ``cache`` (.npy) when given, else reused from it."""
+    layout = GODLayout.from_root(root)
+    table = read_stimulus_tsv(layout.training_tsv)
+    return load_image_cache(image_paths(layout.image_dir, table.names), size, cache), table
 
 
 def channel_stats(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

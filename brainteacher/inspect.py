@@ -29,7 +29,7 @@ def inspect_dataset(layout: god.GODLayout, rois: Sequence[str] | None = None, ch
     """
     table = god.read_stimulus_tsv(layout.training_tsv)
     if check_images:
-        god.verify_images([layout.image_dir / f"{n}{god.IMAGE_SUFFIX}" for n in table.names])
+        god.verify_images(god.image_paths(layout.image_dir, table.names))
     rows, rois_by_subject = [], {}
     for subject, files in layout.subjects.items():
         rec = god.read_subject(files)
