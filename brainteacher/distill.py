@@ -73,11 +73,11 @@ def load_split_images(root: str | Path, split_spec: str | Path, image_size: int,
     split = read_split(split_spec, table.names)
     names = np.asarray(table.names)
 
-    def side(keep: set[str]) -> SplitImages:
-        rows = np.flatnonzero([n in keep for n in table.names])
+    def side(members: tuple[str, ...]) -> SplitImages:
+        rows = np.flatnonzero(np.isin(names, members))
         return SplitImages(all_images[rows], table.labels[rows], tuple(names[rows]))
 
-    return side(set(split.train)), side(set(split.test)), table
+    return side(split.train), side(split.test), table
 
 
 def _to_device(images: np.ndarray, device: torch.device, mean: np.ndarray, sd: np.ndarray) -> torch.Tensor:
@@ -116,8 +116,9 @@ def train_classifier(
     return model, stats
 
 
-def _predict(model: nn.Module, images: SplitImages, stats, device: torch.device) -> np.ndarray:
-    return predict_logits(model, _to_device(images.images, device, *stats))
+def _predict(model: nn.Module, images: np.ndarray, stats, device: torch.device) -> np.ndarray:
+    """(n, 3, S, S) uint8 -> (n, C) logits, normalised with the training statistics ``stats``."""
+    return predict_logits(model, _to_device(images, device, *stats))
 
 
 def _checkpoint(path: Path, model: nn.Module) -> float:
@@ -160,7 +161,7 @@ def run_distill(
     t_train = time.perf_counter()
     model, stats = train_classifier(train, n_classes, targets, cfg, seed, device, desc=f"{spec.name} ")
     train_time = time.perf_counter() - t_train
-    logits = _predict(model, test, stats, device)
+    logits = _predict(model, test.images, stats, device)
     metrics = {
         "teacher": spec.name,
         "teacher_kind": spec.kind,
@@ -199,7 +200,7 @@ def run_network_teacher(
 ) -> dict:
     """Cross-fit a ResNet (``cfg.depth``, 34 for the network teacher) over a split's training images
     with ``n_folds`` stratified folds, and write its out-of-fold logits as a teacher folder (the
-    same files as a decoder's: see ``decode.write_soft_labels``). Test images are never loaded."""
+    same files as a decoder's: see ``decode.write_soft_labels``). Test images are never used."""
     t0 = time.perf_counter()
     train, _, table = load_split_images(root, split_spec, cfg.image_size, image_cache)
     n_classes = len(table.categories)
@@ -211,7 +212,7 @@ def run_network_teacher(
         log.info("network teacher fold %d/%d: %d training images, %d held out", k + 1, n_folds, len(fit_rows), len(held))
         part = SplitImages(train.images[fit_rows], train.labels[fit_rows], ())
         model, stats = train_classifier(part, n_classes, None, cfg, seed * 1000 + k, device, desc=f"fold {k + 1}/{n_folds} ")
-        logits[held] = _predict(model, SplitImages(train.images[held], train.labels[held], ()), stats, device)
+        logits[held] = _predict(model, train.images[held], stats, device)
     metrics = {
         "teacher": "network",
         "split": Path(str(split_spec)).stem,
