@@ -49,9 +49,11 @@ def _paired_t_p_value(diffs: np.ndarray) -> float:
         return math.nan
     # Accuracies like 13/40 - 12/40 differ in the last bits between units; spreads that small are
     # rounding, not evidence, and would otherwise give t ~ 1e15 and p = 0.
-    if np.ptp(diffs) <= 1e-12 * max(1.0, float(np.abs(diffs).max())):
-        # t is 0/0 (all differences zero: no evidence of a difference -> 1) or c/0 (undefined -> NaN).
-        return 1.0 if diffs[0] == 0 else math.nan
+    tolerance = 1e-12 * max(1.0, float(np.abs(diffs).max()))
+    if np.ptp(diffs) <= tolerance:
+        # t is 0/0 (all differences zero: no evidence of a difference -> 1) or c/0 (undefined -> NaN),
+        # with "zero" under the same rounding tolerance as "no spread".
+        return 1.0 if np.abs(diffs).max() <= tolerance else math.nan
     with warnings.catch_warnings():
         # Near-constant differences make scipy warn about precision loss; the p-value is still usable.
         warnings.simplefilter("ignore", RuntimeWarning)

@@ -94,3 +94,9 @@ def test_differences_equal_up_to_rounding_are_not_significant():
     result = paired_difference(np.array([0.35, 0.325]), np.array([0.375, 0.35]))
     assert math.isnan(result["p_value"])
     assert result["mean_diff"] == pytest.approx(-0.025)
+
+
+def test_differences_that_are_zero_up_to_rounding_give_p_one():
+    """(0.1 + 0.2) - 0.3 is 5.6e-17, not 0: still no difference at all."""
+    result = paired_difference(np.array([0.1 + 0.2, 0.3]), np.array([0.3, 0.3]))
+    assert result["p_value"] == 1.0
