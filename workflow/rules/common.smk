@@ -8,6 +8,10 @@ from snakemake.settings.types import DeploymentMethod
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+# ROIs and teacher kinds come from the package (torch-free modules), not from a copy here.
+from brainteacher.aggregate import BRAIN_KINDS, GLOBAL_KINDS
+from brainteacher.god import ROIS
+
 
 def _config_error(err):
     """One line naming the bad key, instead of the schema dump snakemake prints."""
@@ -29,10 +33,6 @@ except WorkflowError as err:
 _USES_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
 PY = "python -m brainteacher" if _USES_CONDA else f"{sys.executable} -m brainteacher"
 
-ROIS = ["V1", "V2", "V3", "V4", "LOC", "FFA", "PPA", "LVC", "HVC", "VC"]
-GLOBAL_TEACHERS = ["none", "network", "oracle"]
-CONTROL_KINDS = ["label-smoothing", "shuffled-brain", "class-mean-brain", "random"]
-BRAIN_KINDS = ["brain"] + CONTROL_KINDS
 STUDENTS = config["students"]
 
 
@@ -59,7 +59,7 @@ def data_input(wildcards=None):
 IMAGE_CACHE = f"results/images/{Path(data_root()).name}-{STUDENTS['image_size']}px.npy"
 
 ROI_PATTERN = "|".join(ROIS)
-TEACHER_PATTERN = rf"none|network|oracle|(?:{'|'.join(BRAIN_KINDS)})/(?:Subject\d+|mean)/(?:{ROI_PATTERN})"
+TEACHER_PATTERN = rf"{'|'.join(GLOBAL_KINDS)}|(?:{'|'.join(BRAIN_KINDS)})/(?:Subject\d+|mean)/(?:{ROI_PATTERN})"
 
 
 
@@ -91,7 +91,7 @@ def teachers():
     """Every teacher name the config asks for (see brainteacher.teachers for the grammar)."""
     names = []
     for kind in STUDENTS["teachers"]:
-        if kind in GLOBAL_TEACHERS:
+        if kind in GLOBAL_KINDS:
             if kind == "oracle" and not simulated():
                 raise ValueError("config students.teachers: 'oracle' needs simulated data (data.source: simulate)")
             names.append(kind)
