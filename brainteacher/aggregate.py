@@ -4,15 +4,20 @@ Every table is written atomically next to a ``<name>.provenance.json`` sidecar t
 provenance of the aggregation and a description of every column (``COLUMNS``, the tables' docs).
 
 The summary pools students into *teacher groups* and compares each group, per ROI, with three
-references on matched units:
+references, image by image (``comparisons``: per-image paired outcomes on the scoring images,
+averaged over nested runs and subjects, with categories as the independent units):
 
 - group: the teacher kind for a subject's teacher (``brain``, ``label-smoothing``, ...), the kind +
   ``-mean`` for the mean-over-subjects source (``brain-mean``, ...), and the kind itself for the
   global teachers ``none``, ``network`` and ``oracle`` (their ROI is ``all``);
-- unit: (split, seed, subject), with subject ``-`` for the mean source and the global teachers;
+- run: (split, seed); the students of a pooled group that share a run (its subjects) are
+  averaged, since they share that run's baseline;
 - references: ``baseline`` (teacher ``none`` at the same split and seed), and the
   ``label-smoothing`` and ``shuffled-brain`` controls of the same source and ROI at the same split
-  and seed. Differences are the group minus the reference, in the metric's units.
+  and seed. Differences are the group minus the reference, in the metric's units;
+- family: one contrast is pre-registered (config ``stats``; default brain-mean vs shuffled-brain,
+  top-1): its rows are ``primary`` and Holm runs over their ROIs; the oracle's rows are the
+  ``positive-control``; every other row is ``exploratory`` (unadjusted p-values).
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ import pandas as pd
 from brainteacher import god
 from brainteacher.errors import DataError
 from brainteacher.io import atomic_path, provenance, read_json, write_json
-from brainteacher.stats import holm, mean_ci, paired_difference
+from brainteacher.comparisons import EVALUATION_SET, OUTCOMES, paired_image_test, read_scored_images, scoring_set
+from brainteacher.stats import holm, mean_ci
 
 __all__ = [
     "COLUMNS",
@@ -62,6 +68,10 @@ NO_SUBJECT = "-"  # the summary's subject for the mean source and the global tea
 # Reference name in column suffixes -> teacher kind it stands for (None: the baseline, kind "none").
 REFERENCES: dict[str, str | None] = {"baseline": None, "label_smoothing": "label-smoothing", "shuffled_brain": "shuffled-brain"}
 
+MIN_UNITS = 3  # fewer independent units give no interval (NA), never a zero-width one
+DEFAULT_PRIMARY = {"teacher": "brain-mean", "reference": "shuffled_brain", "metric": "top1"}
+OUTCOME_METRICS = tuple(OUTCOMES)
+
 NA_REP = "NA"  # how a missing value is written in the TSVs (read back by read_table)
 FLOAT_FORMAT = "%.8g"  # eight significant digits: far below any run-to-run difference
 
@@ -91,6 +101,9 @@ DECODER_DOCS: dict[str, str] = {
     "n_categories": "number of categories",
     "n_voxels": "voxels kept after voxel selection",
     "n_folds": "cross-fitting folds (each image scored by a fold model that never saw it)",
+    "temperature": "calibration temperature fitted on the out-of-fold logits of the split's training images (no test image)",
+    "nll_calibrated": "out-of-fold NLL after calibration, nats",
+    "ece_calibrated": "out-of-fold ECE after calibration (15 bins), fraction 0-1",
     "epochs": "training epochs per fold model",
     "wall_time_s": "wall-clock time of the decode job, seconds",
     **_PROVENANCE_DOCS,
@@ -104,17 +117,23 @@ STUDENT_DOCS: dict[str, str] = {
     "decoder": "decoder whose out-of-fold logits the brain-derived teacher came from; NA for none/network/oracle",
     "split": "train/test image split (e.g. split0)",
     "seed": "student training seed",
-    **{k: f"student, test images: {v}" for k, v in _METRIC_DOCS.items()},
+    **{k: f"student, the split's held-out images: {v}" for k, v in _METRIC_DOCS.items()},
+    **{f"eval_{k}": f"student, the simulated evaluation set (never in a split, no fMRI): {v}; NA on real data" for k, v in _METRIC_DOCS.items()},
+    "train_top1": "student top-1 on its own training images after the last step (no augmentation): near 1 = fits them",
+    "train_loss": "mean training loss of the last epoch (the KD objective for distilled students, CE for the baseline)",
+    "scoring_set": "images the summary's comparisons use: evaluation (simulated data) or heldout (the split's held-out images)",
     "teacher_true_class_prob": "mean probability of the true category in the tempered teacher targets, training images; NA for none",
     "teacher_entropy": "mean entropy of the tempered teacher targets, nats, training images; NA for none",
     "teacher_top1": "fraction of training images whose tempered teacher target ranks the true category first; NA for none",
     "n_train": "student training images",
-    "n_test": "student test images",
+    "n_test": "student held-out images",
+    "n_evaluation": "student evaluation-set images (0 on real data)",
     "n_categories": "number of categories",
     "train_time_s": "wall-clock time of student training, seconds",
     "n_parameters": "trainable parameters of the student",
     "size_mb": "size of the student checkpoint, MB",
     **_PROVENANCE_DOCS,
+    "folder": "the student's output folder (its predictions feed the summary's per-image comparisons)",
 }
 
 
@@ -124,23 +143,26 @@ def _reference_docs(ref: str, kind: str | None) -> dict[str, str]:
     else:
         what = f"the {kind} control of the same source and ROI at the same split and seed"
     return {
-        f"diff_vs_{ref}": f"mean over paired units of (this teacher - {what}), metric units; NA if no pairs or the row is that reference",
-        f"diff_vs_{ref}_ci_low": f"lower bound of the Student-t confidence interval of diff_vs_{ref}",
-        f"diff_vs_{ref}_ci_high": f"upper bound of the Student-t confidence interval of diff_vs_{ref}",
-        f"p_vs_{ref}": f"two-sided paired t-test p-value of diff_vs_{ref}",
-        f"p_holm_vs_{ref}": f"p_vs_{ref} Holm-adjusted across the ROIs of this teacher and metric",
-        f"n_pairs_vs_{ref}": f"units paired with {what}; 0 if none or the row is that reference",
+        f"diff_vs_{ref}": f"this teacher - {what}: per-image paired difference on the scoring images, averaged over runs, mean over categories (metric units); NA if no pairs or the row is that reference",
+        f"diff_vs_{ref}_ci_low": f"lower bound of the Student-t interval of diff_vs_{ref} over categories (the independent units); NA with fewer than 3",
+        f"diff_vs_{ref}_ci_high": f"upper bound of that interval",
+        f"p_vs_{ref}": f"two-sided sign-flip permutation p-value of diff_vs_{ref} over categories (exact up to 16 categories); unadjusted, exploratory unless family is primary",
+        f"p_holm_vs_{ref}": f"p_vs_{ref} Holm-adjusted over the primary family's ROIs; NA outside the primary contrast",
+        f"n_units_vs_{ref}": "categories (independent units) in the comparison; 0 if none",
+        f"n_images_vs_{ref}": "scoring images paired in the comparison",
     }
 
 
 SUMMARY_DOCS: dict[str, str] = {
     "teacher": "teacher group: kind for a subject source (brain, ...), kind-mean for the mean source (brain-mean, ...), none/network/oracle",
     "roi": "ROI of the teacher; all for none/network/oracle",
-    "metric": "student test metric summarised (a column of students.tsv)",
-    "n": "units (split x seed x subject; subject - for the mean source and none/network/oracle) with a value",
-    "mean": "mean of the metric over the units",
-    "ci_low": "lower bound of the Student-t confidence interval of the mean (level in the provenance; default 95 %)",
-    "ci_high": "upper bound of the Student-t confidence interval of the mean",
+    "metric": "student metric summarised: top1, top5 (fractions) or nll (nats), on the scoring images",
+    "family": "primary (the pre-registered contrast, config stats), positive-control (the oracle) or exploratory",
+    "scoring_set": "images scored: evaluation (simulated evaluation set) or heldout (the splits' held-out images)",
+    "n": "runs (split x seed) with a value; a pooled group's subjects are averaged within a run",
+    "mean": "mean of the metric over runs",
+    "ci_low": "lower bound of the Student-t interval of the mean over runs; NA with fewer than 3 runs",
+    "ci_high": "upper bound of that interval",
     **{k: v for ref, kind in REFERENCES.items() for k, v in _reference_docs(ref, kind).items()},
 }
 
@@ -151,6 +173,7 @@ COLUMNS: dict[str, dict[str, str]] = {"decoders": DECODER_DOCS, "students": STUD
 
 _METRICS = tuple(_METRIC_DOCS)
 _DECODER_KEYS = ("subject", "roi", "decoder", "split", "n_images", "n_categories", "n_voxels", "n_folds", "epochs", "wall_time_s", "device", "config_hash", "git_revision")
+_CALIBRATION_KEYS = {"temperature": "temperature", "nll_calibrated": "nll_after", "ece_calibrated": "ece_after"}
 _STUDENT_KEYS = {"teacher": "teacher", "kind": "teacher_kind", "source": "teacher_source", "roi": "roi", "decoder": "decoder", "split": "split", "seed": "seed"}
 _STUDENT_INFO = ("n_train", "n_test", "n_categories", "train_time_s", "device", "n_parameters", "size_mb", "config_hash", "git_revision")
 _TEACHER_STATS = ("true_class_prob", "entropy", "top1")
@@ -179,18 +202,25 @@ def _read_metrics(path: Path, keys: Iterable[str], nested: str) -> dict[str, Any
 
 def _decoder_row(path: Path) -> dict[str, Any]:
     data = _read_metrics(path, _DECODER_KEYS, "out_of_fold")
+    calibration = data.get("calibration") or {}
     row = {k: data[k] for k in _DECODER_KEYS} | {m: data["out_of_fold"][m] for m in _METRICS}
+    row |= {col: calibration.get(key, math.nan) for col, key in _CALIBRATION_KEYS.items()}
     return {c: row[c] for c in DECODER_COLUMNS}
 
 
 def _student_row(path: Path) -> dict[str, Any]:
     data = _read_metrics(path, (*_STUDENT_KEYS.values(), *_STUDENT_INFO, "teacher_stats"), "test")
     stats = data["teacher_stats"] or {}  # null for the baseline: it has no targets
+    evaluation = data.get("evaluation") or {}  # null on real data: no evaluation set
+    train = data.get("train") or {}
     row = (
         {col: data[key] for col, key in _STUDENT_KEYS.items()}
         | {m: data["test"][m] for m in _METRICS}
+        | {f"eval_{m}": evaluation.get(m, math.nan) for m in _METRICS}
+        | {"train_top1": train.get("top1", math.nan), "train_loss": train.get("final_loss", math.nan), "scoring_set": scoring_set(path.parent)}
         | {f"teacher_{s}": stats.get(s, math.nan) for s in _TEACHER_STATS}
         | {k: data[k] for k in _STUDENT_INFO}
+        | {"n_evaluation": data.get("n_evaluation", 0), "folder": str(path.parent)}
     )
     return {c: row[c] for c in STUDENT_COLUMNS}
 
@@ -292,95 +322,148 @@ def _is_compared(kind: str, ref_kind: str | None) -> bool:
     return kind in BRAIN_KINDS and kind != ref_kind
 
 
-def _reference_values(units: pd.DataFrame, students: pd.DataFrame, ref_kind: str | None, metric: str) -> np.ndarray:
-    """(n_units,) the reference's ``metric`` on each unit's split and seed (and source and ROI for
-    a control); NaN where the reference has no such run."""
+def score_column(students: pd.DataFrame, metric: str) -> str:
+    """The students.tsv column of ``metric`` on the scoring images: ``eval_<metric>`` when every
+    student has the simulated evaluation set, else the held-out ``<metric>``."""
+    evaluated = not students.empty and (students["scoring_set"] == EVALUATION_SET).all()
+    return f"eval_{metric}" if evaluated else metric
+
+
+def _reference_rows(units: pd.DataFrame, students: pd.DataFrame, ref_kind: str | None) -> pd.DataFrame:
+    """The reference's student rows for ``units``: the baseline at the units' runs, or the control
+    ``ref_kind`` of the units' source and ROI at their runs."""
     keys = ["split", "seed"] if ref_kind is None else ["source", "roi", "split", "seed"]
-    ref = students.loc[students["kind"] == (ref_kind or BASELINE_KIND), [*keys, metric]].rename(columns={metric: "_ref"})
-    # A left merge keeps the units' order, so value i and reference i belong to the same unit.
-    merged = units[keys].merge(ref, on=keys, how="left", validate="many_to_one")
-    return merged["_ref"].to_numpy(np.float64)
+    ref = students[students["kind"] == (ref_kind or BASELINE_KIND)]
+    return ref.merge(units[keys].drop_duplicates(), on=keys)
 
 
-def _comparison(units: pd.DataFrame, students: pd.DataFrame, ref: str, metric: str, level: float) -> dict[str, float | int]:
+def _comparison(units: pd.DataFrame, students: pd.DataFrame, scored: dict, ref: str, metric: str, level: float) -> dict[str, Any]:
     """The ``*_vs_{ref}`` columns of one summary row (p_holm filled in later)."""
     ref_kind = REFERENCES[ref]
-    names = [f"diff_vs_{ref}", f"diff_vs_{ref}_ci_low", f"diff_vs_{ref}_ci_high", f"p_vs_{ref}", f"p_holm_vs_{ref}", f"n_pairs_vs_{ref}"]
+    names = [f"diff_vs_{ref}", f"diff_vs_{ref}_ci_low", f"diff_vs_{ref}_ci_high", f"p_vs_{ref}", f"p_holm_vs_{ref}", f"n_units_vs_{ref}", f"n_images_vs_{ref}"]
     if not _is_compared(units["kind"].iloc[0], ref_kind):
-        return dict(zip(names, [math.nan] * 5 + [0]))
-    diff = paired_difference(units[metric].to_numpy(np.float64), _reference_values(units, students, ref_kind, metric), level)
-    return dict(zip(names, [diff["mean_diff"], diff["ci_low"], diff["ci_high"], diff["p_value"], math.nan, diff["n"]]))
+        return dict(zip(names, [math.nan] * 5 + [0, 0]))
+    test = paired_image_test(units, _reference_rows(units, students, ref_kind), scored, metric, level)
+    return dict(zip(names, [test["mean_diff"], test["ci_low"], test["ci_high"], test["p_value"], math.nan, test["n_units"], test["n_images"]]))
 
 
-def _summary_row(group: str, roi: str, units: pd.DataFrame, students: pd.DataFrame, metric: str, level: float) -> dict[str, Any]:
-    values = units[metric].to_numpy(np.float64)
-    mean, low, high = mean_ci(values, level)
-    row: dict[str, Any] = {"teacher": group, "roi": roi, "metric": metric, "n": int(np.isfinite(values).sum()), "mean": mean, "ci_low": low, "ci_high": high}
+def _run_level(units: pd.DataFrame, column: str, level: float) -> tuple[int, float, float, float]:
+    """(n runs, mean, low, high) of ``column``: subjects averaged within a run; NA interval with
+    fewer than 3 runs (a t-interval on 2 runs has 1 degree of freedom and means nothing)."""
+    per_run = units.groupby(["split", "seed"])[column].mean().to_numpy(np.float64)
+    per_run = per_run[np.isfinite(per_run)]
+    mean, low, high = mean_ci(per_run, level) if len(per_run) else (math.nan, math.nan, math.nan)
+    if len(per_run) < MIN_UNITS:
+        low = high = math.nan
+    return len(per_run), mean, low, high
+
+
+def _family(group: str, metric: str, primary: Mapping[str, str]) -> str:
+    if group == primary["teacher"] and metric == primary["metric"]:
+        return "primary"
+    return "positive-control" if group == "oracle" else "exploratory"
+
+
+def _summary_row(group: str, roi: str, units: pd.DataFrame, students: pd.DataFrame, scored: dict, metric: str, level: float, primary: Mapping[str, str]) -> dict[str, Any]:
+    n, mean, low, high = _run_level(units, score_column(students, metric), level)
+    row: dict[str, Any] = {
+        "teacher": group, "roi": roi, "metric": metric, "family": _family(group, metric, primary),
+        "scoring_set": units["scoring_set"].iloc[0], "n": n, "mean": mean, "ci_low": low, "ci_high": high,
+    }  # fmt: skip
     for ref in REFERENCES:
-        row |= _comparison(units, students, ref, metric, level)
+        row |= _comparison(units, students, scored, ref, metric, level)
     return row
 
 
-def _add_holm(summary: pd.DataFrame) -> pd.DataFrame:
-    """Fill ``p_holm_vs_*``: Holm across the ROIs of each teacher group, metric and reference."""
-    for ref in REFERENCES:
-        summary[f"p_holm_vs_{ref}"] = summary.groupby(["teacher", "metric"], sort=False)[f"p_vs_{ref}"].transform(lambda p: holm(p.to_numpy(np.float64)))
+def _add_holm(summary: pd.DataFrame, primary: Mapping[str, str]) -> pd.DataFrame:
+    """Fill ``p_holm_vs_<primary reference>`` on the primary family's rows: Holm over its ROIs."""
+    column = f"p_vs_{primary['reference']}"
+    rows = (summary["family"] == "primary").to_numpy()
+    if rows.any():
+        summary.loc[rows, f"p_holm_{column[2:]}"] = holm(summary.loc[rows, column].to_numpy(np.float64))
     return summary
 
 
-def summary_table(students: pd.DataFrame, metrics: Sequence[str] = ("top1", "top5", "nll"), level: float = 0.95) -> pd.DataFrame:
+def summary_table(
+    students: pd.DataFrame, metrics: Sequence[str] = ("top1", "top5", "nll"), level: float = 0.95, primary: Mapping[str, str] | None = None
+) -> pd.DataFrame:
     """Long table, one row per teacher group x ROI x metric (columns ``SUMMARY_COLUMNS``).
 
     Args:
-        students: ``student_table`` output (or ``students.tsv`` read back with ``read_table``).
-        metrics: student test metrics to summarise (columns of ``students``).
+        students: ``student_table`` output (its ``folder`` column locates each student's predictions).
+        metrics: metrics of ``comparisons.OUTCOMES`` to summarise.
         level: two-sided confidence level of every interval (0.95 = 95 %).
+        primary: the pre-registered contrast, ``{"teacher", "reference", "metric"}``
+            (:data:`DEFAULT_PRIMARY` if None).
 
-    Units are (split, seed, subject) pooled over subjects; the mean and CI come from
-    ``stats.mean_ci``, the comparisons from ``stats.paired_difference`` (group - reference, paired
-    on the same split and seed, and for the controls the same source and ROI). A missing reference
-    or a row that is its own reference gives NaN comparisons with n_pairs 0.
+    Each comparison is ``comparisons.paired_image_test``: image by image on the scoring images,
+    subjects and runs averaged, categories as units. The run-level mean and interval come from
+    ``stats.mean_ci`` over runs (NA under 3 runs).
     """
-    unknown = [m for m in metrics if m not in students.columns]
+    primary = dict(primary or DEFAULT_PRIMARY)
+    unknown = [m for m in metrics if m not in OUTCOME_METRICS]
     if unknown:
-        raise ValueError(f"metrics not in the student table: {', '.join(unknown)}")
+        raise ValueError(f"metrics must be among {', '.join(OUTCOME_METRICS)}; got {', '.join(unknown)}")
     if students.empty:
         return pd.DataFrame(columns=list(SUMMARY_COLUMNS))
-    units = _with_units(students)
+    scored = {folder: read_scored_images(folder) for folder in students["folder"]}
+    units = _with_units(students).rename(columns={"folder": "path"})
+    keyed = students.rename(columns={"folder": "path"})
     rows = [
-        _summary_row(group, roi, cell.reset_index(drop=True), students, metric, level)
+        _summary_row(group, roi, cell.reset_index(drop=True), keyed, scored, metric, level, primary)
         for (group, roi), cell in units.groupby(["group", "unit_roi"], sort=False)
         for metric in metrics
     ]
-    summary = _add_holm(pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS)))
+    summary = _add_holm(pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS)), primary)
     return _sort_rows(summary, {"teacher": _group_order(), "roi": (GLOBAL_ROI, *god.ROIS), "metric": tuple(metrics)})
 
 
 def gains_vs_baseline(students: pd.DataFrame, metric: str = "top1") -> pd.DataFrame:
-    """Non-baseline student rows with ``gain`` = metric - baseline's metric at the same split and
-    seed (metric units; a fraction for top1), plus the summary's ``group``, ``unit_roi`` and
+    """Non-baseline student rows with ``gain`` = metric on the scoring images - the baseline's at
+    the same split and seed (metric units), plus the summary's ``group``, ``unit_roi`` and
     ``subject``. Rows whose split x seed has no baseline are dropped."""
     if students.empty:
         return pd.DataFrame(columns=[*students.columns, "group", "unit_roi", "subject", "gain"])
+    column = score_column(students, metric)
     units = _with_units(students)
     units = units[units["kind"] != BASELINE_KIND].reset_index(drop=True)
-    units["gain"] = units[metric].to_numpy(np.float64) - _reference_values(units, students, None, metric)
+    base = students.loc[students["kind"] == BASELINE_KIND, ["split", "seed", column]].rename(columns={column: "_base"})
+    merged = units[["split", "seed"]].merge(base, on=["split", "seed"], how="left", validate="many_to_one")
+    units["gain"] = units[column].to_numpy(np.float64) - merged["_base"].to_numpy(np.float64)
     return units[np.isfinite(units["gain"].to_numpy())].reset_index(drop=True)
 
 
-def positive_control_verdict(students: pd.DataFrame, level: float = 0.95) -> str | None:
-    """One sentence on the oracle (the positive control) against the baseline, top-1 paired over
-    split x seed; None without oracle runs. If even the oracle's gain has a confidence interval
-    reaching zero, the setting cannot detect a teacher's effect, and the sentence says so."""
-    oracle = students[students["kind"] == "oracle"] if not students.empty else students
-    if oracle.empty:
+def _describe(row: pd.Series, metric: str) -> str:
+    scale, unit = (100, "pp") if metric != "nll" else (1, "nats")
+    d, low, high = (scale * row[k] for k in ("diff_vs_baseline", "diff_vs_baseline_ci_low", "diff_vs_baseline_ci_high"))
+    return f"{metric} {d:+.1f} {unit} [{low:+.1f}, {high:+.1f}], p = {row['p_vs_baseline']:.2g}"
+
+
+def positive_control_verdict(summary: pd.DataFrame, metric: str = "top1") -> str | None:
+    """One sentence on the oracle (the positive control) against the baseline, from the summary's
+    per-image comparisons; it states top-1 and NLL and judges on ``metric`` (the primary metric):
+    passed when its 95% interval excludes zero in the helpful direction. None without an oracle."""
+    oracle = summary[summary["teacher"] == "oracle"].set_index("metric") if not summary.empty else summary
+    if oracle.empty or metric not in oracle.index:
         return None
-    units = _with_units(oracle.reset_index(drop=True))
-    diff = paired_difference(units["top1"].to_numpy(np.float64), _reference_values(units, students, None, "top1"), level)
-    gain = f"{100 * diff['mean_diff']:+.1f} pp top-1, {100 * level:.0f}% CI [{100 * diff['ci_low']:+.1f}, {100 * diff['ci_high']:+.1f}], n = {diff['n']}"
-    if diff["n"] >= 2 and diff["ci_low"] > 0:
-        return f"positive control: the oracle teacher beats the baseline ({gain}); the setting can detect a teacher effect"
-    return f"positive control FAILED: the oracle teacher does not reliably beat the baseline ({gain}); this setting cannot detect a teacher effect, so no brain-teacher result here can be read as one"
+    stated = "; ".join(_describe(oracle.loc[m], m) for m in ("top1", "nll") if m in oracle.index)
+    row = oracle.loc[metric]
+    better = row["diff_vs_baseline_ci_high"] < 0 if metric == "nll" else row["diff_vs_baseline_ci_low"] > 0
+    if better:
+        return f"positive control passed: the oracle teacher beats the baseline ({stated}); the setting can detect a teacher effect"
+    return f"positive control FAILED: the oracle teacher does not reliably beat the baseline on {metric} ({stated}); this setting cannot detect a teacher effect, so no brain-teacher result here can be read as one"
+
+
+STATISTICS_METHOD = (
+    "Comparisons pair two students image by image on the scoring images (the simulated evaluation set, or the splits' "
+    "held-out images, each training image once per seed). Within a run (split x seed) the students of a pooled group "
+    "(its subjects, who share the run's baseline) are averaged; an image scored on several runs is averaged over them. "
+    "Categories are the independent units: images of a category are alike and a student's errors cluster by category. "
+    "Interval: Student-t over the category means; p: two-sided sign-flip permutation over them (exact up to 16 "
+    "categories). This is inference over images and categories for the trained students; run-to-run (seed) variation "
+    "enters through each category's mean, and the mean/ci columns show it over runs. Under 3 units an interval is NA. "
+    "Holm runs over the primary family only; every other p-value is unadjusted and exploratory."
+)
 
 
 # --- writing and reading -------------------------------------------------------------------------
@@ -417,6 +500,7 @@ def write_tables(
     *,
     metrics: Sequence[str] = ("top1", "top5", "nll"),
     level: float = 0.95,
+    primary: Mapping[str, str] | None = None,
 ) -> dict[str, Path]:
     """Write ``decoders.tsv``, ``students.tsv`` and ``summary.tsv`` (tab-separated, missing = NA)
     into ``out_dir``, each with a ``<name>.provenance.json`` sidecar documenting every column.
@@ -426,14 +510,17 @@ def write_tables(
     """
     decode_paths, student_paths = list(decode_paths), list(student_paths)
     out_dir = Path(out_dir)
+    primary = dict(primary or DEFAULT_PRIMARY)
     students = student_table(student_paths)
-    verdict = positive_control_verdict(students, level)
+    summary = summary_table(students, metrics, level, primary)
+    verdict = positive_control_verdict(summary, primary["metric"])
     if verdict:
         log.log(logging.WARNING if "FAILED" in verdict else logging.INFO, verdict)
+    extra = {"level": level, "metrics": list(metrics), "references": REFERENCES, "primary": primary, "positive_control": verdict, "method": STATISTICS_METHOD}
     tables = {
         "decoders": (decoder_table(decode_paths), len(decode_paths), {}),
         "students": (students, len(student_paths), {}),
-        "summary": (summary_table(students, metrics, level), len(student_paths), {"level": level, "metrics": list(metrics), "references": REFERENCES, "positive_control": verdict}),
+        "summary": (summary, len(student_paths), extra),
     }
     written: dict[str, Path] = {}
     for name, (table, n_inputs, extra) in tables.items():

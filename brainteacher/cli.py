@@ -164,6 +164,7 @@ def _decode(args: argparse.Namespace) -> None:
 def _student_args(p: argparse.ArgumentParser, depth: int) -> None:
     """The image-classifier options shared by ``network-teacher`` and ``distill``."""
     from brainteacher.distill import StudentConfig
+    from brainteacher.resnet import STEMS
 
     s = StudentConfig()
     _dataset_arg(p)
@@ -174,8 +175,9 @@ def _student_args(p: argparse.ArgumentParser, depth: int) -> None:
     p.add_argument("--depth", type=int, default=depth, choices=[18, 34])
     p.add_argument("--width", type=int, default=s.width, help="ResNet base width (64 = torchvision's)")
     p.add_argument("--image-size", type=int, default=s.image_size, help="pixels per side")
+    p.add_argument("--stem", default=s.stem, choices=sorted(STEMS), help="imagenet (7x7/2 + maxpool), small (3x3/1) or small-s2 (3x3/2)")
     p.add_argument("--weights", default=None, help="torchvision-format state_dict to start from (fc skipped; never downloaded)")
-    p.add_argument("--epochs", type=int, default=s.train.epochs)
+    p.add_argument("--steps", type=int, default=s.train.steps, help="optimizer steps (the schedule's length)")
     p.add_argument("--batch-size", type=int, default=s.train.batch_size)
     p.add_argument("--lr", type=float, default=s.train.lr)
     p.add_argument("--weight-decay", type=float, default=s.train.weight_decay)
@@ -186,8 +188,8 @@ def _student_config(args: argparse.Namespace, **kd) -> "StudentConfig":  # noqa:
     from brainteacher.distill import StudentConfig
     from brainteacher.train import TrainConfig
 
-    train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay)
-    return StudentConfig(depth=args.depth, width=args.width, image_size=args.image_size, weights=args.weights, device=args.device, train=train, **kd)
+    train = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, log_every=20)
+    return StudentConfig(depth=args.depth, width=args.width, image_size=args.image_size, stem=args.stem, weights=args.weights, device=args.device, train=train, **kd)
 
 
 def _cache_args(p: argparse.ArgumentParser) -> None:
@@ -225,14 +227,13 @@ def _distill_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--decoder", default=None, help="label: the decoder a brain teacher's folders came from")
     p.add_argument("--alpha", type=float, default=s.alpha, help="weight of the KD term (0 = cross-entropy only)")
     p.add_argument("--temperature", type=float, default=s.temperature, help="Hinton's T")
-    p.add_argument("--oracle-true-class-prob", type=float, default=s.oracle_true_class_prob)
 
 
 @_command("distill", "train a ResNet-18 student with one teacher on a split; test it on the held-out images", _distill_args)
 def _distill(args: argparse.Namespace) -> None:
     from brainteacher.distill import run_distill
 
-    cfg = _student_config(args, alpha=args.alpha, temperature=args.temperature, oracle_true_class_prob=args.oracle_true_class_prob)
+    cfg = _student_config(args, alpha=args.alpha, temperature=args.temperature)
     run_distill(args.root, args.split, args.teacher, args.teacher_input, args.seed, args.out, cfg, image_cache=args.image_cache, decoder=args.decoder)
 
 
@@ -244,13 +245,15 @@ def _aggregate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--students", nargs="*", type=Path, default=[], help="student metrics.json files")
     p.add_argument("--out", type=Path, required=True, help="folder for decoders.tsv, students.tsv, summary.tsv")
     p.add_argument("--config", default=None, help="the workflow's merged config as JSON text, recorded as provenance")
+    p.add_argument("--primary", nargs=3, default=["brain-mean", "shuffled_brain", "top1"], metavar=("TEACHER", "REFERENCE", "METRIC"), help="the pre-registered primary contrast (Holm over its ROIs)")
 
 
 @_command("aggregate", "collect decoder and student metrics into result tables with CIs and paired tests", _aggregate_args)
 def _aggregate(args: argparse.Namespace) -> None:
     from brainteacher.aggregate import write_tables
 
-    write_tables(args.decode, args.students, args.out, _config_record(args.config))
+    primary = dict(zip(("teacher", "reference", "metric"), args.primary))
+    write_tables(args.decode, args.students, args.out, _config_record(args.config), primary=primary)
 
 
 def _plot_args(p: argparse.ArgumentParser) -> None:

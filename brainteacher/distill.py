@@ -2,8 +2,10 @@
 
 Both train through ``train.fit`` on a split's training images, decoded once into a uint8 cache,
 normalised with training-set statistics and augmented on the device (random resized crop, flip).
-The student is tested on the split's held-out images, with the last epoch's weights (no selection
-on test data). The network teacher, like the brain decoders, is cross-fitted: each training image's
+The student is tested on the split's held-out images and, on simulated data, on the dataset's
+evaluation images (``images/evaluation``: never in a split, no fMRI), with the last step's
+weights (no selection on test data). Its final training accuracy and loss are recorded beside,
+so under- and over-fitting show. The network teacher, like the brain decoders, is cross-fitted: each training image's
 target comes from a fold model that never saw it, so it cannot teach memorised one-hot labels.
 """
 
@@ -22,7 +24,7 @@ from torch import nn
 from brainteacher import god, teachers
 from brainteacher.decode import write_soft_labels
 from brainteacher.errors import DataError
-from brainteacher.images import augment, channel_stats, load_training_images, normalise
+from brainteacher.images import augment, channel_stats, load_evaluation_images, load_training_images, normalise
 from brainteacher.io import atomic_dir, provenance, save_npy, write_json
 from brainteacher.kd import kd_loss
 from brainteacher.metrics import classification_summary, per_category_accuracy
@@ -36,22 +38,24 @@ log = logging.getLogger("brainteacher.distill")
 
 
 def _student_train_config() -> TrainConfig:
-    return TrainConfig(epochs=20, batch_size=64, lr=2e-3, weight_decay=5e-4, log_every=10)
+    # 300 steps of 32 images: ~80 passes over a quick split's 120 images, enough to fit them.
+    return TrainConfig(steps=300, batch_size=32, lr=2e-3, weight_decay=5e-4, log_every=20)
 
 
 @dataclass(frozen=True)
 class StudentConfig:
     """An image classifier and its distillation. ``width`` 64 is torchvision's ResNet; ``image_size``
     is pixels per side of the cached images; ``alpha`` weighs the KD term and ``temperature`` is
-    Hinton's T; ``weights`` is an optional torchvision-format state_dict file to start from (its
-    ``fc`` is skipped); ``oracle_true_class_prob`` sets the oracle teacher's sharpness."""
+    Hinton's T; ``stem`` a key of ``resnet.STEMS`` (``imagenet`` is torchvision's and the fastest
+    per accuracy at 32 px on CPU); ``weights`` is an optional torchvision-format state_dict file to
+    start from (its ``fc`` is skipped; needs the ``imagenet`` stem)."""
 
     depth: int = 18
     width: int = 16
     image_size: int = 32
-    alpha: float = 0.5
+    stem: str = "imagenet"
+    alpha: float = 0.9
     temperature: float = 2.0
-    oracle_true_class_prob: float = 0.5
     weights: str | None = None
     device: str = "auto"
     train: TrainConfig = field(default_factory=_student_train_config)
@@ -88,7 +92,7 @@ def _to_device(images: np.ndarray, device: torch.device, mean: np.ndarray, sd: n
 
 
 def _build(cfg: StudentConfig, n_classes: int, device: torch.device) -> nn.Module:
-    model = resnet(cfg.depth, 2, num_classes=n_classes, width=cfg.width)
+    model = resnet(cfg.depth, 2, num_classes=n_classes, width=cfg.width, stem=cfg.stem)
     if cfg.weights:
         load_torchvision_weights(model, cfg.weights, skip_fc=True)
     model = model.to(device)
@@ -97,10 +101,11 @@ def _build(cfg: StudentConfig, n_classes: int, device: torch.device) -> nn.Modul
 
 def train_classifier(
     train: SplitImages, n_classes: int, teacher: np.ndarray | None, cfg: StudentConfig, seed: int, device: torch.device, desc: str = ""
-) -> tuple[nn.Module, tuple[np.ndarray, np.ndarray]]:
+) -> tuple[nn.Module, tuple[np.ndarray, np.ndarray], list[float]]:
     """Train a ResNet on ``train``; with ``teacher`` (n, C) logits the loss is Hinton KD, else CE.
 
-    Returns the model (last epoch) and the (mean, sd) per-channel statistics it was normalised with.
+    Returns the model (last step), the (mean, sd) per-channel statistics it was normalised with and
+    the mean training loss of every epoch.
     """
     generator = seed_everything(seed)
     model = _build(cfg, n_classes, device)
@@ -112,8 +117,8 @@ def train_classifier(
     else:
         t = torch.from_numpy(np.asarray(teacher, np.float32)).to(device)
         loss_fn = lambda logits, idx: kd_loss(logits, t[idx], y[idx], cfg.temperature, cfg.alpha)  # noqa: E731
-    fit(model, x, loss_fn, cfg.train, generator, augment=augment, desc=desc)
-    return model, stats
+    history = fit(model, x, loss_fn, cfg.train, generator, augment=augment, desc=desc)
+    return model, stats, history
 
 
 def _predict(model: nn.Module, images: np.ndarray, stats, device: torch.device) -> np.ndarray:
@@ -141,10 +146,12 @@ def run_distill(
 ) -> dict:
     """Train one student with one teacher on a split and test it on the split's held-out images.
 
-    Writes atomically into ``out``: ``metrics.json`` (test top-1/top-5/NLL/ECE, per-category
-    accuracy, parameters, size, train time, device, teacher statistics, provenance),
-    ``test_logits.npy`` (n_test, C) float32, ``test_image_ids.npy``, ``test_labels.npy`` and
-    ``model.pt`` (a state_dict). ``decoder`` only labels which decoder a brain teacher came from.
+    Writes atomically into ``out``: ``metrics.json`` (test top-1/top-5/NLL/ECE on the held-out
+    images, the same on the evaluation images where the dataset has them, training accuracy and
+    final loss, per-category accuracy, parameters, size, train time, device, teacher statistics,
+    provenance), ``test_logits.npy`` (n_test, C) float32, ``test_image_ids.npy``,
+    ``test_labels.npy``, on simulated data ``eval_logits.npy``, ``eval_image_ids.npy`` and
+    ``eval_labels.npy``, and ``model.pt`` (a state_dict). ``decoder`` only labels which decoder a brain teacher came from.
     """
     t0 = time.perf_counter()
     spec = teachers.parse_teacher(teacher)
@@ -152,31 +159,38 @@ def run_distill(
     if not len(test.ids):
         raise DataError(split_spec, "the split has no test images to evaluate a student on")
     n_classes = len(table.categories)
+    split_name = Path(str(split_spec)).stem
     targets = teachers.teacher_logits(
         spec, teacher_inputs, train.ids, train.labels, table.category_synsets, cfg.temperature,
-        test_ids=test.ids, seed=seed, oracle_true_class_prob=cfg.oracle_true_class_prob,
+        test_ids=test.ids, seed=seed, split=split_name,
     )  # fmt: skip
+    evaluation = load_evaluation_images(root, cfg.image_size, table.category_synsets)
     device = pick_device(cfg.device)
     log.info("student ResNet-%d (width %d) with teacher %s, %d training / %d test images, on %s", cfg.depth, cfg.width, spec.name, len(train.ids), len(test.ids), device)
     t_train = time.perf_counter()
-    model, stats = train_classifier(train, n_classes, targets, cfg, seed, device, desc=f"{spec.name} ")
+    model, stats, history = train_classifier(train, n_classes, targets, cfg, seed, device, desc=f"{spec.name} ")
     train_time = time.perf_counter() - t_train
     logits = _predict(model, test.images, stats, device)
+    eval_logits = None if evaluation is None else _predict(model, evaluation.images, stats, device)
     metrics = {
         "teacher": spec.name,
         "teacher_kind": spec.kind,
         "teacher_source": spec.source,
         "roi": spec.roi,
         "decoder": decoder if spec.is_brain_derived else None,
-        "split": Path(str(split_spec)).stem,
+        "split": split_name,
         "seed": seed,
         "n_train": len(train.ids),
         "n_test": len(test.ids),
+        "n_evaluation": 0 if evaluation is None else len(evaluation.ids),
         "n_categories": n_classes,
         "test": classification_summary(logits, test.labels),
+        "evaluation": None if evaluation is None else classification_summary(eval_logits, evaluation.labels),
+        # Training images seen without augmentation, in eval mode, after the last step.
+        "train": {**classification_summary(_predict(model, train.images, stats, device), train.labels), "final_loss": history[-1]},
         "per_category_accuracy": dict(zip(table.category_synsets, per_category_accuracy(logits, test.labels, n_classes).tolist())),
         "teacher_stats": teachers.target_stats(targets, train.labels, cfg.temperature),
-        "epoch_reported": cfg.train.epochs,
+        "steps": cfg.train.steps,
         "n_parameters": count_parameters(model),
         "train_time_s": round(train_time, 3),
         "wall_time_s": None,
@@ -188,10 +202,14 @@ def run_distill(
         save_npy(tmp / "test_logits.npy", logits)
         save_npy(tmp / "test_image_ids.npy", np.asarray(test.ids))
         save_npy(tmp / "test_labels.npy", test.labels)
+        if evaluation is not None:
+            save_npy(tmp / "eval_logits.npy", eval_logits)
+            save_npy(tmp / "eval_image_ids.npy", np.asarray(evaluation.ids))
+            save_npy(tmp / "eval_labels.npy", evaluation.labels)
         metrics["wall_time_s"] = round(time.perf_counter() - t0, 3)
         write_json(tmp / "metrics.json", metrics)
-    s = metrics["test"]
-    log.info("%s: test top-1 %.3f (chance %.3f), top-5 %.3f, NLL %.3f", spec.name, s["top1"], s["top1_chance"], s["top5"], s["nll"])
+    s = metrics["evaluation"] or metrics["test"]
+    log.info("%s: %s top-1 %.3f (chance %.3f), top-5 %.3f, NLL %.3f; training top-1 %.3f", spec.name, "evaluation" if evaluation else "test", s["top1"], s["top1_chance"], s["top5"], s["nll"], metrics["train"]["top1"])
     return metrics
 
 
@@ -211,7 +229,7 @@ def run_network_teacher(
         fit_rows, held = np.flatnonzero(folds != k), np.flatnonzero(folds == k)
         log.info("network teacher fold %d/%d: %d training images, %d held out", k + 1, n_folds, len(fit_rows), len(held))
         part = SplitImages(train.images[fit_rows], train.labels[fit_rows], ())
-        model, stats = train_classifier(part, n_classes, None, cfg, seed * 1000 + k, device, desc=f"fold {k + 1}/{n_folds} ")
+        model, stats, _ = train_classifier(part, n_classes, None, cfg, seed * 1000 + k, device, desc=f"fold {k + 1}/{n_folds} ")
         logits[held] = _predict(model, train.images[held], stats, device)
     metrics = {
         "teacher": "network",
@@ -224,6 +242,6 @@ def run_network_teacher(
         "device": str(device),
         **provenance({"root": str(root), "split": str(split_spec), "network": asdict(cfg), "n_folds": n_folds}, seed),
     }
-    write_soft_labels(out, logits, train.ids, train.labels, folds, metrics)
+    metrics = write_soft_labels(out, logits, train.ids, train.labels, folds, metrics)
     log.info("network teacher out-of-fold top-1 %.3f (chance %.3f)", metrics["out_of_fold"]["top1"], metrics["out_of_fold"]["top1_chance"])
     return metrics

@@ -40,6 +40,8 @@ __all__ = [
     "TEST_TSV",
     "TRAINING_IMAGE_DIR",
     "TEST_IMAGE_DIR",
+    "EVALUATION_TSV",
+    "EVALUATION_IMAGE_DIR",
     "IMAGE_SUFFIX",
     "roi_key",
     "stimulus_key_from_name",
@@ -80,6 +82,9 @@ KEY_IMAGE = "image_index"
 
 TRAINING_TSV = "stimulus_ImageNetTraining.tsv"
 TEST_TSV = "stimulus_ImageNetTest.tsv"
+# Simulated datasets only: extra images of the training categories, with no fMRI, to score students on.
+EVALUATION_TSV = "stimulus_SimulatedEvaluation.tsv"
+EVALUATION_IMAGE_DIR = Path("images") / "evaluation"
 TRAINING_IMAGE_DIR = Path("images") / "training"
 TEST_IMAGE_DIR = Path("images") / "test"
 IMAGE_SUFFIX = ".JPEG"

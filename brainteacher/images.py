@@ -9,15 +9,17 @@ Normalisation statistics come from the training images only.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from brainteacher.god import GODLayout, StimulusTable, image_paths, open_image, read_stimulus_tsv
+from brainteacher.errors import DataError
+from brainteacher.god import EVALUATION_IMAGE_DIR, EVALUATION_TSV, GODLayout, StimulusTable, image_paths, open_image, read_stimulus_tsv
 
-__all__ = ["load_image_cache", "load_training_images", "channel_stats", "normalise", "augment"]
+__all__ = ["EvaluationImages", "load_image_cache", "load_training_images", "load_evaluation_images", "channel_stats", "normalise", "augment"]
 
 
 def _decode(path: Path, size: int) -> np.ndarray:
@@ -51,6 +53,33 @@ def load_training_images(root: str | Path, size: int, cache: Path | None = None)
     layout = GODLayout.from_root(root)
     table = read_stimulus_tsv(layout.training_tsv)
     return load_image_cache(image_paths(layout.image_dir, table.names), size, cache), table
+
+
+@dataclass(frozen=True)
+class EvaluationImages:
+    """A simulated dataset's evaluation set: ``images`` (n, 3, S, S) uint8, ``labels`` (n,) in the
+    training labels' order, ``ids`` (n,) names."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    ids: tuple[str, ...]
+
+
+def load_evaluation_images(root: str | Path, size: int, category_synsets: Sequence[str]) -> EvaluationImages | None:
+    """The evaluation images of a simulated dataset (``stimulus_SimulatedEvaluation.tsv``), labelled
+    like the training images (matched by synset); None for a dataset without them (real GOD).
+    Decoded each time (about a second for 1,000 small images), so no cache goes stale."""
+    tsv = Path(root) / EVALUATION_TSV
+    if not tsv.is_file():
+        return None
+    table = read_stimulus_tsv(tsv)
+    label_of = {s: i for i, s in enumerate(category_synsets)}
+    unknown = sorted({n.split("_")[0] for n in table.names} - set(label_of))
+    if unknown:
+        raise DataError(tsv, f"evaluation images of categories not in the training set, e.g. {unknown[0]}")
+    labels = np.array([label_of[n.split("_")[0]] for n in table.names], np.int64)
+    images = load_image_cache(image_paths(Path(root) / EVALUATION_IMAGE_DIR, table.names), size)
+    return EvaluationImages(images, labels, table.names)
 
 
 def channel_stats(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

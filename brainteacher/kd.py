@@ -32,6 +32,7 @@ __all__ = [
     "epsilon_matching_true_class_prob",
     "entropy",
     "random_targets_with_entropy",
+    "random_targets_matching",
 ]
 
 Array = TypeVar("Array", np.ndarray, torch.Tensor)
@@ -208,3 +209,32 @@ def random_targets_with_entropy(n: int, n_classes: int, target_entropy: float, r
         raise ValueError(f"target_entropy {target_entropy} too close to 0 or log C to reach with these draws")
     log_tau = brentq(gap, low, high, xtol=1e-12, rtol=1e-12, maxiter=500)
     return softmax(g / math.exp(log_tau), axis=-1)
+
+
+def _binary_entropy(q: float) -> float:
+    return float(-xlogy(q, q) - xlogy(1 - q, 1 - q))
+
+
+def random_targets_matching(labels: np.ndarray, n_classes: int, true_class_prob: float, target_entropy: float, rng: np.random.Generator) -> np.ndarray:
+    """(n, C) random targets whose mean true-class probability and mean row entropy (nats) match.
+
+    Every row gives its true class ``q = true_class_prob`` and spreads ``1 - q`` over the other
+    C - 1 classes as ``softmax(g / tau)`` with random ``g`` (:func:`random_targets_with_entropy`),
+    so the row entropy is ``H_b(q) + (1 - q) H(rest)``; tau is solved for the mean. The targets
+    keep the teacher's confidence in the label and its spread, but say nothing about which other
+    categories an image resembles. An entropy outside what ``q`` allows is clipped to the nearest
+    reachable value.
+    """
+    labels = np.asarray(labels)
+    n = len(labels)
+    q = float(np.clip(true_class_prob, 1e-6, 1 - 1e-6))
+    max_rest = math.log(n_classes - 1)
+    rest_entropy = (float(target_entropy) - _binary_entropy(q)) / (1 - q)
+    rest_entropy = float(np.clip(rest_entropy, 1e-3, max_rest - 1e-3))
+    rest = random_targets_with_entropy(n, n_classes - 1, rest_entropy, rng)
+    out = np.empty((n, n_classes))
+    others = np.ones((n, n_classes), bool)
+    others[np.arange(n), labels] = False
+    out[others] = ((1 - q) * rest).ravel()
+    out[np.arange(n), labels] = q
+    return out

@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from scipy import stats as scipy_stats
 
-from brainteacher.aggregate import BRAIN_KINDS, MEAN_SOURCE, gains_vs_baseline, positive_control_verdict, read_table
+from brainteacher.aggregate import BRAIN_KINDS, MEAN_SOURCE, gains_vs_baseline, positive_control_verdict, read_table, score_column
 from brainteacher.io import atomic_path
 from brainteacher.stats import mean_ci
 
@@ -204,10 +204,11 @@ def _brain_first(ax: Axes) -> list:
     return [h for _, _, h in sorted(zip(rank, range(len(handles)), handles), key=lambda t: t[:2])]
 
 
-def roi_comparison(students: pd.DataFrame, out_stem: Path, roi_order: list[str], note: str = "") -> list[Path]:
+def roi_comparison(students: pd.DataFrame, out_stem: Path, roi_order: list[str], note: str = "", summary: pd.DataFrame | None = None) -> list[Path]:
     """Top-1 gain of knowledge distillation over the no-teacher baseline (same split x seed), in
     percentage points, per ROI: brain teachers (pooled mean and CI over subjects x splits x seeds,
     plus per-subject means), the brain-mean teacher, control bands, and network/oracle lines.
+    The positive-control verdict comes from ``summary`` (its per-image comparisons) when given.
     Writes ``out_stem.{png,svg}``; returns their paths."""
     title = "Knowledge-distillation gain in top-1 accuracy by ROI"
     gains = gains_vs_baseline(students, "top1") if not students.empty else students
@@ -222,8 +223,9 @@ def roi_comparison(students: pd.DataFrame, out_stem: Path, roi_order: list[str],
     _draw_global_lines(ax, gains)
     ax.axhline(0.0, color="black", lw=1, zorder=2, label="baseline (no teacher)")
     n_runs = gains.groupby(["split", "seed"]).ngroups
-    ax.set_title(_subtitle(note, f"student test top-1 minus no-teacher baseline at the same split x seed; {n_subjects} subjects, {n_runs} split x seed runs"), fontsize=8.5, color="0.25")
-    verdict = positive_control_verdict(students)
+    scored_on = "evaluation-set" if score_column(students, "top1").startswith("eval_") else "held-out"
+    ax.set_title(_subtitle(note, f"student {scored_on} top-1 minus no-teacher baseline at the same split x seed; {n_subjects} subjects, {n_runs} split x seed runs"), fontsize=8.5, color="0.25")
+    verdict = positive_control_verdict(summary) if summary is not None and not summary.empty else None
     if verdict:
         fig.text(0.01, -0.02, textwrap.fill(verdict, 150), fontsize=8, color="firebrick" if "FAILED" in verdict else "darkgreen", va="top")
     ax.set_ylabel("top-1 gain over baseline (percentage points)")
@@ -355,8 +357,9 @@ def write_plots(tables_dir: str | Path, out_dir: str | Path, roi_order: list[str
     tables_dir, out_dir = Path(tables_dir), Path(out_dir)
     decoders = _read_or_empty(tables_dir / "decoders.tsv")
     students = _read_or_empty(tables_dir / "students.tsv")
+    summary = _read_or_empty(tables_dir / "summary.tsv")
     return [
-        *roi_comparison(students, out_dir / "roi_comparison", roi_order, note),
+        *roi_comparison(students, out_dir / "roi_comparison", roi_order, note, summary),
         *decoder_accuracy(decoders, out_dir / "decoder_accuracy", roi_order, note),
         *decoder_vs_gain(decoders, students, out_dir / "decoder_vs_gain", note, roi_order=roi_order),
     ]

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 __all__ = [
+    "STEMS",
     "BasicBlock",
     "ResNet",
     "resnet",
@@ -31,6 +32,11 @@ _CONV: dict[int, type[nn.Module]] = {1: nn.Conv1d, 2: nn.Conv2d}
 _NORM: dict[int, type[nn.Module]] = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}
 _MAXPOOL: dict[int, type[nn.Module]] = {1: nn.MaxPool1d, 2: nn.MaxPool2d}
 _AVGPOOL: dict[int, type[nn.Module]] = {1: nn.AdaptiveAvgPool1d, 2: nn.AdaptiveAvgPool2d}
+
+# Stems: (kernel, stride, maxpool). ``imagenet`` is torchvision's (7x7 stride 2 + maxpool: /4);
+# ``small`` suits images of 32-64 px (3x3 stride 1, no maxpool: layer1 sees every pixel), as in
+# the CIFAR ResNets; ``small-s2`` halves the resolution once (3x3 stride 2, no maxpool: /2).
+STEMS: dict[str, tuple[int, int, bool]] = {"imagenet": (7, 2, True), "small": (3, 1, False), "small-s2": (3, 2, False)}
 
 # Blocks per stage; only BasicBlock depths, since the bottleneck nets are too big for this task.
 _DEPTHS: dict[int, tuple[int, int, int, int]] = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
@@ -92,7 +98,8 @@ class ResNet(nn.Module):
 
     Input (N, in_channels, L) when ``spatial_dims=1`` or (N, in_channels, H, W) when 2;
     output (N, num_classes) logits. Stage channels are ``width * (1, 2, 4, 8)``; ``width=64``
-    with 3 input channels and 1000 classes is exactly torchvision's network.
+    with 3 input channels, 1000 classes and the ``imagenet`` stem is exactly torchvision's network.
+    ``stem`` (a key of :data:`STEMS`) sets how much the first layers downsample.
     """
 
     def __init__(
@@ -103,19 +110,25 @@ class ResNet(nn.Module):
         num_classes: int = 1000,
         width: int = 64,
         zero_init_residual: bool = False,
+        stem: str = "imagenet",
     ) -> None:
         super().__init__()
         _check_spatial_dims(spatial_dims)
+        if stem not in STEMS:
+            raise ValueError(f"unknown stem {stem!r}; valid stems: {', '.join(STEMS)}")
         if len(layers) != 4:
             raise ValueError(f"layers must give 4 stage depths, got {list(layers)}")
         self.spatial_dims = spatial_dims
         self.width = width
         self._in_planes = width  # channels entering the next stage; _make_layer advances it
 
-        self.conv1 = _CONV[spatial_dims](in_channels, width, kernel_size=7, stride=2, padding=3, bias=False)
+        kernel, stride, pool = STEMS[stem]
+        self.stem = stem
+        self.conv1 = _CONV[spatial_dims](in_channels, width, kernel_size=kernel, stride=stride, padding=kernel // 2, bias=False)
         self.bn1 = _NORM[spatial_dims](width)
         self.relu = nn.ReLU(inplace=True)
-        self.maxpool = _MAXPOOL[spatial_dims](kernel_size=3, stride=2, padding=1)
+        # Identity keeps the attribute (and forward) the same for every stem; it has no parameters.
+        self.maxpool = _MAXPOOL[spatial_dims](kernel_size=3, stride=2, padding=1) if pool else nn.Identity()
         self.layer1 = self._make_layer(width, layers[0])
         self.layer2 = self._make_layer(width * 2, layers[1], stride=2)
         self.layer3 = self._make_layer(width * 4, layers[2], stride=2)

@@ -6,6 +6,13 @@ Simulated numbers are demos and tests, never findings about the brain. What is p
   hue; a category adds a texture (frequency, orientation in object coordinates), a hue offset and
   an aspect ratio; an image adds position, scale, rotation, colour jitter and a cluttered
   background. So category similarity is real and visible in the pixels.
+- **Image latents, visible.** Every image has a latent ``z_image = z_category + image_sd * e``
+  (``e`` standard normal over D dimensions, scaled by 1/sqrt(D)). Its category *posterior* under
+  this generative model, ``p(c | z_image) ∝ exp(D z_image·z_c / image_sd²)`` (unit ``z_c``,
+  uniform prior over the training categories), sets how the image is drawn: shape outline, hue,
+  aspect and texture are the posterior-weighted mixture of the categories' own. An image whose
+  latent lies toward another category looks partly like it. That posterior, per image, is what
+  ``ground_truth.json`` records, and it is the oracle teacher.
 - **Voxels** come from an encoding model, ``voxel = a_low * low + a_cat * category + noise``:
   ``low`` pools pixel features (orientation energy, colour opponency, luminance on a coarse
   retinotopic grid) over a voxel's receptive field, whose size grows from V1 to PPA; ``category``
@@ -13,7 +20,11 @@ Simulated numbers are demos and tests, never findings about the brain. What is p
   part of their ``z``. The ROI gains ``(a_low, a_cat)`` set the planted ordering of category
   information. FFA and PPA respond more, and more selectively, to their preferred groups.
   Each subject has its own noise level, voxel weights and presentation order; every run adds its
-  own offset to every voxel (which is why z-scoring within run helps).
+  own offset to every voxel (which is why z-scoring within run helps). The voxels read the same
+  ``z_image`` the pixels show, so an ROI's image-specific information can teach a student.
+- **An evaluation set.** Extra images of the training categories (``images/evaluation``, listed
+  in ``stimulus_SimulatedEvaluation.tsv``): in no split, never shown to a decoder, with no fMRI.
+  Students are scored on them besides each split's held-out images.
 
 Everything written is a pure function of (preset, seed), so the output is deterministic.
 """
@@ -52,9 +63,13 @@ class Preset:
     n_imagery_categories: int
     imagery_repeats: int
     grid: int = 8  # retinotopic grid of the low-level features, cells per side
+    n_evaluation_per_category: int = 50  # extra rendered images per training category (no fMRI)
     latent_dim: int = 32
     within_group_similarity: float = 0.6  # share of a category's latent variance from its group
-    image_sd: float = 0.5  # image-specific latent deviation, relative to a unit category vector
+    # Image-specific latent deviation, relative to a unit category vector. 2.0 gives the quick
+    # preset a Bayes top-1 of about 0.66 and a mean true-class posterior of about 0.55: many
+    # images lie between categories of a group, which a one-hot label hides and a posterior shows.
+    image_sd: float = 2.0
     noise_sd: float = 1.0  # trial noise, in units of the signal's standard deviation
     run_offset_sd: float = 0.5
     # (a_low, a_cat) per ROI: the planted weights of pixel features and category latents.
@@ -83,13 +98,17 @@ PRESETS = {
         images_per_category=8,
         n_groups=4,
         image_size=64,
-        roi_sizes={"V1": 160, "V2": 160, "V3": 120, "V4": 120, "LOC": 100, "FFA": 100, "PPA": 80},
+        roi_sizes={"V1": 160, "V2": 160, "V3": 120, "V4": 120, "LOC": 200, "FFA": 100, "PPA": 80},
         n_training_runs=4,
         n_test_images=10,
         test_repeats=2,
         n_imagery_categories=10,
         imagery_repeats=2,
         grid=6,
+        n_evaluation_per_category=50,
+        # Cleaner single trials than GOD's, so 120 trials can teach: out-of-fold LOC top-1 ~0.3
+        # (chance 0.05) and the decoder's image-specific deviations track the posterior's.
+        noise_sd=0.5,
     ),
     "god": Preset(
         name="god",
@@ -104,6 +123,8 @@ PRESETS = {
         test_repeats=35,
         n_imagery_categories=50,
         imagery_repeats=10,
+        image_sd=1.5,  # 150 categories crowd the latent space: Bayes top-1 about 0.64
+        n_evaluation_per_category=7,
     ),
 }
 
@@ -203,19 +224,53 @@ def _hsv_image(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.stack([np.choose(i, [c[ch] for c in choices]) for ch in range(3)], axis=-1)
 
 
-def _render(cat: _Category, size: int, rng: np.random.Generator) -> np.ndarray:
-    """One image of a category: (size, size, 3) float in [0, 1]."""
+@dataclass(frozen=True)
+class _Look:
+    """How one image is drawn: categories (indices) with mixture weights summing to 1."""
+
+    categories: np.ndarray  # (k,) indices into the world's categories
+    weights: np.ndarray  # (k,)
+
+
+def _look(posterior: np.ndarray, min_weight: float = 1e-3) -> _Look:
+    """The categories that visibly shape an image: posterior weights above ``min_weight``, renormalised
+    (the rest would change no pixel value by more than a rounding step)."""
+    keep = np.flatnonzero(posterior >= min_weight)
+    if not len(keep):
+        keep = np.array([int(np.argmax(posterior))])
+    w = posterior[keep]
+    return _Look(keep, w / w.sum())
+
+
+def _circular_mean(hues: np.ndarray, weights: np.ndarray) -> float:
+    """Weighted mean of hues in [0, 1) on the colour circle."""
+    angle = np.angle(np.sum(weights * np.exp(2j * np.pi * hues)))
+    return float((angle / (2 * np.pi)) % 1.0)
+
+
+def _render(cats: list[_Category], look: _Look, size: int, rng: np.random.Generator) -> np.ndarray:
+    """One image: (size, size, 3) float in [0, 1]. Outline radius, aspect, hue and texture are the
+    ``look``'s weighted mixture of its categories' own; pose, colour jitter and background are
+    the image's."""
+    parts = [cats[c] for c in look.categories]
+    w = look.weights
     yy, xx = np.mgrid[-1 : 1 : size * 1j, -1 : 1 : size * 1j]
     cx, cy = rng.uniform(-0.25, 0.25, 2)
     scale = rng.uniform(0.45, 0.75)
     rot = rng.uniform(0, 2 * np.pi)
+    aspect = float(np.dot(w, [c.aspect for c in parts]))
     x, y = (xx - cx) / scale, (yy - cy) / scale
     u = x * np.cos(rot) + y * np.sin(rot)
-    v = (-x * np.sin(rot) + y * np.cos(rot)) / cat.aspect
+    v = (-x * np.sin(rot) + y * np.cos(rot)) / aspect
     rho, phi = np.hypot(u, v), np.arctan2(v, u)
-    alpha = 1 / (1 + np.exp(-(_shape_radius(cat.shape, phi) - rho) * 25))
-    stripes = 0.5 + 0.5 * np.sin(2 * np.pi * cat.texture_freq * (u * np.cos(cat.texture_angle) + v * np.sin(cat.texture_angle)) + rng.uniform(0, 2 * np.pi))
-    hue = np.full_like(u, (cat.hue + rng.normal(0, 0.02)) % 1.0)
+    radius = sum(wi * _shape_radius(c.shape, phi) for wi, c in zip(w, parts))
+    alpha = 1 / (1 + np.exp(-(radius - rho) * 25))
+    phase = rng.uniform(0, 2 * np.pi)
+    stripes = sum(
+        wi * (0.5 + 0.5 * np.sin(2 * np.pi * c.texture_freq * (u * np.cos(c.texture_angle) + v * np.sin(c.texture_angle)) + phase))
+        for wi, c in zip(w, parts)
+    )
+    hue = np.full_like(u, (_circular_mean(np.array([c.hue for c in parts]), w) + rng.normal(0, 0.02)) % 1.0)
     obj = _hsv_image(hue, np.full_like(u, rng.uniform(0.55, 0.9)), 0.35 + 0.6 * stripes)
     bg_hue = np.full_like(u, rng.uniform(0, 1))
     bg = _hsv_image(bg_hue, np.full_like(u, 0.2), 0.25 + 0.5 * _smooth_noise(size, 4, rng))
@@ -382,18 +437,35 @@ def _write_bdata(path: Path, subject: dict, preset: Preset) -> None:
 _ROW_KEYS = ("datatype", "runs", "blocks", "stimulus_id", "category_index", "image_index")
 
 
-def _write_images(folder: Path, keys: np.ndarray, cats: list[_Category], cat_of_image: np.ndarray, size: int, rng: np.random.Generator, grid: int) -> np.ndarray:
-    """Render, save as JPEG and return the pixel features (n, 7, grid*grid) of each image."""
+def _write_images(folder: Path, keys: np.ndarray, cats: list[_Category], posteriors: np.ndarray, candidates: np.ndarray, size: int, rng: np.random.Generator, grid: int) -> np.ndarray:
+    """Render, save as JPEG and return the pixel features (n, 7, grid*grid) of each image.
+
+    ``posteriors`` (n, k) are the images' category posteriors over ``candidates`` (k,), indices
+    into ``cats``: each image is drawn as their mixture."""
     from PIL import Image
 
     folder.mkdir(parents=True, exist_ok=True)
     feats = []
-    for key, c in zip(keys, cat_of_image):
-        img = _render(cats[c], size, rng)
+    for key, post in zip(keys, posteriors):
+        look = _look(post)
+        img = _render(cats, _Look(candidates[look.categories], look.weights), size, rng)
         pixels = np.round(img * 255).astype(np.uint8)
         Image.fromarray(pixels).save(folder / f"{god.name_from_stimulus_key(key)}{god.IMAGE_SUFFIX}", format="JPEG", quality=92)
         feats.append(_pixel_features(pixels / 255.0, grid))
     return np.stack(feats)
+
+
+def latent_posterior(z_images: np.ndarray, z_categories: np.ndarray, image_sd: float) -> np.ndarray:
+    """(n, k) category posterior of each image latent under the generative model.
+
+    ``z_image ~ N(z_c, image_sd² / D · I)`` with unit-norm ``z_c`` (k candidates) and a uniform
+    prior, so ``log p(c | z) = D z·z_c / image_sd² + const``. z_images (n, D), z_categories (k, D).
+    """
+    d = z_images.shape[1]
+    logits = d * z_images @ z_categories.T / image_sd**2
+    logits -= logits.max(axis=1, keepdims=True)
+    p = np.exp(logits)
+    return p / p.sum(axis=1, keepdims=True)
 
 
 def _group_preferences(n_groups: int, rng: np.random.Generator) -> dict[str, list[int]]:
@@ -419,10 +491,28 @@ def _test_and_imagery_tables(preset: Preset) -> tuple[god.StimulusTable, god.Sti
     return test, imagery
 
 
+def _evaluation_stimuli(train_keys: np.ndarray, train_cats: np.ndarray, per_category: int) -> tuple[np.ndarray, np.ndarray]:
+    """Keys and category numbers of the evaluation images: ``per_category`` new image numbers
+    (900001, ...) under each training category's synset, so no key is a real GOD image's."""
+    keys, cats = [], []
+    for cat in np.unique(train_cats):
+        synset = int(train_keys[np.flatnonzero(train_cats == cat)[0]]) // 10**6
+        keys.extend(synset * 10**6 + 900001 + np.arange(per_category))
+        cats.extend([int(cat)] * per_category)
+    return np.array(keys, np.int64), np.array(cats, np.int64)
+
+
+def _image_latents(z_cat: np.ndarray, cat_of_image: np.ndarray, preset: Preset, rng: np.random.Generator) -> np.ndarray:
+    """(n, D) image latents ``z_category + image_sd * e / sqrt(D)``, e standard normal."""
+    e = rng.normal(size=(len(cat_of_image), preset.latent_dim))
+    return z_cat[cat_of_image] + preset.image_sd * e / np.sqrt(preset.latent_dim)
+
+
 def simulate(out: str | Path, preset: Preset | str = "quick", seed: int = 0) -> Path:
     """Write a GOD-format dataset to ``out`` (replaced atomically): ``Subject<N>.h5``,
-    ``stimulus_ImageNetTraining.tsv``, ``stimulus_ImageNetTest.tsv``, ``images/{training,test}/*.JPEG``
-    and ``ground_truth.json``. Returns ``out``."""
+    ``stimulus_ImageNetTraining.tsv``, ``stimulus_ImageNetTest.tsv``,
+    ``stimulus_SimulatedEvaluation.tsv``, ``images/{training,test,evaluation}/*.JPEG`` and
+    ``ground_truth.json``. Returns ``out``."""
     preset = get_preset(preset) if isinstance(preset, str) else preset
     rng = np.random.default_rng(seed)
     train_keys, train_cats = _choose_training_stimuli(preset)
@@ -435,16 +525,28 @@ def simulate(out: str | Path, preset: Preset | str = "quick", seed: int = 0) -> 
     z_cat = _category_latents(cats, preset.n_groups, preset, rng)
     cat_of_image = np.concatenate([train_cats - 1, n_train_cat + np.searchsorted(np.unique(test_table.category_index), test_table.category_index)])
     groups = np.array([cats[c].group for c in cat_of_image])
-    z_images = z_cat[cat_of_image] + preset.image_sd * rng.normal(size=(len(cat_of_image), preset.latent_dim)) / np.sqrt(preset.latent_dim)
+    z_images = _image_latents(z_cat, cat_of_image, preset, rng)
     preferred = _group_preferences(preset.n_groups, rng)
     subject_noise = preset.noise_sd * rng.uniform(0.8, 1.3, preset.n_subjects)
+    # A stream of its own, so the size of the evaluation set changes nothing else.
+    eval_rng = np.random.default_rng([seed, 1000])
+    eval_keys, eval_cats = _evaluation_stimuli(train_keys, train_cats, preset.n_evaluation_per_category)
+    eval_z = _image_latents(z_cat, eval_cats - 1, preset, eval_rng)
+
+    # Posteriors over the categories an image could be confused with: training images (and the
+    # evaluation images) among the training categories, test images among the test categories.
+    train_cands, test_cands = np.arange(n_train_cat), n_train_cat + np.arange(n_test_cat)
+    n_train = len(train_keys)
+    train_post = latent_posterior(z_images[:n_train], z_cat[train_cands], preset.image_sd)
+    test_post = latent_posterior(z_images[n_train:], z_cat[test_cands], preset.image_sd)
+    eval_post = latent_posterior(eval_z, z_cat[train_cands], preset.image_sd)
 
     with atomic_dir(out) as tmp:
-        n_train = len(train_keys)
         feats = np.concatenate([
-            _write_images(tmp / god.TRAINING_IMAGE_DIR, train_keys, cats, cat_of_image[:n_train], preset.image_size, rng, preset.grid),
-            _write_images(tmp / god.TEST_IMAGE_DIR, test_table.keys, cats, cat_of_image[n_train:], preset.image_size, rng, preset.grid),
+            _write_images(tmp / god.TRAINING_IMAGE_DIR, train_keys, cats, train_post, train_cands, preset.image_size, rng, preset.grid),
+            _write_images(tmp / god.TEST_IMAGE_DIR, test_table.keys, cats, test_post, test_cands, preset.image_size, rng, preset.grid),
         ])
+        _write_images(tmp / god.EVALUATION_IMAGE_DIR, eval_keys, cats, eval_post, train_cands, preset.image_size, eval_rng, preset.grid)
         stim = _Stimuli(feats, z_images, z_cat, cat_of_image, groups, n_train)
         imagery_z = z_cat[n_train_cat + (np.arange(len(imagery_table.keys)) % n_test_cat)]
         tables = {
@@ -454,14 +556,21 @@ def simulate(out: str | Path, preset: Preset | str = "quick", seed: int = 0) -> 
         }
         god.write_stimulus_tsv(tmp / god.TRAINING_TSV, train_keys, train_cats, np.arange(1, n_train + 1))
         god.write_stimulus_tsv(tmp / god.TEST_TSV, test_table.keys, test_table.category_index, test_table.image_index)
+        god.write_stimulus_tsv(tmp / god.EVALUATION_TSV, eval_keys, eval_cats, np.arange(1, len(eval_keys) + 1))
         for s in range(preset.n_subjects):
             subject = _simulate_subject(stim, tables, preset, preferred, float(subject_noise[s]), np.random.default_rng([seed, s + 1]))
             _write_bdata(tmp / f"Subject{s + 1}.h5", subject, preset)
-        write_json(tmp / "ground_truth.json", _ground_truth(preset, seed, cats, z_cat, train_keys, preferred, subject_noise))
+        posterior = {"training": (train_keys, train_post), "evaluation": (eval_keys, eval_post)}
+        write_json(tmp / "ground_truth.json", _ground_truth(preset, seed, cats, z_cat, train_keys, preferred, subject_noise, posterior))
     return Path(out)
 
 
-def _ground_truth(preset, seed, cats, z_cat, train_keys, preferred, subject_noise) -> dict:
+def _posterior_record(keys: np.ndarray, posterior: np.ndarray) -> dict[str, list[float]]:
+    """{image name: posterior over the training categories (label order), 6 decimals}."""
+    return {god.name_from_stimulus_key(k): [round(float(p), 6) for p in row] for k, row in zip(keys, posterior)}
+
+
+def _ground_truth(preset, seed, cats, z_cat, train_keys, preferred, subject_noise, posterior) -> dict:
     n = preset.n_categories
     sim = z_cat[:n] @ z_cat[:n].T
     synsets = [god.name_from_stimulus_key(k).split("_")[0] for k in train_keys[:: preset.images_per_category]]
@@ -479,4 +588,10 @@ def _ground_truth(preset, seed, cats, z_cat, train_keys, preferred, subject_nois
         "planted_category_order": _planted_order(preset),
         "preferred_groups": preferred,
         "category_similarity": sim.round(6).tolist(),
+        "image_posterior_model": (
+            "p(c | z_image) for z_image ~ N(z_c, image_sd^2 / D I), unit-norm z_c, uniform prior over the training "
+            "categories; each image is drawn as the posterior-weighted mixture of its candidates' looks"
+        ),
+        # Per image, over the training categories in label order (the synsets above): the oracle.
+        "image_posterior": {side: _posterior_record(keys, post) for side, (keys, post) in posterior.items()},
     }

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 from scipy import stats
 
-__all__ = ["mean_ci", "paired_difference", "holm", "bootstrap_ci"]
+__all__ = ["mean_ci", "paired_difference", "holm", "bootstrap_ci", "sign_flip_p_value", "category_paired_test"]
 
 
 def _finite_1d(values: np.ndarray) -> np.ndarray:
@@ -128,3 +128,65 @@ def bootstrap_ci(values: np.ndarray, rng: np.random.Generator, n_boot: int = 200
     means = x[rng.integers(0, n, size=(n_boot, n))].mean(axis=1)
     low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
     return (float(x.mean()), float(low), float(high))
+
+
+# --- per-image comparisons with categories as the unit ---------------------------------------------
+
+# Up to this many units the sign-flip null distribution is enumerated exactly (2**16 = 65,536 sign
+# patterns); above it, Monte Carlo with a fixed seed keeps the p-value reproducible.
+_EXACT_SIGN_FLIP_MAX = 16
+
+
+def sign_flip_p_value(units: np.ndarray, n_permutations: int = 20000, seed: int = 0) -> float:
+    """Two-sided p-value of mean(units) = 0 by flipping the sign of each unit's difference.
+
+    Valid when, under the null, each unit's difference is symmetric about 0 (the two conditions are
+    exchangeable within a unit). Exact enumeration for n <= 16, else ``n_permutations`` random sign
+    patterns (with the observed one counted, so p >= 1 / (n_permutations + 1)).
+    """
+    x = _finite_1d(units)
+    n = len(x)
+    if n == 0:
+        return math.nan
+    observed = abs(x.mean())
+    tolerance = 1e-12 * max(1.0, float(np.abs(x).max()))
+    if n <= _EXACT_SIGN_FLIP_MAX:
+        signs = 1 - 2 * ((np.arange(2**n)[:, None] >> np.arange(n)) & 1)
+        return float((np.abs(signs @ x / n) >= observed - tolerance).mean())
+    signs = np.random.default_rng(seed).choice([-1.0, 1.0], size=(n_permutations, n))
+    exceed = int((np.abs(signs @ x / n) >= observed - tolerance).sum())
+    return (exceed + 1) / (n_permutations + 1)
+
+
+def category_paired_test(diffs: np.ndarray, categories: np.ndarray, level: float = 0.95, min_units: int = 3) -> dict[str, float | int | str]:
+    """Paired per-image differences summarised with *categories* as the independent units.
+
+    Args:
+        diffs: (n_images,) per-image difference of two students (e.g. correct_A - correct_B, or
+            NLL_A - NLL_B), each already averaged over what is nested in the image (seeds,
+            subjects, splits that test the same image).
+        categories: (n_images,) category of each image.
+
+    Images of one category are alike, and one student's errors cluster by category, so images
+    are not independent; categories are far closer to it. Each category's mean difference is a
+    unit: the estimate is the mean over categories, the interval a Student-t interval over them,
+    and the p-value the sign-flip permutation test over them (:func:`sign_flip_p_value`).
+    Fewer than ``min_units`` categories give NaN interval and p, with ``reason`` set.
+
+    Returns ``mean_diff``, ``ci_low``, ``ci_high``, ``p_value``, ``n_units``, ``n_images``,
+    ``test`` and ``reason`` ("" when the interval is defined).
+    """
+    d = np.asarray(diffs, np.float64).ravel()
+    c = np.asarray(categories).ravel()
+    if d.shape != c.shape:
+        raise ValueError(f"diffs and categories differ in length: {len(d)} and {len(c)}")
+    keep = ~np.isnan(d)
+    d, c = d[keep], c[keep]
+    cats, inverse = np.unique(c, return_inverse=True)
+    units = np.bincount(inverse, weights=d, minlength=len(cats)) / np.maximum(np.bincount(inverse, minlength=len(cats)), 1)
+    out: dict[str, float | int | str] = {"n_units": len(cats), "n_images": len(d), "test": "category units: t interval, sign-flip p"}
+    if len(cats) < min_units:
+        mean = float(units.mean()) if len(cats) else math.nan
+        return out | {"mean_diff": mean, "ci_low": math.nan, "ci_high": math.nan, "p_value": math.nan, "reason": f"{len(cats)} independent unit(s) < {min_units}"}
+    mean, low, high = mean_ci(units, level)
+    return out | {"mean_diff": mean, "ci_low": low, "ci_high": high, "p_value": sign_flip_p_value(units), "reason": ""}

@@ -4,8 +4,9 @@ A teacher is named by a spec string:
 
 - ``none``: the baseline, cross-entropy on the labels only;
 - ``network``: a ResNet-34 cross-fitted on the split's training images (``network-teacher``);
-- ``oracle``: on simulated data, the planted category similarity (``ground_truth.json``): the
-  positive control;
+- ``oracle``: on simulated data, each training image's category posterior under the simulator's
+  generative model (``ground_truth.json``, ``image_posterior``): image-specific and useful by
+  construction, the positive control;
 - ``{kind}/{source}/{roi}`` for the brain-derived kinds below, where ``source`` is a subject
   (``Subject1``) or ``mean`` (the mean over subjects; ``brain-mean/{roi}`` is accepted as an alias
   of ``brain/mean/{roi}``):
@@ -16,10 +17,13 @@ A teacher is named by a spec string:
   - ``shuffled-brain``: each image gets the brain target of *another* image of its category
     (class-level information kept, image-specific information destroyed);
   - ``class-mean-brain``: each image gets its category's mean brain target;
-  - ``random``: random targets whose mean entropy matches the brain teacher's.
+  - ``random``: random targets whose mean entropy and mean true-class probability match the
+    brain teacher's.
 
-Every teacher returns *logits* z with softmax(z / T) equal to the intended tempered target, so the
-one KD loss applies to all of them. Teacher files are matched to the student's images by name, and
+Every teacher returns *logits* z and the student sees softmax(z / T): brain and network teachers
+give their calibrated out-of-fold logits, the oracle its log-posterior, and every control is
+built so that its softmax(z / T) matches the brain teacher's tempered targets. The controls'
+random streams are keyed by the teacher's name (kind, source, ROI), the split and the seed. Teacher files are matched to the student's images by name, and
 a teacher that holds any of the split's test images is refused: nothing from a student's test images
 may reach its teacher.
 """
@@ -27,17 +31,17 @@ may reach its teacher.
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import brentq
 
 from brainteacher import god
 from brainteacher.errors import DataError
 from brainteacher.io import read_json
-from brainteacher.kd import entropy, epsilon_matching_true_class_prob, label_smoothing_targets, log_probs_from_probs, random_targets_with_entropy
+from brainteacher.kd import entropy, epsilon_matching_true_class_prob, label_smoothing_targets, log_probs_from_probs, random_targets_matching
 from brainteacher.metrics import softmax
 
 __all__ = ["GLOBAL_KINDS", "BRAIN_KINDS", "KINDS", "TeacherSpec", "parse_teacher", "teacher_logits", "target_stats", "read_teacher_dir"]
@@ -167,34 +171,37 @@ def _control_logits(kind: str, brain: np.ndarray, labels: np.ndarray, temperatur
         eps = epsilon_matching_true_class_prob(tempered[np.arange(n), labels].mean(), n_classes)
         return _logits_of(label_smoothing_targets(labels, n_classes, eps), temperature)
     if kind == "random":
-        target = float(np.clip(entropy(tempered).mean(), 1e-6, math.log(n_classes) - 1e-6))
-        return _logits_of(random_targets_with_entropy(n, n_classes, target, rng), temperature)
+        p_true, h = tempered[np.arange(n), labels].mean(), entropy(tempered).mean()
+        return _logits_of(random_targets_matching(labels, n_classes, p_true, h, rng), temperature)
     raise ValueError(f"not a brain-derived kind: {kind}")
 
 
 # --- oracle ---------------------------------------------------------------------------------------
 
 
-def _oracle_probs(ground_truth: Path, category_synsets: Sequence[str], true_class_prob: float) -> np.ndarray:
-    """(C, C) targets per category: softmax(similarity / tau), tau set so the true class gets
-    ``true_class_prob`` on average. Categories are matched to the dataset's labels by synset."""
+def _oracle_logits(ground_truth: Path, train_ids: Sequence[str], category_synsets: Sequence[str]) -> np.ndarray:
+    """(n_train, C) log-posteriors of the training images ``train_ids`` from a simulated dataset's
+    ``ground_truth.json`` (``image_posterior.training``: per image name, the posterior over the
+    training categories in the order of its ``categories``). Categories are matched by synset."""
     gt = read_json(ground_truth)
-    if "category_similarity" not in gt:
-        raise DataError(ground_truth, "no 'category_similarity': the oracle teacher needs a simulated dataset's ground truth")
-    sim = np.asarray(gt["category_similarity"], np.float64)
+    posterior = gt.get("image_posterior", {}).get("training") if isinstance(gt, dict) else None
+    if not posterior:
+        raise DataError(ground_truth, "no 'image_posterior': the oracle teacher needs a simulated dataset's ground truth")
     synsets = [c["synset"] for c in gt["categories"]]
     if sorted(synsets) != sorted(category_synsets):
         raise DataError(ground_truth, "its categories are not the dataset's categories")
+    missing = [i for i in train_ids if i not in posterior]
+    if missing:
+        raise DataError(ground_truth, f"no posterior for {len(missing)} training image(s), e.g. {missing[0]}")
     order = [synsets.index(s) for s in category_synsets]
-    sim = sim[np.ix_(order, order)]
-    n = len(sim)
-    if not 1.0 / n < true_class_prob < 1.0:
-        raise ValueError(f"oracle true-class probability must lie in (1/C, 1), got {true_class_prob}")
+    probs = np.asarray([posterior[i] for i in train_ids], np.float64)[:, order]
+    return log_probs_from_probs(probs)
 
-    def gap(log_tau: float) -> float:
-        return softmax(sim / math.exp(log_tau), axis=1)[np.arange(n), np.arange(n)].mean() - true_class_prob
 
-    return softmax(sim / math.exp(brentq(gap, -20.0, 20.0, xtol=1e-10)), axis=1)
+def _stream(spec: TeacherSpec, split: str, seed: int) -> np.random.Generator:
+    """A control's random stream, keyed by its name, the split and the seed: adding a teacher kind
+    or an ROI changes no other control's draws (CRC-32 is stable across runs and platforms)."""
+    return np.random.default_rng([seed, zlib.crc32(spec.name.encode()), zlib.crc32(split.encode())])
 
 
 # --- entry point ----------------------------------------------------------------------------------
@@ -210,14 +217,14 @@ def teacher_logits(
     *,
     test_ids: Sequence[str] = (),
     seed: int = 0,
-    oracle_true_class_prob: float = 0.5,
+    split: str = "",
 ) -> np.ndarray | None:
     """(n_train, C) teacher logits for the training images ``train_ids`` (labels (n_train,) in 0..C-1),
     or None for ``none``. softmax(logits / temperature) is the tempered target.
 
     ``inputs``: decode folders (one, or one per subject for ``mean``) for the brain-derived kinds,
     the network-teacher folder for ``network``, the dataset's ``ground_truth.json`` for ``oracle``.
-    ``seed`` drives the shuffled and random controls.
+    ``seed`` and ``split`` (a name, e.g. ``split0``) key the shuffled and random controls' draws.
     """
     inputs = [Path(p) for p in inputs]
     if spec.kind == "none":
@@ -225,14 +232,13 @@ def teacher_logits(
     if spec.kind == "oracle":
         if len(inputs) != 1:
             raise ValueError("the oracle teacher needs the dataset's ground_truth.json")
-        probs = _oracle_probs(inputs[0], category_synsets, oracle_true_class_prob)[labels]
-        return _logits_of(probs, temperature)
+        return _oracle_logits(inputs[0], train_ids, category_synsets)
     if spec.kind == "network":
         if len(inputs) != 1:
             raise ValueError("the network teacher needs one network-teacher folder")
         return read_teacher_dir(inputs[0], train_ids, labels, test_ids)
     brain = _source_logits(inputs, spec, train_ids, labels, test_ids)
-    return _control_logits(spec.kind, brain, labels, temperature, np.random.default_rng([seed, KINDS.index(spec.kind)]))
+    return _control_logits(spec.kind, brain, labels, temperature, _stream(spec, split, seed))
 
 
 def target_stats(logits: np.ndarray | None, labels: np.ndarray, temperature: float) -> dict[str, float] | None:

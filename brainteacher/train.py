@@ -25,9 +25,14 @@ log = logging.getLogger("brainteacher.train")
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings. ``lr`` follows a linear warm-up then a cosine decay to ``lr * min_lr_ratio``."""
+    """Optimisation settings. ``lr`` follows a linear warm-up then a cosine decay to ``lr * min_lr_ratio``.
+
+    The schedule's length is ``steps`` optimizer steps when set (students: the same number of
+    updates whatever the training-set size), else ``epochs`` passes over the data (decoders).
+    Warm-up is ``warmup_epochs`` passes, at most a fifth of the schedule."""
 
     epochs: int = 60
+    steps: int | None = None
     batch_size: int = 32
     lr: float = 1e-3
     weight_decay: float = 1e-2
@@ -93,12 +98,14 @@ def fit(
     device = inputs.device
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     n_batches = len(_batches(len(inputs), cfg.batch_size, torch.Generator().manual_seed(0)))
-    total, warmup = cfg.epochs * n_batches, cfg.warmup_epochs * n_batches
+    total = cfg.steps if cfg.steps is not None else cfg.epochs * n_batches
+    warmup = min(cfg.warmup_epochs * n_batches, total // 5)
+    n_epochs = math.ceil(total / n_batches)
     step, history, t0 = 0, [], time.perf_counter()
     model.train()
-    for epoch in range(cfg.epochs):
+    for epoch in range(n_epochs):
         losses = []
-        for idx in _batches(len(inputs), cfg.batch_size, generator):
+        for idx in _batches(len(inputs), cfg.batch_size, generator)[: total - step]:
             for group in opt.param_groups:
                 group["lr"] = _lr_at(step, total, warmup, cfg)
             idx = idx.to(device)
@@ -114,8 +121,8 @@ def fit(
             losses.append(loss.item())
             step += 1
         history.append(float(np.mean(losses)))
-        level = logging.INFO if (epoch + 1) % cfg.log_every == 0 or epoch + 1 == cfg.epochs else logging.DEBUG
-        log.log(level, "%sepoch %d/%d loss %.4f (%.1f s)", desc, epoch + 1, cfg.epochs, history[-1], time.perf_counter() - t0)
+        level = logging.INFO if (epoch + 1) % cfg.log_every == 0 or epoch + 1 == n_epochs else logging.DEBUG
+        log.log(level, "%sepoch %d/%d (step %d/%d) loss %.4f (%.1f s)", desc, epoch + 1, n_epochs, step, total, history[-1], time.perf_counter() - t0)
     return history
 
 

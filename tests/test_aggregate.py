@@ -15,7 +15,7 @@ from brainteacher import aggregate
 from brainteacher.aggregate import COLUMNS, SUMMARY_COLUMNS, decoder_table, read_table, student_table, summary_table, write_tables
 from brainteacher.errors import DataError
 from brainteacher.plots import write_plots
-from brainteacher.stats import holm, mean_ci, paired_difference
+from brainteacher.stats import holm, mean_ci, sign_flip_p_value
 
 SUBJECTS = ("Subject1", "Subject2")
 ROIS = ("V1", "LOC")
@@ -23,6 +23,8 @@ SPLITS = ("split0", "split1")
 SEEDS = (0, 1)
 DECODER = "linear"
 REFS = ("baseline", "label_smoothing", "shuffled_brain")
+N_CATEGORIES = 10
+N_HELDOUT = 30  # held-out images per split: 3 per category
 
 
 def _noise(*key) -> float:
@@ -30,9 +32,12 @@ def _noise(*key) -> float:
     return zlib.crc32(repr(key).encode()) / 2**32
 
 
+EFFECTS = {"none": 0.0, "network": 0.06, "brain": 0.04, "label-smoothing": 0.02, "shuffled-brain": 0.01, "oracle": 0.3}
+
+
 def student_value(teacher: str, split: str, seed: int, metric: str = "top1") -> float:
     """The known test metric of a synthetic student run."""
-    effect = {"none": 0.0, "network": 0.06, "brain": 0.04, "label-smoothing": 0.02, "shuffled-brain": 0.01}[teacher.split("/")[0]]
+    effect = EFFECTS[teacher.split("/")[0]]
     run = 0.02 * _noise(split, seed)  # shared by every teacher of one split x seed: pairing removes it
     value = 0.30 + effect + run + 0.01 * _noise(teacher, split, seed, metric)
     return 2.0 - value if metric == "nll" else value
@@ -50,6 +55,29 @@ def _summary_metrics(value: float) -> dict[str, float]:
             "rank_chance": 0.5, "nll": 2.0 - value, "nll_chance": math.log(50), "ece": 0.05}  # fmt: skip
 
 
+def heldout(split: str) -> tuple[list[str], np.ndarray]:
+    """A split's held-out image names and labels (each split holds out different images)."""
+    names = [f"{split}_img{i}" for i in range(N_HELDOUT)]
+    return names, np.arange(N_HELDOUT) % N_CATEGORIES
+
+
+def correct(teacher: str, split: str, seed: int) -> np.ndarray:
+    """(N_HELDOUT,) whether the synthetic student gets each held-out image right: image i is
+    right when its pseudo-random draw falls below the student's accuracy."""
+    names, _ = heldout(split)
+    return np.array([_noise(name, teacher, split, seed) < student_value(teacher, split, seed) for name in names], float)
+
+
+def _write_predictions(folder: Path, teacher: str, split: str, seed: int) -> None:
+    names, labels = heldout(split)
+    logits = np.zeros((N_HELDOUT, N_CATEGORIES), np.float32)
+    predicted = np.where(correct(teacher, split, seed) > 0, labels, (labels + 1) % N_CATEGORIES)
+    logits[np.arange(N_HELDOUT), predicted] = 3.0
+    np.save(folder / "test_logits.npy", logits)
+    np.save(folder / "test_image_ids.npy", np.array(names))
+    np.save(folder / "test_labels.npy", labels)
+
+
 def write_student(root: Path, teacher: str, split: str, seed: int) -> Path:
     kind, source, roi = (teacher.split("/") + [None, None])[:3]
     metrics = _summary_metrics(student_value(teacher, split, seed))
@@ -65,6 +93,7 @@ def write_student(root: Path, teacher: str, split: str, seed: int) -> Path:
     path = root / "distill" / teacher / split / f"seed{seed}" / "metrics.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data))
+    _write_predictions(path.parent, teacher, split, seed)
     return path
 
 
@@ -121,45 +150,53 @@ def test_tables_have_one_row_per_run_and_the_documented_columns(files, students,
     assert math.isnan(none["teacher_entropy"]) and pd.isna(none["source"]) and none["seed"] in SEEDS
 
 
-def test_pooled_mean_and_ci_are_mean_ci_of_the_units(summary):
-    units = [student_value(f"brain/{s}/LOC", sp, sd) for s in SUBJECTS for sp in SPLITS for sd in SEEDS]
+def test_run_level_mean_averages_subjects_within_a_run_and_gives_no_interval_under_3_runs(summary, students):
+    per_run = [np.mean([student_value(f"brain/{s}/LOC", sp, sd) for s in SUBJECTS]) for sp in SPLITS for sd in SEEDS]
     row = _row(summary, "brain", "LOC")
-    assert row["n"] == len(units) == 8
-    assert (row["mean"], row["ci_low"], row["ci_high"]) == pytest.approx(mean_ci(units))
-    mean_units = [student_value("brain/mean/V1", sp, sd, "nll") for sp in SPLITS for sd in SEEDS]
-    row = _row(summary, "brain-mean", "V1", "nll")
-    assert row["n"] == 4 and (row["mean"], row["ci_low"], row["ci_high"]) == pytest.approx(mean_ci(mean_units))
+    assert row["n"] == len(per_run) == 4
+    assert (row["mean"], row["ci_low"], row["ci_high"]) == pytest.approx(mean_ci(per_run))
+    two_runs = summary_table(students[students["seed"] == 0])
+    row = _row(two_runs, "brain", "LOC")
+    assert row["n"] == 2 and math.isnan(row["ci_low"]) and math.isnan(row["ci_high"])
 
 
-def test_differences_are_paired_on_split_seed_and_source(summary):
-    runs = [(s, sp, sd) for s in SUBJECTS for sp in SPLITS for sd in SEEDS]
-    brain = [student_value(f"brain/{s}/V1", sp, sd) for s, sp, sd in runs]
-    baseline = [student_value("none", sp, sd) for _, sp, sd in runs]
-    control = [student_value(f"label-smoothing/{s}/V1", sp, sd) for s, sp, sd in runs]
+def _by_hand(teacher: str, reference: str, subjects=(None,)) -> np.ndarray:
+    """Per-category mean of the per-image difference, averaged over subjects within a run, then over
+    the runs that scored the image (each split's images are scored by its 2 seeds)."""
+    diffs, labels = [], []
+    for sp in SPLITS:
+        per_seed = []
+        for sd in SEEDS:
+            a = np.mean([correct(teacher.format(s=s), sp, sd) for s in subjects], axis=0)
+            b = np.mean([correct(reference.format(s=s), sp, sd) for s in subjects], axis=0)
+            per_seed.append(a - b)
+        diffs.append(np.mean(per_seed, axis=0))
+        labels.append(heldout(sp)[1])
+    d, y = np.concatenate(diffs), np.concatenate(labels)
+    return np.array([d[y == c].mean() for c in range(N_CATEGORIES)])
+
+
+def test_differences_are_per_image_paired_with_categories_as_units(summary):
     row = _row(summary, "brain", "V1")
-    for ref, other in (("baseline", baseline), ("label_smoothing", control)):
-        want = paired_difference(brain, other)
-        assert row[f"diff_vs_{ref}"] == pytest.approx(np.mean(np.subtract(brain, other)))
-        got = (row[f"diff_vs_{ref}_ci_low"], row[f"diff_vs_{ref}_ci_high"], row[f"p_vs_{ref}"])
-        assert got == pytest.approx((want["ci_low"], want["ci_high"], want["p_value"]))
-        assert row[f"n_pairs_vs_{ref}"] == 8
-    # The mean teacher pairs with the mean control.
+    for ref, reference in (("baseline", "none"), ("label_smoothing", "label-smoothing/{s}/V1")):
+        units = _by_hand("brain/{s}/V1", reference, SUBJECTS)
+        assert row[f"diff_vs_{ref}"] == pytest.approx(units.mean())
+        assert (row[f"diff_vs_{ref}_ci_low"], row[f"diff_vs_{ref}_ci_high"]) == pytest.approx(mean_ci(units)[1:])
+        assert row[f"p_vs_{ref}"] == pytest.approx(sign_flip_p_value(units))
+        assert row[f"n_units_vs_{ref}"] == N_CATEGORIES and row[f"n_images_vs_{ref}"] == N_HELDOUT * len(SPLITS)
+    # The mean teacher pairs with the mean control of its ROI.
     mean_row = _row(summary, "brain-mean", "LOC")
-    pairs = [(student_value("brain/mean/LOC", sp, sd), student_value("shuffled-brain/mean/LOC", sp, sd)) for sp in SPLITS for sd in SEEDS]
-    assert mean_row["diff_vs_shuffled_brain"] == pytest.approx(np.mean([a - b for a, b in pairs]))
-    assert mean_row["n_pairs_vs_shuffled_brain"] == 4
+    assert mean_row["diff_vs_shuffled_brain"] == pytest.approx(_by_hand("brain/mean/LOC", "shuffled-brain/mean/LOC").mean())
 
 
-def test_holm_is_applied_across_rois(summary):
+def test_holm_runs_over_the_primary_family_only(summary):
+    primary = summary[summary["family"] == "primary"]
+    assert set(primary["teacher"]) == {"brain-mean"} and set(primary["metric"]) == {"top1"} and len(primary) == len(ROIS)
+    np.testing.assert_allclose(primary["p_holm_vs_shuffled_brain"], holm(primary["p_vs_shuffled_brain"].to_numpy()))
+    others = summary[summary["family"] != "primary"]
     for ref in REFS:
-        p, adjusted = summary[f"p_vs_{ref}"], summary[f"p_holm_vs_{ref}"]
-        present = p.notna()
-        assert (adjusted[present] >= p[present] - 1e-15).all()
-        for _, cell in summary.groupby(["teacher", "metric"]):
-            np.testing.assert_allclose(cell[f"p_holm_vs_{ref}"], holm(cell[f"p_vs_{ref}"].to_numpy()))
-    brain = summary[(summary["teacher"] == "brain") & (summary["metric"] == "top1")]
-    assert len(brain) == len(ROIS)
-    np.testing.assert_allclose(brain["p_holm_vs_baseline"], holm(brain["p_vs_baseline"].to_numpy()))
+        assert others[f"p_holm_vs_{ref}"].isna().all()
+    assert set(summary["family"]) == {"primary", "exploratory"}
 
 
 def test_results_do_not_depend_on_file_or_row_order(files, students, summary):
@@ -173,16 +210,16 @@ def test_missing_or_self_reference_gives_nan(students):
     summary = summary_table(students[students["kind"] != "shuffled-brain"])
     row = _row(summary, "brain", "V1")
     assert math.isnan(row["diff_vs_shuffled_brain"]) and math.isnan(row["p_holm_vs_shuffled_brain"])
-    assert row["n_pairs_vs_shuffled_brain"] == 0 and not math.isnan(row["diff_vs_baseline"])
+    assert row["n_units_vs_shuffled_brain"] == 0 and not math.isnan(row["diff_vs_baseline"])
     ls = _row(summary, "label-smoothing-mean", "LOC")
-    assert math.isnan(ls["diff_vs_label_smoothing"]) and ls["n_pairs_vs_label_smoothing"] == 0
+    assert math.isnan(ls["diff_vs_label_smoothing"]) and ls["n_units_vs_label_smoothing"] == 0
     for col in ("diff_vs_baseline", "diff_vs_label_smoothing", "p_vs_baseline"):
         assert math.isnan(_row(summary, "none", "all")[col])
     network = _row(summary, "network", "all")
-    assert network["n_pairs_vs_baseline"] == 8 // len(SUBJECTS) and math.isnan(network["diff_vs_label_smoothing"])
+    assert network["n_units_vs_baseline"] == N_CATEGORIES and math.isnan(network["diff_vs_label_smoothing"])
     # Without any baseline run the table still builds.
     no_baseline = summary_table(students[students["kind"] != "none"])
-    assert no_baseline["diff_vs_baseline"].isna().all() and (no_baseline["n_pairs_vs_baseline"] == 0).all()
+    assert no_baseline["diff_vs_baseline"].isna().all() and (no_baseline["n_units_vs_baseline"] == 0).all()
 
 
 def test_write_tables_with_provenance_and_plots(files, tmp_path):
@@ -239,18 +276,16 @@ def test_kind_constants_match_the_teachers_module():
     assert aggregate.MEAN_SOURCE == teachers_module.MEAN_SOURCE
 
 
-def _with_oracle(students: pd.DataFrame, gains: dict[tuple[str, int], float]) -> pd.DataFrame:
-    """``students`` plus oracle runs whose top-1 is the baseline's plus the given gain per split x seed."""
-    none = students[students["kind"] == "none"].copy()
-    none["teacher"] = none["kind"] = "oracle"
-    none["top1"] = [row.top1 + gains[(row.split, row.seed)] for row in none.itertuples()]
-    return pd.concat([students, none], ignore_index=True)
-
-
-def test_positive_control_verdict_says_when_the_setting_cannot_detect_an_effect(tmp_path):
-    students = student_table([write_student(tmp_path, t, sp, sd) for t in ("none", "network") for sp in SPLITS for sd in SEEDS])
-    assert aggregate.positive_control_verdict(students) is None
-    clear = _with_oracle(students, {(sp, sd): 0.05 + 0.001 * i for i, (sp, sd) in enumerate((sp, sd) for sp in SPLITS for sd in SEEDS)})
-    assert aggregate.positive_control_verdict(clear).startswith("positive control: the oracle teacher beats the baseline (+5.")
-    noisy = _with_oracle(students, {(sp, sd): g for (sp, sd), g in zip(((sp, sd) for sp in SPLITS for sd in SEEDS), (0.05, -0.04, 0.0, 0.01))})
-    assert "positive control FAILED" in aggregate.positive_control_verdict(noisy)
+def test_positive_control_verdict_states_top1_and_nll(tmp_path, monkeypatch):
+    runs = [(sp, sd) for sp in SPLITS for sd in SEEDS]
+    plain = student_table([write_student(tmp_path / "a", t, sp, sd) for t in ("none", "network") for sp, sd in runs])
+    assert aggregate.positive_control_verdict(summary_table(plain)) is None
+    # An oracle far better than the baseline: every image right.
+    monkeypatch.setitem(EFFECTS, "oracle", 0.69)
+    clear = student_table([write_student(tmp_path / "b", t, sp, sd) for t in ("none", "oracle") for sp, sd in runs])
+    verdict = aggregate.positive_control_verdict(summary_table(clear))
+    assert verdict.startswith("positive control passed") and "top1 +" in verdict and "nll" in verdict
+    # An oracle no better than the baseline.
+    monkeypatch.setitem(EFFECTS, "oracle", 0.0)
+    same = student_table([write_student(tmp_path / "c", t, sp, sd) for t in ("none", "oracle") for sp, sd in runs])
+    assert "positive control FAILED" in aggregate.positive_control_verdict(summary_table(same))

@@ -17,6 +17,7 @@ rule aggregate:
     params:
         py=PY,
         config=json.dumps(config, sort_keys=True),
+        primary=" ".join(config["stats"][f"primary_{k}"] for k in ("teacher", "reference", "metric")),
     conda:
         "../envs/brainteacher.yaml"
     log:
@@ -25,6 +26,7 @@ rule aggregate:
         "results/benchmarks/aggregate.tsv"
     shell:
         "{params.py} aggregate --decode {input.decode} --students {input.students} --config {params.config:q}"
+        " --primary {params.primary}"
         " --out results/tables 2> {log}"
 
 
@@ -32,6 +34,7 @@ rule plots:
     input:
         decoders="results/tables/decoders.tsv",
         students="results/tables/students.tsv",
+        summary="results/tables/summary.tsv",
     output:
         roi=report("results/plots/roi_comparison.png", caption="../report/roi_comparison.rst", category="Plots"),
         decoders=report("results/plots/decoder_accuracy.png", caption="../report/decoder_accuracy.rst", category="Plots"),

@@ -75,11 +75,11 @@ def decode_options(wildcards):
     return opts + (" --within-run" if config["decode"].get("within_run") else "")
 
 
-STUDENT_FLAGS = ["width", "image_size", "epochs", "batch_size", "lr", "weight_decay", "device", "weights"]
+STUDENT_FLAGS = ["width", "image_size", "stem", "steps", "batch_size", "lr", "weight_decay", "device", "weights"]
 
 
 def student_options(wildcards):
-    return _options("students", STUDENT_FLAGS + ["depth", "alpha", "temperature", "oracle_true_class_prob"])
+    return _options("students", STUDENT_FLAGS + ["depth", "alpha", "temperature"])
 
 
 def network_options(wildcards):

@@ -1,0 +1,116 @@
+"""Per-image paired comparisons of students: the outcomes behind every p-value in ``summary.tsv``.
+
+Each student folder holds its predictions on its scoring images: on simulated data the
+evaluation set (``eval_logits.npy``: the same ~1,000 images for every split), else the split's
+held-out images (``test_logits.npy``: pooled over K splits, every training image once). Two
+teachers are compared image by image:
+
+1. per run (split x seed), the image's outcome is averaged over the students of the group that
+   share that run (the subjects of a pooled ``brain`` group share one baseline, so they are
+   averaged, never counted as independent units);
+2. the per-run difference (group - reference) is averaged over the runs that scored the image;
+3. categories are the units (``stats.category_paired_test``): images of a category are alike,
+   and a student's errors cluster by category.
+
+Outcomes: ``top1`` (1 if the highest-scored category is the true one), ``top5`` and ``nll``
+(-log p of the true category, nats).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from brainteacher.errors import DataError
+from brainteacher.metrics import softmax
+from brainteacher.stats import category_paired_test
+
+__all__ = ["OUTCOMES", "ScoredImages", "read_scored_images", "scoring_set", "paired_image_test"]
+
+EVALUATION_SET, HELDOUT_SET = "evaluation", "heldout"
+_FILES = {EVALUATION_SET: ("eval_logits.npy", "eval_image_ids.npy", "eval_labels.npy"), HELDOUT_SET: ("test_logits.npy", "test_image_ids.npy", "test_labels.npy")}
+
+
+def _top_k(logits: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    top = np.argsort(-logits, axis=1, kind="stable")[:, : min(k, logits.shape[1])]
+    return (top == labels[:, None]).any(axis=1).astype(np.float64)
+
+
+def _nll(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    p = softmax(np.asarray(logits, np.float64), axis=1)[np.arange(len(labels)), labels]
+    return -np.log(np.clip(p, 1e-12, 1.0))
+
+
+OUTCOMES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "top1": lambda z, y: _top_k(z, y, 1),
+    "top5": lambda z, y: _top_k(z, y, 5),
+    "nll": _nll,
+}
+
+
+@dataclass(frozen=True)
+class ScoredImages:
+    """One student's per-image outcomes on its scoring set: ``ids`` (n,), ``labels`` (n,) and
+    ``values[metric]`` (n,) for each metric of :data:`OUTCOMES`."""
+
+    scoring_set: str
+    ids: np.ndarray
+    labels: np.ndarray
+    values: dict[str, np.ndarray]
+
+
+def scoring_set(folder: str | Path) -> str:
+    """``evaluation`` if the student folder holds evaluation-set predictions, else ``heldout``."""
+    return EVALUATION_SET if (Path(folder) / _FILES[EVALUATION_SET][0]).is_file() else HELDOUT_SET
+
+
+def read_scored_images(folder: str | Path) -> ScoredImages:
+    """The per-image outcomes of the student in ``folder`` (see the module docstring)."""
+    folder = Path(folder)
+    which = scoring_set(folder)
+    paths = [folder / name for name in _FILES[which]]
+    for path in paths:
+        if not path.is_file():
+            raise DataError(path, "student prediction file not found")
+    logits, ids, labels = (np.load(p) for p in paths)
+    if logits.ndim != 2 or not len(logits) == len(ids) == len(labels):
+        raise DataError(paths[0], f"logits {logits.shape}, ids ({len(ids)},) and labels ({len(labels)},) do not match")
+    labels = labels.astype(np.int64)
+    return ScoredImages(which, ids.astype(str), labels, {m: f(logits, labels) for m, f in OUTCOMES.items()})
+
+
+def _run_means(students: pd.DataFrame, scored: dict[str, ScoredImages], metric: str) -> pd.DataFrame:
+    """Long table (split, seed, image, label, value): each run's per-image outcome averaged over
+    the students of that run (e.g. the subjects of a pooled group)."""
+    frames = [
+        pd.DataFrame({"split": row.split, "seed": row.seed, "image": scored[row.path].ids, "label": scored[row.path].labels, "value": scored[row.path].values[metric]})
+        for row in students.itertuples()
+    ]
+    long = pd.concat(frames, ignore_index=True)
+    return long.groupby(["split", "seed", "image", "label"], as_index=False)["value"].mean()
+
+
+def paired_image_test(group: pd.DataFrame, reference: pd.DataFrame, scored: dict[str, ScoredImages], metric: str, level: float = 0.95) -> dict:
+    """Group minus reference on ``metric``, paired image by image on the runs both have.
+
+    ``group`` and ``reference``: student rows with ``split``, ``seed`` and ``path`` (a key of
+    ``scored``). Returns :func:`stats.category_paired_test`'s dict plus ``n_runs``.
+    """
+    if group.empty or reference.empty:
+        return category_paired_test(np.array([]), np.array([])) | {"n_runs": 0}
+    a, b = _run_means(group, scored, metric), _run_means(reference, scored, metric)
+    paired = a.merge(b, on=["split", "seed", "image", "label"], suffixes=("_a", "_b"))
+    paired["diff"] = paired["value_a"] - paired["value_b"]
+    n_runs = int(paired[["split", "seed"]].drop_duplicates().shape[0])
+    # An image scored on several runs (the shared evaluation set, or several seeds) is one image.
+    per_image = paired.groupby(["image", "label"], as_index=False)["diff"].mean()
+    return category_paired_test(per_image["diff"].to_numpy(), per_image["label"].to_numpy(), level) | {"n_runs": n_runs}
+
+
+def scoring_sets(paths: Sequence[str | Path]) -> list[str]:
+    """The scoring set of each student folder."""
+    return [scoring_set(p) for p in paths]
