@@ -15,8 +15,8 @@ from brainteacher.resnet import resnet18
 from brainteacher.splits import make_splits, write_split
 from brainteacher.train import TrainConfig
 
-QUICK = StudentConfig(train=TrainConfig(epochs=30, batch_size=64, lr=2e-3, weight_decay=5e-4, log_every=1000))
-TINY = StudentConfig(width=4, image_size=16, train=TrainConfig(epochs=2, batch_size=16, log_every=1000))
+QUICK = StudentConfig(train=TrainConfig(steps=200, batch_size=32, lr=2e-3, weight_decay=5e-4, log_every=1000))
+TINY = StudentConfig(width=4, image_size=16, train=TrainConfig(steps=8, batch_size=16, log_every=1000))
 
 
 def _splits(root, tmp_path_factory, name):
@@ -42,9 +42,11 @@ def mini_splits(mini_dataset, tmp_path_factory):
 def test_student_learns_simulated_images_well_above_chance(quick_dataset, quick_splits, tmp_path):
     metrics = run_distill(quick_dataset, quick_splits[0], "none", [], 0, tmp_path / "student", QUICK)
     test = metrics["test"]
-    assert test["top1"] > 4 * test["top1_chance"]  # 20 categories: chance 0.05; it reaches about 0.4
+    assert test["top1"] > 2 * test["top1_chance"]  # 20 categories: chance 0.05; it reaches about 0.2
+    assert metrics["evaluation"]["top1"] > 2 * test["top1_chance"] and metrics["n_evaluation"] == 1000
+    assert metrics["train"]["top1"] > 0.9  # trained to fit its images
     assert metrics["n_test"] == 40 and metrics["n_train"] == 120
-    assert metrics["epoch_reported"] == QUICK.train.epochs
+    assert metrics["steps"] == QUICK.train.steps
 
 
 def test_outputs_checkpoint_and_provenance(mini_dataset, mini_splits, tmp_path):
@@ -54,7 +56,7 @@ def test_outputs_checkpoint_and_provenance(mini_dataset, mini_splits, tmp_path):
     for key in ("top1", "top5", "nll", "ece"):
         assert key in saved["test"]
     assert set(saved["per_category_accuracy"]) == set(god.read_stimulus_tsv(mini_dataset / god.TRAINING_TSV).category_synsets)
-    assert saved["teacher_stats"]["true_class_prob"] == pytest.approx(TINY.oracle_true_class_prob, abs=1e-6)
+    assert 0.05 < saved["teacher_stats"]["true_class_prob"] < 1
     assert saved["seed"] == 3 and saved["git_revision"] and saved["package_versions"]["torch"]
     assert saved["size_mb"] > 0 and saved["n_parameters"] > 0 and saved["device"] == "cpu"
     split = json.loads(mini_splits[1].read_text())
@@ -88,7 +90,7 @@ def test_network_teacher_is_out_of_fold_on_training_images_only(mini_dataset, mi
 
 
 def test_cli_refuses_a_teacher_from_another_split_without_writing(mini_dataset, mini_splits, tmp_path, capsys):
-    args = ["--root", str(mini_dataset), "--width", "4", "--image-size", "16", "--epochs", "1", "--batch-size", "16"]
+    args = ["--root", str(mini_dataset), "--width", "4", "--image-size", "16", "--steps", "4", "--batch-size", "16"]
     assert main(["-q", "network-teacher", *args, "--split", str(mini_splits[0]), "--out", str(tmp_path / "net"), "--folds", "2", "--depth", "18"]) == 0
     out = tmp_path / "leaky"
     code = main(["-q", "distill", *args, "--split", str(mini_splits[2]), "--teacher", "network", "--teacher-input", str(tmp_path / "net"), "--out", str(out)])
@@ -103,7 +105,7 @@ def test_student_starts_from_a_local_torchvision_weights_file(mini_dataset, mini
     """A torchvision-format resnet18 state_dict (1000 classes) loads into the 6-class student; fc is skipped."""
     reference = resnet18(2, num_classes=1000, width=64)
     torch.save({"state_dict": reference.state_dict()}, tmp_path / "resnet18.pth")
-    cfg = StudentConfig(width=64, image_size=16, weights=str(tmp_path / "resnet18.pth"), train=TrainConfig(epochs=1, batch_size=32, lr=1e-12, warmup_epochs=1, log_every=1000))
+    cfg = StudentConfig(width=64, image_size=16, weights=str(tmp_path / "resnet18.pth"), train=TrainConfig(steps=4, batch_size=32, lr=1e-12, warmup_epochs=1, log_every=1000))
     run_distill(mini_dataset, mini_splits[0], "none", [], 0, tmp_path / "student", cfg)
     trained = torch.load(tmp_path / "student" / "model.pt", weights_only=True)
     # With a vanishing learning rate the convolution weights are still the file's.

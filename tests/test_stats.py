@@ -100,3 +100,27 @@ def test_differences_that_are_zero_up_to_rounding_give_p_one():
     """(0.1 + 0.2) - 0.3 is 5.6e-17, not 0: still no difference at all."""
     result = paired_difference(np.array([0.1 + 0.2, 0.3]), np.array([0.3, 0.3]))
     assert result["p_value"] == 1.0
+
+
+def test_sign_flip_p_value_matches_scipys_exact_permutation_test():
+    from scipy import stats as sps
+
+    x = np.array([0.03, -0.01, 0.05, 0.02, 0.04, -0.02, 0.06, 0.01, 0.03, 0.02])
+    ref = sps.permutation_test((x,), np.mean, permutation_type="samples", n_resamples=np.inf, alternative="two-sided").pvalue
+    from brainteacher.stats import sign_flip_p_value
+
+    assert sign_flip_p_value(x) == pytest.approx(ref)
+
+
+def test_category_paired_test_uses_category_means_as_units():
+    from brainteacher.stats import category_paired_test, mean_ci
+
+    rng = np.random.default_rng(0)
+    cats = np.repeat(np.arange(8), 25)
+    diffs = rng.normal(0.1, 1.0, len(cats))
+    out = category_paired_test(diffs, cats)
+    units = np.array([diffs[cats == c].mean() for c in range(8)])
+    assert out["n_units"] == 8 and out["n_images"] == 200
+    assert (out["mean_diff"], out["ci_low"], out["ci_high"]) == pytest.approx(mean_ci(units))
+    few = category_paired_test(diffs[cats < 2], cats[cats < 2])
+    assert np.isnan(few["ci_low"]) and np.isnan(few["p_value"]) and "2 independent unit" in few["reason"]

@@ -113,11 +113,23 @@ def test_label_smoothing_matches_the_brain_true_class_probability(brain_dir):
     assert (smooth.argmax(1) == LABELS).all()
 
 
-def test_random_targets_match_the_brain_entropy_and_carry_no_label(brain_dir):
+def test_random_targets_match_the_brain_entropy_and_true_class_probability(brain_dir):
     brain, rand = _targets("brain", [brain_dir]), _targets("random", [brain_dir])
     assert entropy(rand).mean() == pytest.approx(entropy(brain).mean(), abs=1e-4)
+    rows = np.arange(len(LABELS))
+    assert rand[rows, LABELS].mean() == pytest.approx(brain[rows, LABELS].mean(), abs=1e-6)
     assert not np.allclose(_targets("random", [brain_dir], seed=1), rand)  # a new seed, new targets
-    assert (rand.argmax(1) == LABELS).mean() < 0.75
+    # Which other category gets the most mass says nothing about the brain's runner-up.
+    masked_brain, masked_rand = brain.copy(), rand.copy()
+    masked_brain[rows, LABELS] = masked_rand[rows, LABELS] = -1
+    assert (masked_rand.argmax(1) == masked_brain.argmax(1)).mean() < 0.75
+
+
+def test_control_streams_are_keyed_by_teacher_name_and_split(brain_dir):
+    a = _targets("random", [brain_dir])
+    spec = parse_teacher("random/mean/LOC")
+    b = teacher_logits(spec, [brain_dir], IDS, LABELS, SYNSETS, T, split="split1")
+    assert not np.allclose(softmax(b / T, axis=1), a)
 
 
 def test_brain_mean_is_the_geometric_mean_of_subjects(tmp_path):
@@ -128,16 +140,21 @@ def test_brain_mean_is_the_geometric_mean_of_subjects(tmp_path):
     np.testing.assert_allclose(softmax(z, axis=1), expected, atol=1e-6)
 
 
-def test_oracle_uses_planted_similarity_matched_by_synset(tmp_path):
-    sim = np.array([[3.0, 2.0, 0.0, 0.0], [2.0, 3.0, 0.0, 0.0], [0.0, 0.0, 3.0, 1.0], [0.0, 0.0, 1.0, 3.0]])
+def test_oracle_is_each_images_posterior_matched_by_name_and_synset(tmp_path):
+    rng = np.random.default_rng(0)
+    posterior = rng.dirichlet(np.ones(N_CLASSES), len(IDS))
     order = [2, 0, 3, 1]  # the ground truth lists categories in another order
-    gt = {"categories": [{"synset": SYNSETS[c]} for c in order], "category_similarity": sim[np.ix_(order, order)].tolist()}
+    gt = {"categories": [{"synset": SYNSETS[c]} for c in order], "image_posterior": {"training": {i: p[order].tolist() for i, p in zip(IDS, posterior)}}}
     (tmp_path / "ground_truth.json").write_text(json.dumps(gt))
-    z = teacher_logits(parse_teacher("oracle"), [tmp_path / "ground_truth.json"], IDS, LABELS, SYNSETS, T, oracle_true_class_prob=0.6)
-    probs = softmax(z / T, axis=1)
-    assert probs[np.arange(len(IDS)), LABELS].mean() == pytest.approx(0.6, abs=1e-6)
-    # Category 0's runner-up is its planted neighbour, category 1.
-    assert np.argsort(probs[LABELS == 0][0])[-2] == 1
+    ids = IDS[::-1]  # the student may list its images in any order
+    z = teacher_logits(parse_teacher("oracle"), [tmp_path / "ground_truth.json"], ids, LABELS[::-1], SYNSETS, T)
+    np.testing.assert_allclose(softmax(z, axis=1), posterior[::-1], atol=1e-6)
+    # Image-specific: images of one category get different targets.
+    assert not np.allclose(softmax(z, axis=1)[LABELS[::-1] == 0][0], softmax(z, axis=1)[LABELS[::-1] == 0][1])
+    del gt["image_posterior"]
+    (tmp_path / "ground_truth.json").write_text(json.dumps(gt))
+    with pytest.raises(DataError, match="image_posterior"):
+        teacher_logits(parse_teacher("oracle"), [tmp_path / "ground_truth.json"], IDS, LABELS, SYNSETS, T)
 
 
 def test_decoder_targets_stay_aligned_with_their_images_under_a_permutation_test(quick_dataset, tmp_path):

@@ -32,7 +32,7 @@ TINY = {
         "seeds": [0, 1],
         "width": 4,
         "image_size": 16,
-        "epochs": 2,
+        "steps": 4,
         "batch_size": 32,
     },
     "network": {"folds": 2},
@@ -172,7 +172,7 @@ def test_rerun_does_only_what_is_missing_or_changed(run):
     shutil.rmtree(folder / "results" / "plots")
     assert _planned_jobs(folder, "--configfile", str(config)) == {"distill": 1, "aggregate": 1, "plots": 1, "all": 1}
     # A student setting reruns the students and the network teacher, never the decoders.
-    changed = _write_config(folder, {**TINY, "students": {**TINY["students"], "epochs": 3}})
+    changed = _write_config(folder, {**TINY, "students": {**TINY["students"], "steps": 6}})
     planned = _planned_jobs(folder, "--configfile", str(changed))
     assert planned["distill"] == 22 and planned["network_teacher"] == 1 and "decode" not in planned
 
@@ -189,9 +189,9 @@ def test_bad_config_key_is_named(tmp_path):
     proc = _snakemake(folder, "-n", "--configfile", str(config), check=False)
     assert proc.returncode != 0
     assert "config: bad value at 'students': Additional properties are not allowed ('epochz' was unexpected)" in proc.stdout + proc.stderr
-    config.write_text(yaml.safe_dump({"students": {"epochs": -3}}))
+    config.write_text(yaml.safe_dump({"students": {"steps": -3}}))
     proc = _snakemake(folder, "-n", "--configfile", str(config), check=False)
-    assert proc.returncode != 0 and "'students.epochs': -3 is less than the minimum of 1" in proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "'students.steps': -3 is less than the minimum of 1" in proc.stdout + proc.stderr
 
 
 def test_lint_is_clean(tmp_path):
