@@ -146,7 +146,7 @@ def test_tables_have_documented_columns_and_sane_values(run):
     p = summary[["p_vs_baseline", "p_holm_vs_baseline"]].dropna()
     assert len(p) and p.apply(lambda c: c.between(0, 1)).all().all() and (p["p_holm_vs_baseline"] >= p["p_vs_baseline"] - 1e-12).all()
     brain_mean = top1[top1["teacher"] == "brain-mean"]
-    assert (brain_mean["n_pairs_vs_label_smoothing"] == 2).all() and brain_mean["diff_vs_label_smoothing"].notna().all()
+    assert (brain_mean["n_units_vs_label_smoothing"] > 0).all() and brain_mean["diff_vs_label_smoothing"].notna().all()
 
 
 def test_plots_exist(run):
