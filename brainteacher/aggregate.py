@@ -352,7 +352,7 @@ def _run_level(units: pd.DataFrame, column: str, level: float) -> tuple[int, flo
     fewer than 3 runs (a t-interval on 2 runs has 1 degree of freedom and means nothing)."""
     per_run = units.groupby(["split", "seed"])[column].mean().to_numpy(np.float64)
     per_run = per_run[np.isfinite(per_run)]
-    mean, low, high = mean_ci(per_run, level) if len(per_run) else (math.nan, math.nan, math.nan)
+    mean, low, high = mean_ci(per_run, level)
     if len(per_run) < MIN_UNITS:
         low = high = math.nan
     return len(per_run), mean, low, high
@@ -377,10 +377,10 @@ def _summary_row(group: str, roi: str, units: pd.DataFrame, students: pd.DataFra
 
 def _add_holm(summary: pd.DataFrame, primary: Mapping[str, str]) -> pd.DataFrame:
     """Fill ``p_holm_vs_<primary reference>`` on the primary family's rows: Holm over its ROIs."""
-    column = f"p_vs_{primary['reference']}"
+    ref = primary["reference"]
     rows = (summary["family"] == "primary").to_numpy()
     if rows.any():
-        summary.loc[rows, f"p_holm_{column[2:]}"] = holm(summary.loc[rows, column].to_numpy(np.float64))
+        summary.loc[rows, f"p_holm_vs_{ref}"] = holm(summary.loc[rows, f"p_vs_{ref}"].to_numpy(np.float64))
     return summary
 
 
@@ -407,10 +407,9 @@ def summary_table(
     if students.empty:
         return pd.DataFrame(columns=list(SUMMARY_COLUMNS))
     scored = {folder: read_scored_images(folder) for folder in students["folder"]}
-    units = _with_units(students).rename(columns={"folder": "path"})
-    keyed = students.rename(columns={"folder": "path"})
+    units = _with_units(students)
     rows = [
-        _summary_row(group, roi, cell.reset_index(drop=True), keyed, scored, metric, level, primary)
+        _summary_row(group, roi, cell.reset_index(drop=True), students, scored, metric, level, primary)
         for (group, roi), cell in units.groupby(["group", "unit_roi"], sort=False)
         for metric in metrics
     ]
@@ -516,11 +515,11 @@ def write_tables(
     verdict = positive_control_verdict(summary, primary["metric"])
     if verdict:
         log.log(logging.WARNING if "FAILED" in verdict else logging.INFO, verdict)
-    extra = {"level": level, "metrics": list(metrics), "references": REFERENCES, "primary": primary, "positive_control": verdict, "method": STATISTICS_METHOD}
+    summary_notes = {"level": level, "metrics": list(metrics), "references": REFERENCES, "primary": primary, "positive_control": verdict, "method": STATISTICS_METHOD}
     tables = {
         "decoders": (decoder_table(decode_paths), len(decode_paths), {}),
         "students": (students, len(student_paths), {}),
-        "summary": (summary, len(student_paths), extra),
+        "summary": (summary, len(student_paths), summary_notes),
     }
     written: dict[str, Path] = {}
     for name, (table, n_inputs, extra) in tables.items():

@@ -18,7 +18,7 @@ Outcomes: ``top1`` (1 if the highest-scored category is the true one), ``top5`` 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from brainteacher.errors import DataError
-from brainteacher.metrics import softmax
+from brainteacher.metrics import softmax, topk_hits, true_class_nll
 from brainteacher.stats import category_paired_test
 
 __all__ = ["OUTCOMES", "ScoredImages", "read_scored_images", "scoring_set", "paired_image_test"]
@@ -35,20 +35,11 @@ EVALUATION_SET, HELDOUT_SET = "evaluation", "heldout"
 _FILES = {EVALUATION_SET: ("eval_logits.npy", "eval_image_ids.npy", "eval_labels.npy"), HELDOUT_SET: ("test_logits.npy", "test_image_ids.npy", "test_labels.npy")}
 
 
-def _top_k(logits: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
-    top = np.argsort(-logits, axis=1, kind="stable")[:, : min(k, logits.shape[1])]
-    return (top == labels[:, None]).any(axis=1).astype(np.float64)
-
-
-def _nll(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    p = softmax(np.asarray(logits, np.float64), axis=1)[np.arange(len(labels)), labels]
-    return -np.log(np.clip(p, 1e-12, 1.0))
-
-
+# Per-image outcome of (N, C) logits and (N,) labels; top-5 is top-min(5, C), as in the metrics.
 OUTCOMES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
-    "top1": lambda z, y: _top_k(z, y, 1),
-    "top5": lambda z, y: _top_k(z, y, 5),
-    "nll": _nll,
+    "top1": lambda z, y: topk_hits(z, y, 1),
+    "top5": lambda z, y: topk_hits(z, y, min(5, z.shape[1])),
+    "nll": lambda z, y: true_class_nll(softmax(z, axis=1), y),
 }
 
 
@@ -87,7 +78,7 @@ def _run_means(students: pd.DataFrame, scored: dict[str, ScoredImages], metric: 
     """Long table (split, seed, image, label, value): each run's per-image outcome averaged over
     the students of that run (e.g. the subjects of a pooled group)."""
     frames = [
-        pd.DataFrame({"split": row.split, "seed": row.seed, "image": scored[row.path].ids, "label": scored[row.path].labels, "value": scored[row.path].values[metric]})
+        pd.DataFrame({"split": row.split, "seed": row.seed, "image": scored[row.folder].ids, "label": scored[row.folder].labels, "value": scored[row.folder].values[metric]})
         for row in students.itertuples()
     ]
     long = pd.concat(frames, ignore_index=True)
@@ -97,7 +88,7 @@ def _run_means(students: pd.DataFrame, scored: dict[str, ScoredImages], metric: 
 def paired_image_test(group: pd.DataFrame, reference: pd.DataFrame, scored: dict[str, ScoredImages], metric: str, level: float = 0.95) -> dict:
     """Group minus reference on ``metric``, paired image by image on the runs both have.
 
-    ``group`` and ``reference``: student rows with ``split``, ``seed`` and ``path`` (a key of
+    ``group`` and ``reference``: student rows with ``split``, ``seed`` and ``folder`` (a key of
     ``scored``). Returns :func:`stats.category_paired_test`'s dict plus ``n_runs``.
     """
     if group.empty or reference.empty:
@@ -110,7 +101,3 @@ def paired_image_test(group: pd.DataFrame, reference: pd.DataFrame, scored: dict
     per_image = paired.groupby(["image", "label"], as_index=False)["diff"].mean()
     return category_paired_test(per_image["diff"].to_numpy(), per_image["label"].to_numpy(), level) | {"n_runs": n_runs}
 
-
-def scoring_sets(paths: Sequence[str | Path]) -> list[str]:
-    """The scoring set of each student folder."""
-    return [scoring_set(p) for p in paths]

@@ -11,10 +11,12 @@ import numpy as np
 
 __all__ = [
     "softmax",
+    "topk_hits",
     "topk_accuracy",
     "chance_topk",
     "normalised_rank",
     "mean_normalised_rank",
+    "true_class_nll",
     "nll",
     "expected_calibration_error",
     "per_category_accuracy",
@@ -46,15 +48,21 @@ def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def topk_accuracy(scores: np.ndarray, labels: np.ndarray, k: int) -> float:
-    """Fraction of rows whose true class is among the k highest scores (chance: k / C).
+def topk_hits(scores: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """(N,) 1.0 where a row's true class is among its k highest scores, else 0.0.
 
     Ties at the k-th place are broken towards the lower class index (stable sort)."""
     scores, labels = _as_scores_and_labels(scores, labels)
     if not 1 <= k <= scores.shape[1]:
         raise ValueError(f"k must be in 1..{scores.shape[1]}, got {k}")
     top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    return float((top == labels[:, None]).any(axis=1).mean())
+    return (top == labels[:, None]).any(axis=1).astype(np.float64)
+
+
+def topk_accuracy(scores: np.ndarray, labels: np.ndarray, k: int) -> float:
+    """Fraction of rows whose true class is among the k highest scores (chance: k / C); see
+    :func:`topk_hits` for ties."""
+    return float(topk_hits(scores, labels, k).mean())
 
 
 def chance_topk(n_classes: int, k: int) -> float:
@@ -81,14 +89,19 @@ def mean_normalised_rank(scores: np.ndarray, labels: np.ndarray) -> float:
     return float(normalised_rank(scores, labels).mean())
 
 
-def nll(probs: np.ndarray, labels: np.ndarray, eps: float = 1e-12) -> float:
-    """Mean negative log-likelihood of the true class, -mean(log p_true), in nats.
+def true_class_nll(probs: np.ndarray, labels: np.ndarray, eps: float = 1e-12) -> np.ndarray:
+    """(N,) negative log-likelihood of each row's true class, -log p_true, in nats.
 
-    p_true is clipped to [eps, 1] so a zero probability costs -log(eps) instead of infinity.
-    Chance (uniform probabilities): log C."""
+    p_true is clipped to [eps, 1] so a zero probability costs -log(eps) instead of infinity."""
     probs, labels = _as_scores_and_labels(probs, labels)
     p = probs[np.arange(len(labels)), labels]
-    return float(-np.log(np.clip(p, eps, 1.0)).mean())
+    return -np.log(np.clip(p, eps, 1.0))
+
+
+def nll(probs: np.ndarray, labels: np.ndarray, eps: float = 1e-12) -> float:
+    """Mean negative log-likelihood of the true class (:func:`true_class_nll`), in nats.
+    Chance (uniform probabilities): log C."""
+    return float(true_class_nll(probs, labels, eps).mean())
 
 
 def _confidence_bins(confidence: np.ndarray, n_bins: int) -> np.ndarray:

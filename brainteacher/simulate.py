@@ -105,7 +105,6 @@ PRESETS = {
         n_imagery_categories=10,
         imagery_repeats=2,
         grid=6,
-        n_evaluation_per_category=50,
         # Cleaner single trials than GOD's, so 120 trials can teach: out-of-fold LOC top-1 ~0.3
         # (chance 0.05) and the decoder's image-specific deviations track the posterior's.
         noise_sd=0.5,

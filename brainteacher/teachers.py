@@ -30,7 +30,6 @@ may reach its teacher.
 
 from __future__ import annotations
 
-import math
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
