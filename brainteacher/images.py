@@ -49,8 +49,8 @@ def _images_sha256(paths: Sequence[Path]) -> str:
 
     The bytes, not names + sizes + mtimes: an edited image can keep its size, and copies (``cp
     -p``, ``rsync -t``, unpacking an archive) carry mtimes over from other files, so only the
-    content proves the cache is of these images. Reading GOD's 1,200 JPEGs (~100 MB) to hash them
-    takes well under a second, small beside decoding them.
+    content proves the cache is of these images. Reading GOD's 1,200 JPEGs (on the order of 100 MB)
+    to hash them takes well under a second, small beside decoding them.
     """
     digest = hashlib.sha256()
     for path in paths:
@@ -127,8 +127,8 @@ def load_image_cache(paths: Sequence[Path], size: int, cache: Path | None = None
         return arr
     log.info("building image cache %s (%s)", cache, why)
     arr = np.stack([_decode(Path(p), size) for p in paths])
-    # The array first: a crash before the sidecar is written leaves a cache nothing vouches for,
-    # which the next call rebuilds (the sidecar's array hash would not match it either).
+    # The array first: a crash between the two writes leaves the new array beside no sidecar or an
+    # old one whose array hash does not match it, so the next call rebuilds rather than trusts it.
     save_npy(cache, arr)
     write_json(cache_sidecar(cache), {**record, "array_sha256": _array_sha256(arr)})
     return arr
