@@ -74,6 +74,8 @@ def _float(low: float, high: float = math.inf, *, low_open: bool = False) -> Cal
 
 
 _SEED = _int(0, 2**32 - 1)  # numpy's default_rng refuses negative seeds
+_PIXELS = _int(1, 2048)  # an upper bound, so a typo cannot decode every image at a gigapixel
+_WIDTH = _int(1, 1024)  # torchvision's ResNets use 64
 
 
 def _device(text: str) -> str:
@@ -175,8 +177,12 @@ def _make_splits(args: argparse.Namespace) -> None:
 
     table = god.read_stimulus_tsv(god.GODLayout.from_root(args.root).training_tsv)
     prov = provenance({"n_splits": args.n_splits, "tsv": str(table.path)}, args.seed)
+    try:
+        splits = make_splits(table.names, table.labels, args.n_splits, args.seed)
+    except ValueError as err:  # too many splits for the smallest category of this table
+        raise DataError(table.path, f"--n-splits {args.n_splits}: {err}") from None
     with atomic_dir(args.out) as tmp:
-        for split in make_splits(table.names, table.labels, args.n_splits, args.seed):
+        for split in splits:
             write_split(tmp / f"{split.name}.json", split, prov)
 
 
@@ -199,7 +205,7 @@ def _decode_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-voxels", type=_int(0), default=None, help="top-N voxels by ANOVA F (default: 500, or 1000 for LVC/HVC/VC; 0 keeps all)")
     p.add_argument("--within-run", action="store_true", help="z-score each voxel within each run")
     p.add_argument("--keep-repeats", action="store_true", help="train on every presentation instead of averaging repeats")
-    p.add_argument("--width", type=_int(1), default=d.width, help="ResNet base width (64 = torchvision's)")
+    p.add_argument("--width", type=_WIDTH, default=d.width, help="ResNet base width (64 = torchvision's)")
     p.add_argument("--input-noise", type=_float(0), default=d.input_noise, help="SD of Gaussian noise added to training batches")
     p.add_argument("--epochs", type=_int(1), default=t.epochs)
     p.add_argument("--batch-size", type=_int(1), default=t.batch_size)
@@ -234,8 +240,8 @@ def _student_args(p: argparse.ArgumentParser, depth: int) -> None:
     p.add_argument("--seed", type=_SEED, default=0)
     p.add_argument("--image-cache", type=Path, default=None, help="a .npy of every training image at --image-size (see cache-images)")
     p.add_argument("--depth", type=int, default=depth, choices=[18, 34])
-    p.add_argument("--width", type=_int(1), default=s.width, help="ResNet base width (64 = torchvision's)")
-    p.add_argument("--image-size", type=_int(1), default=s.image_size, help="pixels per side")
+    p.add_argument("--width", type=_WIDTH, default=s.width, help="ResNet base width (64 = torchvision's)")
+    p.add_argument("--image-size", type=_PIXELS, default=s.image_size, help="pixels per side")
     p.add_argument("--weights", default=None, help="torchvision-format state_dict to start from (fc skipped; never downloaded)")
     p.add_argument("--epochs", type=_int(1), default=s.train.epochs)
     p.add_argument("--batch-size", type=_int(1), default=s.train.batch_size)
@@ -254,7 +260,7 @@ def _student_config(args: argparse.Namespace, **kd) -> "StudentConfig":  # noqa:
 
 def _cache_args(p: argparse.ArgumentParser) -> None:
     _dataset_arg(p)
-    p.add_argument("--size", type=_int(1), required=True, help="pixels per side")
+    p.add_argument("--size", type=_PIXELS, required=True, help="pixels per side")
     p.add_argument("--out", type=Path, required=True, help="the .npy to write: (n_images, 3, size, size) uint8 in TSV order")
 
 

@@ -34,11 +34,12 @@ def _distill(*options: str) -> list[str]:
         (["decode", "--data", "D", "--subject", "S", "--roi", "V9", "--split", "all", "--out", "O"], "argument --roi: invalid choice: 'V9'"),
         (_distill("--alpha", "1.5"), "argument --alpha: must be a finite number in [0, 1], got 1.5"),
         (_distill("--temperature", "0"), "argument --temperature: must be a finite number > 0, got 0"),
-        (_distill("--image-size", "0"), "argument --image-size: must be a whole number >= 1, got 0"),
+        (_distill("--image-size", "0"), "argument --image-size: must be a whole number in 1..2048, got 0"),
         (_distill("--depth", "50"), "argument --depth: invalid choice: 50"),
         (["inspect-data", "--root", "DATA", "--rois", "V1", "XX"], "argument --rois: invalid choice: 'XX'"),
         (["make-splits", "--root", "DATA", "--out", "OUT", "--n-splits", "1"], "argument --n-splits: must be a whole number >= 2, got 1"),
-        (["cache-images", "--root", "DATA", "--out", "X.npy", "--size", "-1"], "argument --size: must be a whole number >= 1, got -1"),
+        (["cache-images", "--root", "DATA", "--out", "X.npy", "--size", "-1"], "argument --size: must be a whole number in 1..2048, got -1"),
+        (_distill("--width", "100000"), "argument --width: must be a whole number in 1..1024, got 100000"),
         (["decode", "--data", "DATA"], "the following arguments are required: --subject, --roi, --split, --out"),
         (["frobnicate"], "argument COMMAND: invalid choice: 'frobnicate'"),
     ],
@@ -59,3 +60,11 @@ def test_a_folder_where_the_output_file_goes_is_refused(handmade, tmp_path, caps
     err = capsys.readouterr().err
     assert err == f"brainteacher: error: {out}: a folder is in the way of the output file\n"
     assert list(out.iterdir()) == [] and not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
+
+
+def test_more_splits_than_a_category_has_images_names_the_table(handmade, tmp_path, capsys):
+    out = tmp_path / "splits"
+    assert main(["-q", "make-splits", "--root", str(handmade.root), "--out", str(out), "--n-splits", "4"]) == 2
+    tsv = handmade.root / "stimulus_ImageNetTraining.tsv"
+    assert capsys.readouterr().err == f"brainteacher: error: {tsv}: --n-splits 4: 4 folds need at least 4 samples per category; the smallest has 3\n"
+    assert not out.exists()
