@@ -371,11 +371,13 @@ class SubjectRecording:
 
 
 def _whole_number_column(bdata, path: Path, key: str) -> np.ndarray:
-    """(n_rows,) int64: a column such as DataType or Run, refused unless every value is a whole number."""
+    """(n_rows,) int64: a column such as DataType or Run, refused unless every value is a whole number
+    (of at most 2**31 in size: anything larger cannot be a run or block number and would not fit)."""
     values = _single_column(bdata, path, key)
-    bad = ~np.isfinite(values) | (values != np.round(values))
+    with np.errstate(invalid="ignore"):  # NaN and Inf are among the values being refused
+        bad = ~(np.abs(values) <= 2**31) | (values != np.round(values))
     if bad.any():
-        raise DataError(path, f"column {key!r} has {int(bad.sum())} values that are not whole numbers, e.g. {values[bad][0]}")
+        raise DataError(path, f"column {key!r} has {int(bad.sum())} value(s) that are not whole numbers below 2**31, e.g. {values[bad][0]}")
     return values.astype(np.int64)
 
 

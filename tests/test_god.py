@@ -257,8 +257,9 @@ _DAMAGE = {
     "repeated key": (lambda p: _rename_key(p, "Block", "Run"), "metadata key 'Run' appears more than once"),
     "DataType absent": (lambda p: _rename_key(p, "DataType", "Kind"), "metadata key 'DataType' is absent"),
     "no known ROI": (lambda p: _rename_key(p, "ROI_V1", "ROI_XYZ"), "no ROI flags: none of ROI_V1, .* is present; it has only unknown ones: ROI_XYZ"),
-    "DataType NaN": (lambda p: _set_column(p, "DataType", 2, np.nan), "column 'DataType' has 1 values that are not whole numbers, e.g. nan"),
-    "Run fractional": (lambda p: _set_column(p, "Run", 0, 1.5), "column 'Run' has 1 values that are not whole numbers, e.g. 1.5"),
+    "DataType NaN": (lambda p: _set_column(p, "DataType", 2, np.nan), r"column 'DataType' has 1 value\(s\) that are not whole numbers below 2\*\*31, e\.g\. nan"),
+    "Run fractional": (lambda p: _set_column(p, "Run", 0, 1.5), r"column 'Run' has 1 value\(s\) that are not whole numbers below 2\*\*31, e\.g\. 1\.5"),
+    "Block huge": (lambda p: _set_column(p, "Block", 1, 1e300), r"column 'Block' has 1 value\(s\) that are not whole numbers below 2\*\*31, e\.g\. 1e\+300"),
     "stimulus_id Inf": (lambda p: _set_column(p, "stimulus_id", 4, np.inf), "column 'stimulus_id' has 1 NaN or Inf values on training rows"),
     "no training rows": (lambda p: [_set_column(p, "DataType", r, 2) for r in range(6)], r"no training rows \(DataType == 1\)"),
 }
