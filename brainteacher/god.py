@@ -382,12 +382,14 @@ def _whole_number_column(bdata, path: Path, key: str) -> np.ndarray:
 
 
 def _stimulus_keys(bdata, path: Path, datatype: np.ndarray) -> np.ndarray:
-    """(n_rows,) int64 keys; a training row without a finite stimulus_id cannot be matched to an image."""
+    """(n_rows,) int64 keys; a training row whose stimulus_id is NaN, Inf or too large to be a key
+    (synset * 10**6 + image must fit in int64) cannot be matched to an image."""
     ids = _single_column(bdata, path, KEY_STIMULUS)
-    bad = (datatype == DATATYPE_TRAINING) & ~np.isfinite(ids)
+    with np.errstate(invalid="ignore"):
+        bad = (datatype == DATATYPE_TRAINING) & ~(np.abs(ids) < 2**62 / _ID_SCALE)
     if bad.any():
-        raise DataError(path, f"column {KEY_STIMULUS!r} has {int(bad.sum())} NaN or Inf values on training rows")
-    with np.errstate(invalid="ignore"):  # non-training rows may hold NaN; their keys are never used
+        raise DataError(path, f"column {KEY_STIMULUS!r} has {int(bad.sum())} NaN, Inf or out-of-range values on training rows")
+    with np.errstate(invalid="ignore", over="ignore"):  # other rows may hold anything; their keys are never used
         return stimulus_keys_from_ids(ids)
 
 
@@ -537,7 +539,8 @@ def _training_rows(rec: SubjectRecording, roi: str) -> tuple[np.ndarray, np.ndar
     rows = np.flatnonzero(rec.datatype == DATATYPE_TRAINING)
     if rows.size == 0:
         raise DataError(rec.files[0], f"no training rows ({KEY_DATATYPE} == {DATATYPE_TRAINING})")
-    finite = np.isfinite(rec.voxels[np.ix_(rows, cols)])
+    # X is float32: a value beyond its range would become Inf there, so it counts as one here.
+    finite = np.abs(rec.voxels[np.ix_(rows, cols)]) <= np.finfo(np.float32).max
     if not finite.all():
         bad_rows = ~finite.all(axis=1)
         path = _first_bad_row(rec, rows, ~bad_rows)

@@ -156,7 +156,7 @@ def test_unreadable_image(handmade):
         god.verify_images(god.GODLayout.from_root(handmade.root).load("Subject1", "V1").image_paths)
 
 
-@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 1e300])  # 1e300 is Inf as float32
 def test_nan_or_inf_voxels(handmade, bad):
     n = len(handmade.order)
     voxels = np.column_stack([handmade.order * 1.0, np.zeros(n)])
@@ -260,7 +260,7 @@ _DAMAGE = {
     "DataType NaN": (lambda p: _set_column(p, "DataType", 2, np.nan), r"column 'DataType' has 1 value\(s\) that are not whole numbers below 2\*\*31, e\.g\. nan"),
     "Run fractional": (lambda p: _set_column(p, "Run", 0, 1.5), r"column 'Run' has 1 value\(s\) that are not whole numbers below 2\*\*31, e\.g\. 1\.5"),
     "Block huge": (lambda p: _set_column(p, "Block", 1, 1e300), r"column 'Block' has 1 value\(s\) that are not whole numbers below 2\*\*31, e\.g\. 1e\+300"),
-    "stimulus_id Inf": (lambda p: _set_column(p, "stimulus_id", 4, np.inf), "column 'stimulus_id' has 1 NaN or Inf values on training rows"),
+    "stimulus_id Inf": (lambda p: _set_column(p, "stimulus_id", 4, np.inf), "column 'stimulus_id' has 1 NaN, Inf or out-of-range values on training rows"),
     "no training rows": (lambda p: [_set_column(p, "DataType", r, 2) for r in range(6)], r"no training rows \(DataType == 1\)"),
 }
 
