@@ -92,15 +92,27 @@ def _device(text: str) -> str:
     return text
 
 
+def _nonempty(text: str) -> str:
+    """An argparse type for a name or path that must not be blank."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+def _path(text: str) -> Path:
+    """An argparse type: a path, never blank (``Path("")`` would silently mean the current folder)."""
+    return Path(_nonempty(text))
+
+
 def _dataset_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--root", "--data", dest="root", type=Path, required=True, help="GOD-format dataset folder (Subject<N>.h5, stimulus TSV, images/)")
+    p.add_argument("--root", "--data", dest="root", type=_path, required=True, help="GOD-format dataset folder (Subject<N>.h5, stimulus TSV, images/)")
 
 
 # --- simulate -------------------------------------------------------------------------------
 
 
 def _simulate_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", type=Path, required=True, help="folder to write (replaced atomically)")
+    p.add_argument("--out", type=_path, required=True, help="folder to write (replaced atomically)")
     p.add_argument("--preset", default="quick", choices=["quick", "god"], help="quick (minutes on 2 CPU cores) or god (GOD-sized)")
     p.add_argument("--seed", type=_SEED, default=0)
 
@@ -118,7 +130,7 @@ def _simulate(args: argparse.Namespace) -> None:
 
 
 def _download_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", type=Path, required=True, help="the dataset folder to put Subject<N>.h5 in")
+    p.add_argument("--out", type=_path, required=True, help="the dataset folder to put Subject<N>.h5 in")
     p.add_argument("--subjects", nargs="+", required=True, help="e.g. Subject1 Subject2")
     p.add_argument("--md5", nargs="*", default=[], metavar="NAME=MD5", help="pinned checksums (default: figshare's computed_md5)")
 
@@ -142,7 +154,7 @@ def _inspect_args(p: argparse.ArgumentParser) -> None:
     from brainteacher.god import ROIS
 
     p.add_argument("--rois", nargs="+", default=None, choices=ROIS, metavar="ROI", help=f"ROIs to tabulate, of {', '.join(ROIS)} (default: all in the files)")
-    p.add_argument("--out", type=Path, default=None, help="also write the TSV here")
+    p.add_argument("--out", type=_path, default=None, help="also write the TSV here")
     p.add_argument("--skip-image-check", action="store_true", help="do not open every image")
 
 
@@ -164,7 +176,7 @@ def _inspect(args: argparse.Namespace) -> None:
 
 def _splits_args(p: argparse.ArgumentParser) -> None:
     _dataset_arg(p)
-    p.add_argument("--out", type=Path, required=True, help="folder for split0.json ... split<K-1>.json")
+    p.add_argument("--out", type=_path, required=True, help="folder for split0.json ... split<K-1>.json")
     p.add_argument("--n-splits", type=_int(2), default=4, help="K: split k tests on fold k of each category (4: 6 train / 2 test of 8)")
     p.add_argument("--seed", type=_SEED, default=0)
 
@@ -198,8 +210,8 @@ def _decode_args(p: argparse.ArgumentParser) -> None:
     _dataset_arg(p)
     p.add_argument("--subject", required=True)
     p.add_argument("--roi", required=True, choices=ROIS)
-    p.add_argument("--split", required=True, help="a split file (see make-splits) or 'all'")
-    p.add_argument("--out", type=Path, required=True, help="output folder (replaced atomically)")
+    p.add_argument("--split", type=_nonempty, required=True, help="a split file (see make-splits) or 'all'")
+    p.add_argument("--out", type=_path, required=True, help="output folder (replaced atomically)")
     p.add_argument("--decoder", default=d.decoder, choices=sorted(DECODERS))
     p.add_argument("--folds", type=_int(2), default=d.n_folds, help="inner stratified folds for out-of-fold soft labels")
     p.add_argument("--n-voxels", type=_int(0), default=None, help="top-N voxels by ANOVA F (default: 500, or 1000 for LVC/HVC/VC; 0 keeps all)")
@@ -235,10 +247,10 @@ def _student_args(p: argparse.ArgumentParser, depth: int) -> None:
 
     s = StudentConfig()
     _dataset_arg(p)
-    p.add_argument("--split", required=True, help="a split file (see make-splits)")
-    p.add_argument("--out", type=Path, required=True, help="output folder (replaced atomically)")
+    p.add_argument("--split", type=_nonempty, required=True, help="a split file (see make-splits)")
+    p.add_argument("--out", type=_path, required=True, help="output folder (replaced atomically)")
     p.add_argument("--seed", type=_SEED, default=0)
-    p.add_argument("--image-cache", type=Path, default=None, help="a .npy of every training image at --image-size (see cache-images)")
+    p.add_argument("--image-cache", type=_path, default=None, help="a .npy of every training image at --image-size (see cache-images)")
     p.add_argument("--depth", type=int, default=depth, choices=[18, 34])
     p.add_argument("--width", type=_WIDTH, default=s.width, help="ResNet base width (64 = torchvision's)")
     p.add_argument("--image-size", type=_PIXELS, default=s.image_size, help="pixels per side")
@@ -261,7 +273,7 @@ def _student_config(args: argparse.Namespace, **kd) -> "StudentConfig":  # noqa:
 def _cache_args(p: argparse.ArgumentParser) -> None:
     _dataset_arg(p)
     p.add_argument("--size", type=_PIXELS, required=True, help="pixels per side")
-    p.add_argument("--out", type=Path, required=True, help="the .npy to write: (n_images, 3, size, size) uint8 in TSV order")
+    p.add_argument("--out", type=_path, required=True, help="the .npy to write: (n_images, 3, size, size) uint8 in TSV order")
 
 
 @_command("cache-images", "decode every training image once into a uint8 .npy at one resolution", _cache_args)
@@ -289,7 +301,7 @@ def _distill_args(p: argparse.ArgumentParser) -> None:
     s = StudentConfig()
     _student_args(p, depth=18)
     p.add_argument("--teacher", required=True, help="none, network, oracle, brain-mean/ROI or KIND/SOURCE/ROI (see brainteacher.teachers)")
-    p.add_argument("--teacher-input", nargs="*", default=[], type=Path, help="decode folder(s), network-teacher folder or ground_truth.json")
+    p.add_argument("--teacher-input", nargs="*", default=[], type=_path, help="decode folder(s), network-teacher folder or ground_truth.json")
     p.add_argument("--decoder", default=None, help="label: the decoder a brain teacher's folders came from")
     p.add_argument("--alpha", type=_float(0, 1), default=s.alpha, help="weight of the KD term (0 = cross-entropy only)")
     p.add_argument("--temperature", type=_float(0, low_open=True), default=s.temperature, help="Hinton's T")
@@ -308,9 +320,9 @@ def _distill(args: argparse.Namespace) -> None:
 
 
 def _aggregate_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--decode", nargs="+", type=Path, required=True, help="decoder metrics.json files")
-    p.add_argument("--students", nargs="*", type=Path, default=[], help="student metrics.json files")
-    p.add_argument("--out", type=Path, required=True, help="folder for decoders.tsv, students.tsv, summary.tsv")
+    p.add_argument("--decode", nargs="+", type=_path, required=True, help="decoder metrics.json files")
+    p.add_argument("--students", nargs="*", type=_path, default=[], help="student metrics.json files")
+    p.add_argument("--out", type=_path, required=True, help="folder for decoders.tsv, students.tsv, summary.tsv")
     p.add_argument("--config", default=None, help="the workflow's merged config as JSON text, recorded as provenance")
 
 
@@ -322,8 +334,8 @@ def _aggregate(args: argparse.Namespace) -> None:
 
 
 def _plot_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--tables", type=Path, required=True, help="folder holding decoders.tsv and students.tsv")
-    p.add_argument("--out", type=Path, required=True, help="folder for the PNG and SVG plots")
+    p.add_argument("--tables", type=_path, required=True, help="folder holding decoders.tsv and students.tsv")
+    p.add_argument("--out", type=_path, required=True, help="folder for the PNG and SVG plots")
     p.add_argument("--rois", nargs="+", required=True, help="ROI order on the x axes")
     p.add_argument("--note", default="", help="subtitle, e.g. that the data are simulated")
 
