@@ -10,8 +10,10 @@ import argparse
 import json
 import logging
 import sys
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from brainteacher import __version__
 from brainteacher.errors import DataError
@@ -31,17 +33,88 @@ def _command(name: str, help: str, arguments: Callable[[argparse.ArgumentParser]
     return register
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors end like bad data: one ``brainteacher: error: ...`` line, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"brainteacher: error: {message} (see {self.prog} --help)\n")
+
+
+def _int(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number in [low, high], refused at parse time with the range."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bounds = f">= {low}" if high is None else f"in {low}..{high}"
+            raise argparse.ArgumentTypeError(f"must be a whole number {bounds}, got {value}")
+        return value
+
+    return parse
+
+
+def _float(low: float, high: float = math.inf, *, low_open: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite number in [low, high] (or (low, high] with ``low_open``)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        # NaN fails every comparison, so it is refused by name rather than slipping through.
+        if not math.isfinite(value) or value > high or value < low or (low_open and value == low):
+            bounds = f"{'>' if low_open else '>='} {low}" if high == math.inf else f"in {'(' if low_open else '['}{low}, {high}]"
+            raise argparse.ArgumentTypeError(f"must be a finite number {bounds}, got {text}")
+        return value
+
+    return parse
+
+
+_SEED = _int(0, 2**32 - 1)  # numpy's default_rng refuses negative seeds
+_PIXELS = _int(1, 2048)  # an upper bound, so a typo cannot decode every image at a gigapixel
+_WIDTH = _int(1, 1024)  # torchvision's ResNets use 64
+
+
+def _device(text: str) -> str:
+    """An argparse type: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``; CUDA only where there is one."""
+    if text in ("auto", "cpu"):
+        return text
+    kind, _, index = text.partition(":")
+    if kind != "cuda" or not (index == "" or index.isdigit()):
+        raise argparse.ArgumentTypeError(f"must be auto, cpu, cuda or cuda:N, got {text!r}")
+    import torch
+
+    if not torch.cuda.is_available() or int(index or 0) >= torch.cuda.device_count():
+        raise argparse.ArgumentTypeError(f"{text} is not available on this machine ({torch.cuda.device_count()} CUDA devices)")
+    return text
+
+
+def _nonempty(text: str) -> str:
+    """An argparse type for a name or path that must not be blank."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+def _path(text: str) -> Path:
+    """An argparse type: a path, never blank (``Path("")`` would silently mean the current folder)."""
+    return Path(_nonempty(text))
+
+
 def _dataset_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--root", "--data", dest="root", type=Path, required=True, help="GOD-format dataset folder (Subject<N>.h5, stimulus TSV, images/)")
+    p.add_argument("--root", "--data", dest="root", type=_path, required=True, help="GOD-format dataset folder (Subject<N>.h5, stimulus TSV, images/)")
 
 
 # --- simulate -------------------------------------------------------------------------------
 
 
 def _simulate_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", type=Path, required=True, help="folder to write (replaced atomically)")
+    p.add_argument("--out", type=_path, required=True, help="folder to write (replaced atomically)")
     p.add_argument("--preset", default="quick", choices=["quick", "god"], help="quick (minutes on 2 CPU cores) or god (GOD-sized)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_SEED, default=0)
 
 
 @_command("simulate", "write a simulated GOD-format dataset with planted structure", _simulate_args)
@@ -57,7 +130,7 @@ def _simulate(args: argparse.Namespace) -> None:
 
 
 def _download_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", type=Path, required=True, help="the dataset folder to put Subject<N>.h5 in")
+    p.add_argument("--out", type=_path, required=True, help="the dataset folder to put Subject<N>.h5 in")
     p.add_argument("--subjects", nargs="+", required=True, help="e.g. Subject1 Subject2")
     p.add_argument("--md5", nargs="*", default=[], metavar="NAME=MD5", help="pinned checksums (default: figshare's computed_md5)")
 
@@ -78,8 +151,10 @@ def _download(args: argparse.Namespace) -> None:
 
 def _inspect_args(p: argparse.ArgumentParser) -> None:
     _dataset_arg(p)
-    p.add_argument("--rois", nargs="+", default=None, help="ROIs to tabulate (default: all in the files)")
-    p.add_argument("--out", type=Path, default=None, help="also write the TSV here")
+    from brainteacher.god import ROIS
+
+    p.add_argument("--rois", nargs="+", default=None, choices=ROIS, metavar="ROI", help=f"ROIs to tabulate, of {', '.join(ROIS)} (default: all in the files)")
+    p.add_argument("--out", type=_path, default=None, help="also write the TSV here")
     p.add_argument("--skip-image-check", action="store_true", help="do not open every image")
 
 
@@ -101,9 +176,9 @@ def _inspect(args: argparse.Namespace) -> None:
 
 def _splits_args(p: argparse.ArgumentParser) -> None:
     _dataset_arg(p)
-    p.add_argument("--out", type=Path, required=True, help="folder for split0.json ... split<K-1>.json")
-    p.add_argument("--n-splits", type=int, default=4, help="K: split k tests on fold k of each category (4: 6 train / 2 test of 8)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=_path, required=True, help="folder for split0.json ... split<K-1>.json")
+    p.add_argument("--n-splits", type=_int(2), default=4, help="K: split k tests on fold k of each category (4: 6 train / 2 test of 8)")
+    p.add_argument("--seed", type=_SEED, default=0)
 
 
 @_command("make-splits", "write K stratified train/test splits of the training images", _splits_args)
@@ -114,8 +189,12 @@ def _make_splits(args: argparse.Namespace) -> None:
 
     table = god.read_stimulus_tsv(god.GODLayout.from_root(args.root).training_tsv)
     prov = provenance({"n_splits": args.n_splits, "tsv": str(table.path)}, args.seed)
+    try:
+        splits = make_splits(table.names, table.labels, args.n_splits, args.seed)
+    except ValueError as err:  # too many splits for the smallest category of this table
+        raise DataError(table.path, f"--n-splits {args.n_splits}: {err}") from None
     with atomic_dir(args.out) as tmp:
-        for split in make_splits(table.names, table.labels, args.n_splits, args.seed):
+        for split in splits:
             write_split(tmp / f"{split.name}.json", split, prov)
 
 
@@ -124,27 +203,28 @@ def _make_splits(args: argparse.Namespace) -> None:
 
 def _decode_args(p: argparse.ArgumentParser) -> None:
     from brainteacher.decode import DECODERS, DecoderConfig
+    from brainteacher.god import ROIS
     from brainteacher.train import TrainConfig
 
     d, t = DecoderConfig(), TrainConfig()
     _dataset_arg(p)
     p.add_argument("--subject", required=True)
-    p.add_argument("--roi", required=True)
-    p.add_argument("--split", required=True, help="a split file (see make-splits) or 'all'")
-    p.add_argument("--out", type=Path, required=True, help="output folder (replaced atomically)")
+    p.add_argument("--roi", required=True, choices=ROIS)
+    p.add_argument("--split", type=_nonempty, required=True, help="a split file (see make-splits) or 'all'")
+    p.add_argument("--out", type=_path, required=True, help="output folder (replaced atomically)")
     p.add_argument("--decoder", default=d.decoder, choices=sorted(DECODERS))
-    p.add_argument("--folds", type=int, default=d.n_folds, help="inner stratified folds for out-of-fold soft labels")
-    p.add_argument("--n-voxels", type=int, default=None, help="top-N voxels by ANOVA F (default: 500, or 1000 for LVC/HVC/VC; 0 keeps all)")
+    p.add_argument("--folds", type=_int(2), default=d.n_folds, help="inner stratified folds for out-of-fold soft labels")
+    p.add_argument("--n-voxels", type=_int(0), default=None, help="top-N voxels by ANOVA F (default: 500, or 1000 for LVC/HVC/VC; 0 keeps all)")
     p.add_argument("--within-run", action="store_true", help="z-score each voxel within each run")
     p.add_argument("--keep-repeats", action="store_true", help="train on every presentation instead of averaging repeats")
-    p.add_argument("--width", type=int, default=d.width, help="ResNet base width (64 = torchvision's)")
-    p.add_argument("--input-noise", type=float, default=d.input_noise, help="SD of Gaussian noise added to training batches")
-    p.add_argument("--epochs", type=int, default=t.epochs)
-    p.add_argument("--batch-size", type=int, default=t.batch_size)
-    p.add_argument("--lr", type=float, default=t.lr)
-    p.add_argument("--weight-decay", type=float, default=t.weight_decay)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--device", default=d.device, help="auto (CUDA if available), cpu or cuda[:N]")
+    p.add_argument("--width", type=_WIDTH, default=d.width, help="ResNet base width (64 = torchvision's)")
+    p.add_argument("--input-noise", type=_float(0), default=d.input_noise, help="SD of Gaussian noise added to training batches")
+    p.add_argument("--epochs", type=_int(1), default=t.epochs)
+    p.add_argument("--batch-size", type=_int(1), default=t.batch_size)
+    p.add_argument("--lr", type=_float(0, low_open=True), default=t.lr)
+    p.add_argument("--weight-decay", type=_float(0), default=t.weight_decay)
+    p.add_argument("--seed", type=_SEED, default=d.seed)
+    p.add_argument("--device", type=_device, default=d.device, help="auto (CUDA if available), cpu or cuda[:N]")
 
 
 @_command("decode", "cross-fit a decoder for one subject x ROI and write out-of-fold logits and soft labels", _decode_args)
@@ -168,20 +248,20 @@ def _student_args(p: argparse.ArgumentParser, depth: int) -> None:
 
     s = StudentConfig()
     _dataset_arg(p)
-    p.add_argument("--split", required=True, help="a split file (see make-splits)")
-    p.add_argument("--out", type=Path, required=True, help="output folder (replaced atomically)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--image-cache", type=Path, default=None, help="a .npy of every training image at --image-size (see cache-images)")
+    p.add_argument("--split", type=_nonempty, required=True, help="a split file (see make-splits)")
+    p.add_argument("--out", type=_path, required=True, help="output folder (replaced atomically)")
+    p.add_argument("--seed", type=_SEED, default=0)
+    p.add_argument("--image-cache", type=_path, default=None, help="a .npy of every training image at --image-size (see cache-images)")
     p.add_argument("--depth", type=int, default=depth, choices=[18, 34])
-    p.add_argument("--width", type=int, default=s.width, help="ResNet base width (64 = torchvision's)")
-    p.add_argument("--image-size", type=int, default=s.image_size, help="pixels per side")
+    p.add_argument("--width", type=_WIDTH, default=s.width, help="ResNet base width (64 = torchvision's)")
+    p.add_argument("--image-size", type=_PIXELS, default=s.image_size, help="pixels per side")
     p.add_argument("--stem", default=s.stem, choices=sorted(STEMS), help="imagenet (7x7/2 + maxpool), small (3x3/1) or small-s2 (3x3/2)")
     p.add_argument("--weights", default=None, help="torchvision-format state_dict to start from (fc skipped; never downloaded)")
-    p.add_argument("--steps", type=int, default=s.train.steps, help="optimizer steps (the schedule's length)")
-    p.add_argument("--batch-size", type=int, default=s.train.batch_size)
-    p.add_argument("--lr", type=float, default=s.train.lr)
-    p.add_argument("--weight-decay", type=float, default=s.train.weight_decay)
-    p.add_argument("--device", default=s.device, help="auto (CUDA if available), cpu or cuda[:N]")
+    p.add_argument("--steps", type=_int(1), default=s.train.steps, help="optimizer steps (the schedule's length)")
+    p.add_argument("--batch-size", type=_int(1), default=s.train.batch_size)
+    p.add_argument("--lr", type=_float(0, low_open=True), default=s.train.lr)
+    p.add_argument("--weight-decay", type=_float(0), default=s.train.weight_decay)
+    p.add_argument("--device", type=_device, default=s.device, help="auto (CUDA if available), cpu or cuda[:N]")
 
 
 def _student_config(args: argparse.Namespace, **kd) -> "StudentConfig":  # noqa: F821
@@ -194,8 +274,8 @@ def _student_config(args: argparse.Namespace, **kd) -> "StudentConfig":  # noqa:
 
 def _cache_args(p: argparse.ArgumentParser) -> None:
     _dataset_arg(p)
-    p.add_argument("--size", type=int, required=True, help="pixels per side")
-    p.add_argument("--out", type=Path, required=True, help="the .npy to write: (n_images, 3, size, size) uint8 in TSV order")
+    p.add_argument("--size", type=_PIXELS, required=True, help="pixels per side")
+    p.add_argument("--out", type=_path, required=True, help="the .npy to write: (n_images, 3, size, size) uint8 in TSV order")
 
 
 @_command("cache-images", "decode every training image once into a uint8 .npy at one resolution", _cache_args)
@@ -207,7 +287,7 @@ def _cache_images(args: argparse.Namespace) -> None:
 
 def _network_args(p: argparse.ArgumentParser) -> None:
     _student_args(p, depth=34)
-    p.add_argument("--folds", type=int, default=4, help="inner folds: each image's target comes from a model that never saw it")
+    p.add_argument("--folds", type=_int(2), default=4, help="inner folds: each image's target comes from a model that never saw it")
 
 
 @_command("network-teacher", "cross-fit a ResNet-34 on a split's training images and write out-of-fold logits", _network_args)
@@ -223,10 +303,10 @@ def _distill_args(p: argparse.ArgumentParser) -> None:
     s = StudentConfig()
     _student_args(p, depth=18)
     p.add_argument("--teacher", required=True, help="none, network, oracle, brain-mean/ROI or KIND/SOURCE/ROI (see brainteacher.teachers)")
-    p.add_argument("--teacher-input", nargs="*", default=[], type=Path, help="decode folder(s), network-teacher folder or ground_truth.json")
+    p.add_argument("--teacher-input", nargs="*", default=[], type=_path, help="decode folder(s), network-teacher folder or ground_truth.json")
     p.add_argument("--decoder", default=None, help="label: the decoder a brain teacher's folders came from")
-    p.add_argument("--alpha", type=float, default=s.alpha, help="weight of the KD term (0 = cross-entropy only)")
-    p.add_argument("--temperature", type=float, default=s.temperature, help="Hinton's T")
+    p.add_argument("--alpha", type=_float(0, 1), default=s.alpha, help="weight of the KD term (0 = cross-entropy only)")
+    p.add_argument("--temperature", type=_float(0, low_open=True), default=s.temperature, help="Hinton's T")
 
 
 @_command("distill", "train a ResNet-18 student with one teacher on a split; test it on the held-out images", _distill_args)
@@ -241,9 +321,9 @@ def _distill(args: argparse.Namespace) -> None:
 
 
 def _aggregate_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--decode", nargs="+", type=Path, required=True, help="decoder metrics.json files")
-    p.add_argument("--students", nargs="*", type=Path, default=[], help="student metrics.json files")
-    p.add_argument("--out", type=Path, required=True, help="folder for decoders.tsv, students.tsv, summary.tsv")
+    p.add_argument("--decode", nargs="+", type=_path, required=True, help="decoder metrics.json files")
+    p.add_argument("--students", nargs="*", type=_path, default=[], help="student metrics.json files")
+    p.add_argument("--out", type=_path, required=True, help="folder for decoders.tsv, students.tsv, summary.tsv")
     p.add_argument("--config", default=None, help="the workflow's merged config as JSON text, recorded as provenance")
     p.add_argument("--primary", nargs=3, default=["brain-mean", "shuffled_brain", "top1"], metavar=("TEACHER", "REFERENCE", "METRIC"), help="the pre-registered primary contrast (Holm over its ROIs)")
 
@@ -257,8 +337,8 @@ def _aggregate(args: argparse.Namespace) -> None:
 
 
 def _plot_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--tables", type=Path, required=True, help="folder holding decoders.tsv and students.tsv")
-    p.add_argument("--out", type=Path, required=True, help="folder for the PNG and SVG plots")
+    p.add_argument("--tables", type=_path, required=True, help="folder holding decoders.tsv and students.tsv")
+    p.add_argument("--out", type=_path, required=True, help="folder for the PNG and SVG plots")
     p.add_argument("--rois", nargs="+", required=True, help="ROI order on the x axes")
     p.add_argument("--note", default="", help="subtitle, e.g. that the data are simulated")
 
@@ -284,7 +364,7 @@ def _config_record(text: str | None) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="brainteacher", description="Human fMRI (GOD) decoders as teachers for an image classifier.")
+    parser = _Parser(prog="brainteacher", description="Human fMRI (GOD) decoders as teachers for an image classifier.")
     parser.add_argument("--version", action="version", version=f"brainteacher {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -300,8 +380,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
     try:
         args.run(args)
-    except (DataError, ValueError, FileNotFoundError) as err:
+    except (DataError, ValueError) as err:
         # Bad input (a file, a teacher name, an option value): one line naming it, no traceback.
         print(f"brainteacher: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        # The file system refused (a missing file, a folder where a file should go, permissions).
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"brainteacher: error: {where}{err.strerror or err}", file=sys.stderr)
         return 2
     return 0

@@ -195,7 +195,7 @@ def _parse_tsv_line(path: Path, lineno: int, line: str) -> tuple[str, int, int, 
         key = stimulus_key_from_name(name)
         key_from_id = stimulus_key_from_tsv_text(id_text)
         category, image = int(cat_text), int(float(img_text))
-    except ValueError as err:
+    except (ValueError, OverflowError) as err:  # OverflowError: an image index of "inf"
         raise DataError(path, f"line {lineno}: {err}") from None
     if key != key_from_id:
         raise DataError(path, f"line {lineno}: stimulus_id {id_text} does not encode image name {name}")
@@ -217,7 +217,11 @@ def read_stimulus_tsv(path: str | Path) -> StimulusTable:
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "stimulus TSV not found")
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(path, f"not a text file: byte {err.start} is not UTF-8") from None
+    lines = [line for line in text.splitlines() if line.strip()]
     if not lines:
         raise DataError(path, "stimulus TSV is empty")
     rows = [_parse_tsv_line(path, i, line) for i, line in enumerate(lines, start=1)]
@@ -239,20 +243,87 @@ def write_stimulus_tsv(path: str | Path, keys: Sequence[int], category_index: Se
 # --- BData files ------------------------------------------------------------------------------
 
 
+def _bdata_groups(path: Path, f: h5py.File) -> tuple[h5py.Dataset, h5py.Group]:
+    """The /dataset and /metadata members (or bdpy's older /dataSet, /metaData), checked by type."""
+    # bdpy prefers the older spelling when both are present; so do we, to check what it reads.
+    data = f.get("dataSet", f.get("dataset"))
+    meta = f.get("metaData", f.get("metadata"))
+    missing = [name for name, member in (("/dataset", data), ("/metadata", meta)) if member is None]
+    if missing:
+        raise DataError(path, f"not a BData file: HDF5 without {' and '.join(missing)}")
+    if not isinstance(data, h5py.Dataset):
+        raise DataError(path, f"not a BData file: {data.name} is a group, not a dataset")
+    if not isinstance(meta, h5py.Group):
+        raise DataError(path, f"not a BData file: {meta.name} is a dataset, not a group")
+    return data, meta
+
+
+def _is_numeric(dset: h5py.Dataset) -> bool:
+    return dset.dtype.kind in "biuf"  # bool, ints and floats; bdpy casts them to float64
+
+
+def _is_text(dset: h5py.Dataset) -> bool:
+    return h5py.check_string_dtype(dset.dtype) is not None or dset.dtype.kind == "S"
+
+
+def _check_bdata_layout(path: Path, f: h5py.File) -> None:
+    """Refuse a BData file whose members bdpy would misread or choke on, naming the member.
+
+    A BData file holds ``/dataset`` (n_rows, n_columns) numbers and ``/metadata/{key,
+    description}`` (n_keys,) strings with ``/metadata/value`` (n_keys, n_columns) numbers.
+    """
+    data, meta = _bdata_groups(path, f)
+    if data.ndim != 2 or not _is_numeric(data):
+        raise DataError(path, f"{data.name} should be a 2-D numeric array (rows x columns), is {data.ndim}-D {data.dtype}")
+    members = {name: meta.get(name) for name in ("key", "description", "value")}
+    absent = [name for name, member in members.items() if not isinstance(member, h5py.Dataset)]
+    if absent:
+        raise DataError(path, f"{meta.name} lacks the dataset(s) {', '.join(absent)}")
+    key, description, value = members["key"], members["description"], members["value"]
+    if key.ndim != 1 or not _is_text(key):
+        raise DataError(path, f"{key.name} should be a 1-D array of strings, is {key.ndim}-D {key.dtype}")
+    if value.ndim != 2 or not _is_numeric(value):
+        raise DataError(path, f"{value.name} should be a 2-D numeric array (keys x columns), is {value.ndim}-D {value.dtype}")
+    if description.shape != key.shape:
+        raise DataError(path, f"{description.name} has {description.shape} entries for {key.shape[0]} metadata keys")
+    if value.shape != (key.shape[0], data.shape[1]):
+        raise DataError(path, f"{value.name} has shape {value.shape}; {key.shape[0]} keys x {data.shape[1]} dataset columns expected")
+
+
+def _check_unique_keys(path: Path, keys: Sequence[str]) -> None:
+    # bdpy silently takes the first of repeated keys; which one the authors meant is unknowable.
+    seen = set()
+    for key in keys:
+        if key in seen:
+            raise DataError(path, f"metadata key {key!r} appears more than once")
+        seen.add(key)
+
+
 def _open_bdata(path: Path):
-    """Load one BData HDF5 file, refusing anything that is not one with a specific message."""
+    """Load one BData HDF5 file, refusing anything that is not one with a specific message.
+
+    This is the one place fMRI files are opened, so it is the one place that turns h5py's and
+    bdpy's exceptions (OSError for a truncated file, KeyError, ValueError, TypeError for damaged
+    members) into a :class:`DataError` naming the file.
+    """
     import bdpy  # bdpy is slow to import; only readers of fMRI need it
 
     if not path.is_file():
         raise DataError(path, "fMRI file not found")
+    if path.stat().st_size == 0:
+        raise DataError(path, "not a BData file: the file is empty")
     if not h5py.is_hdf5(path):
         raise DataError(path, "not a BData file: not HDF5 at all")
-    with h5py.File(path, "r") as f:
-        has_data = "dataset" in f or "dataSet" in f
-        has_meta = "metadata" in f or "metaData" in f
-    if not (has_data and has_meta):
-        raise DataError(path, "not a BData file: HDF5 without /dataset and /metadata")
-    return bdpy.BData(str(path))
+    try:
+        with h5py.File(path, "r") as f:
+            _check_bdata_layout(path, f)
+        bdata = bdpy.BData(str(path))
+    except DataError:
+        raise
+    except Exception as err:  # h5py and bdpy raise many unrelated types for one damaged file
+        raise DataError(path, f"damaged HDF5 file, e.g. truncated ({type(err).__name__}: {err})") from None
+    _check_unique_keys(path, bdata.metadata.key)
+    return bdata
 
 
 def _metadata_flag(bdata, path: Path, key: str) -> np.ndarray:
@@ -304,21 +375,56 @@ class SubjectRecording:
         return tuple(r for r in ROIS if r in self.roi_masks)
 
 
+def _whole_number_column(bdata, path: Path, key: str) -> np.ndarray:
+    """(n_rows,) int64: a column such as DataType or Run, refused unless every value is a whole number
+    (of at most 2**31 in size: anything larger cannot be a run or block number and would not fit)."""
+    values = _single_column(bdata, path, key)
+    with np.errstate(invalid="ignore"):  # NaN and Inf are among the values being refused
+        bad = ~(np.abs(values) <= 2**31) | (values != np.round(values))
+    if bad.any():
+        raise DataError(path, f"column {key!r} has {int(bad.sum())} value(s) that are not whole numbers below 2**31, e.g. {values[bad][0]}")
+    return values.astype(np.int64)
+
+
+def _stimulus_keys(bdata, path: Path, datatype: np.ndarray) -> np.ndarray:
+    """(n_rows,) int64 keys; a training row whose stimulus_id is NaN, Inf or too large to be a key
+    (synset * 10**6 + image must fit in int64) cannot be matched to an image."""
+    ids = _single_column(bdata, path, KEY_STIMULUS)
+    with np.errstate(invalid="ignore"):
+        bad = (datatype == DATATYPE_TRAINING) & ~(np.abs(ids) < 2**62 / _ID_SCALE)
+    if bad.any():
+        raise DataError(path, f"column {KEY_STIMULUS!r} has {int(bad.sum())} NaN, Inf or out-of-range values on training rows")
+    with np.errstate(invalid="ignore", over="ignore"):  # other rows may hold anything; their keys are never used
+        return stimulus_keys_from_ids(ids)
+
+
+def _roi_masks(bdata, path: Path, voxel_cols: np.ndarray) -> dict[str, np.ndarray]:
+    """``{roi: (n_voxels,) bool}`` for every known ROI flagged in the file; refuses a file with none."""
+    masks = {roi: (bdata.get_metadata(roi_key(roi)) == 1)[voxel_cols] for roi in ROIS if roi_key(roi) in bdata.metadata.key}
+    if not masks:
+        others = [k for k in bdata.metadata.key if str(k).startswith("ROI_")]
+        found = f"; it has only unknown ones: {', '.join(others)}" if others else ""
+        raise DataError(path, f"no ROI flags: none of {', '.join(map(roi_key, ROIS))} is present{found}")
+    return masks
+
+
 def _read_session(path: Path) -> dict:
     bdata = _open_bdata(path)
+    if bdata.dataset.shape[0] == 0:
+        raise DataError(path, "the dataset has no rows")
     voxel_cols = _metadata_flag(bdata, path, KEY_VOXELS)
     if not voxel_cols.any():
         raise DataError(path, f"no voxel columns ({KEY_VOXELS!r} flags none)")
-    masks = {roi: (bdata.get_metadata(roi_key(roi)) == 1)[voxel_cols] for roi in ROIS if roi_key(roi) in bdata.metadata.key}
     optional = {k: _single_column(bdata, path, k) if k in bdata.metadata.key else None for k in (KEY_CATEGORY, KEY_IMAGE)}
+    datatype = _whole_number_column(bdata, path, KEY_DATATYPE)
     return {
         "voxels": bdata.dataset[:, voxel_cols],
         "xyz": np.stack([_voxel_metadata(bdata, path, k)[voxel_cols] for k in KEY_XYZ], axis=1),
-        "masks": masks,
-        "datatype": _single_column(bdata, path, KEY_DATATYPE).astype(np.int64),
-        "runs": _single_column(bdata, path, KEY_RUN).astype(np.int64),
-        "blocks": _single_column(bdata, path, KEY_BLOCK).astype(np.int64),
-        "stimulus_keys": stimulus_keys_from_ids(_single_column(bdata, path, KEY_STIMULUS)),
+        "masks": _roi_masks(bdata, path, voxel_cols),
+        "datatype": datatype,
+        "runs": _whole_number_column(bdata, path, KEY_RUN),
+        "blocks": _whole_number_column(bdata, path, KEY_BLOCK),
+        "stimulus_keys": _stimulus_keys(bdata, path, datatype),
         **optional,
     }
 
@@ -438,7 +544,8 @@ def _training_rows(rec: SubjectRecording, roi: str) -> tuple[np.ndarray, np.ndar
     rows = np.flatnonzero(rec.datatype == DATATYPE_TRAINING)
     if rows.size == 0:
         raise DataError(rec.files[0], f"no training rows ({KEY_DATATYPE} == {DATATYPE_TRAINING})")
-    finite = np.isfinite(rec.voxels[np.ix_(rows, cols)])
+    # X is float32: a value beyond its range would become Inf there, so it counts as one here.
+    finite = np.abs(rec.voxels[np.ix_(rows, cols)]) <= np.finfo(np.float32).max
     if not finite.all():
         bad_rows = ~finite.all(axis=1)
         path = _first_bad_row(rec, rows, ~bad_rows)
@@ -541,7 +648,7 @@ class GODLayout:
     def load(self, subject: str, roi: str, *, average_repeats: bool = True, check_images: bool = True) -> TrainingData:
         """Training data for one subject and ROI (reads the subject's files; see :func:`training_data`)."""
         if subject not in self.subjects:
-            raise DataError(None, f"unknown subject {subject!r}; this dataset has {', '.join(self.subjects)}")
+            raise DataError(self.training_tsv.parent, f"unknown subject {subject!r}; this dataset has {', '.join(self.subjects)}")
         return training_data(
             read_subject(self.subjects[subject]),
             roi,

@@ -8,6 +8,7 @@ file that Snakemake or a reader could mistake for a result.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -42,6 +43,9 @@ _TRACKED_PACKAGES = ("brainteacher", "torch", "numpy", "scipy", "bdpy", "h5py", 
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``target``; rename it to ``target`` only if the block succeeds."""
     target = Path(target)
+    if target.is_dir():
+        # Checked first: os.replace would fail only after the work, naming the temporary file.
+        raise IsADirectoryError(errno.EISDIR, "a folder is in the way of the output file", str(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     try:

@@ -156,7 +156,7 @@ def test_unreadable_image(handmade):
         god.verify_images(god.GODLayout.from_root(handmade.root).load("Subject1", "V1").image_paths)
 
 
-@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 1e300])  # 1e300 is Inf as float32
 def test_nan_or_inf_voxels(handmade, bad):
     n = len(handmade.order)
     voxels = np.column_stack([handmade.order * 1.0, np.zeros(n)])
@@ -178,6 +178,22 @@ def test_tsv_id_that_contradicts_its_name(handmade):
     _expect(handmade.root, r"line 2: stimulus_id 1518878\.1491 does not encode image name n01518878_14910")
 
 
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        (b"n01518878_10042\t1518878.010042\t1\t\xff\n", r"not a text file: byte 33 is not UTF-8"),
+        (b"n01518878_10042\t1518878.010042\t1\tinf\n", r"line 1: cannot convert float infinity to integer"),
+    ],
+)
+def test_tsv_that_is_not_text_or_has_an_infinite_index(handmade, text, match):
+    (handmade.root / god.TRAINING_TSV).write_bytes(text)
+    _expect(handmade.root, match)
+
+
+def test_unknown_subject_names_the_dataset(handmade):
+    _expect(handmade.root, f"{handmade.root}: unknown subject 'Subject7'; this dataset has Subject1", subject="Subject7")
+
+
 def test_cli_reports_bad_input_and_exits_nonzero(handmade, capsys):
     (handmade.root / "Subject1.h5").write_text("hello")
     assert main(["inspect-data", "--root", str(handmade.root)]) == 2
@@ -191,3 +207,78 @@ def test_inspect_data_prints_the_table(handmade, capsys, tmp_path):
     printed = capsys.readouterr().out
     assert printed == out.read_text()
     assert printed.splitlines() == ["subject\troi\tn_voxels\tn_train_trials\tn_images\tn_categories", "Subject1\tV1\t4\t6\t6\t2"]
+
+
+# --- damaged subject files: refused by the loader and by inspect-data, naming the file ----------
+
+
+def _rewrite(path, member, values):
+    """Replace one member of an HDF5 file (``values`` None deletes it)."""
+    with h5py.File(path, "r+") as f:
+        del f[member]
+        if values is not None:
+            f[member] = values
+
+
+def _keys(path):
+    with h5py.File(path, "r") as f:
+        return [k.decode() for k in f["metadata/key"][:]]
+
+
+def _truncate(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _rename_key(path, old, new):
+    _rewrite(path, "metadata/key", np.array([new if k == old else k for k in _keys(path)], dtype=h5py.string_dtype()))
+
+
+def _set_column(path, key, row, value):
+    col = int(np.flatnonzero(h5py.File(path, "r")["metadata/value"][_keys(path).index(key)] == 1)[0])
+    with h5py.File(path, "r+") as f:
+        f["dataset"][row, col] = value
+
+
+_DAMAGE = {
+    "truncated": (_truncate, r"damaged HDF5 file, e\.g\. truncated \(OSError"),
+    "empty": (lambda p: p.write_bytes(b""), "not a BData file: the file is empty"),
+    "not HDF5": (lambda p: p.write_bytes(b"\x89PNG" + bytes(100)), "not a BData file: not HDF5 at all"),
+    "HDF5 without metadata": (lambda p: _rewrite(p, "metadata", None), r"not a BData file: HDF5 without /metadata$"),
+    "dataset is a group": (lambda p: (_rewrite(p, "dataset", None), h5py.File(p, "r+").create_group("dataset")), "/dataset is a group"),
+    "metadata value missing": (lambda p: _rewrite(p, "metadata/value", None), r"/metadata lacks the dataset\(s\) value"),
+    "dataset of strings": (lambda p: _rewrite(p, "dataset", np.full((6, 8), b"x")), r"/dataset should be a 2-D numeric array \(rows x columns\), is 2-D \|S1"),
+    "dataset 1-D": (lambda p: _rewrite(p, "dataset", np.zeros(8)), "/dataset should be a 2-D numeric array .* is 1-D float64"),
+    "keys are numbers": (lambda p: _rewrite(p, "metadata/key", np.arange(9.0)), "/metadata/key should be a 1-D array of strings"),
+    "values are strings": (lambda p: _rewrite(p, "metadata/value", np.full((9, 8), b"1")), "/metadata/value should be a 2-D numeric array"),
+    "value lacks a column": (lambda p: _rewrite(p, "metadata/value", np.ones((9, 7))), r"/metadata/value has shape \(9, 7\); 9 keys x 8 dataset columns expected"),
+    "value lacks a key": (lambda p: _rewrite(p, "metadata/value", np.ones((8, 8))), r"/metadata/value has shape \(8, 8\); 9 keys x 8 dataset columns expected"),
+    "description too short": (lambda p: _rewrite(p, "metadata/description", np.array(["a"], dtype=h5py.string_dtype())), r"/metadata/description has \(1,\) entries for 9 metadata keys"),
+    "repeated key": (lambda p: _rename_key(p, "Block", "Run"), "metadata key 'Run' appears more than once"),
+    "DataType absent": (lambda p: _rename_key(p, "DataType", "Kind"), "metadata key 'DataType' is absent"),
+    "no known ROI": (lambda p: _rename_key(p, "ROI_V1", "ROI_XYZ"), "no ROI flags: none of ROI_V1, .* is present; it has only unknown ones: ROI_XYZ"),
+    "DataType NaN": (lambda p: _set_column(p, "DataType", 2, np.nan), r"column 'DataType' has 1 value\(s\) that are not whole numbers below 2\*\*31, e\.g\. nan"),
+    "Run fractional": (lambda p: _set_column(p, "Run", 0, 1.5), r"column 'Run' has 1 value\(s\) that are not whole numbers below 2\*\*31, e\.g\. 1\.5"),
+    "Block huge": (lambda p: _set_column(p, "Block", 1, 1e300), r"column 'Block' has 1 value\(s\) that are not whole numbers below 2\*\*31, e\.g\. 1e\+300"),
+    "stimulus_id Inf": (lambda p: _set_column(p, "stimulus_id", 4, np.inf), "column 'stimulus_id' has 1 NaN, Inf or out-of-range values on training rows"),
+    "no training rows": (lambda p: [_set_column(p, "DataType", r, 2) for r in range(6)], r"no training rows \(DataType == 1\)"),
+}
+
+
+@pytest.mark.parametrize("damage", list(_DAMAGE))
+def test_damaged_subject_file_is_refused_by_the_loader(handmade, damage):
+    path = handmade.root / "Subject1.h5"
+    _DAMAGE[damage][0](path)
+    with pytest.raises(DataError, match=_DAMAGE[damage][1]) as err:
+        god.GODLayout.from_root(handmade.root).load("Subject1", "V1", check_images=False)  # what decode reads
+    assert err.value.path == path
+
+
+@pytest.mark.parametrize("damage", list(_DAMAGE))
+def test_damaged_subject_file_is_refused_by_inspect_data(handmade, damage, capsys, tmp_path):
+    path, out = handmade.root / "Subject1.h5", tmp_path / "inspection.tsv"
+    _DAMAGE[damage][0](path)
+    assert main(["-q", "inspect-data", "--root", str(handmade.root), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"brainteacher: error: {path}: ") and err.count("\n") == 1
+    assert "Traceback" not in err and not out.exists()
