@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from scipy import stats as scipy_stats
 
-from brainteacher.aggregate import BRAIN_KINDS, MEAN_SOURCE, gains_vs_baseline, positive_control_verdict, read_table, score_column
+from brainteacher.aggregate import GLOBAL_ROI, MEAN_SOURCE, REFERENCES, gains_vs_baseline, positive_control_verdict, read_table, score_column
 from brainteacher.io import atomic_path
 from brainteacher.stats import mean_ci
 
@@ -34,9 +34,6 @@ __all__ = ["roi_comparison", "decoder_accuracy", "decoder_vs_gain", "write_plots
 FORMATS = ("png", "svg")
 DPI = 150
 LEVEL = 0.95
-CONTROL_KINDS = ("label-smoothing", "shuffled-brain", "class-mean-brain", "random")
-_CONTROL_COLOURS = {"label-smoothing": "tab:orange", "shuffled-brain": "tab:purple", "class-mean-brain": "tab:brown", "random": "tab:gray"}
-_GLOBAL_STYLES = {"network": ("tab:green", "-."), "oracle": ("tab:red", ":")}
 _SUBJECT_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 # Fixed SVG ids and no date: the same data give the same SVG bytes.
 _RC = {"svg.hashsalt": "brainteacher"}
@@ -122,114 +119,118 @@ def _pp(values: pd.Series | np.ndarray) -> np.ndarray:
     return 100.0 * np.asarray(values, np.float64)
 
 
-def _control_gains(gains: pd.DataFrame, kind: str) -> tuple[pd.DataFrame, str]:
-    """The gains of one control kind, preferring its mean-source teachers (what the brain-mean
-    teacher is built from) and falling back to the subject teachers pooled; with a legend tag."""
-    rows = gains[gains["kind"] == kind]
-    mean_rows = rows[rows["source"] == MEAN_SOURCE]
-    if not mean_rows.empty:
-        return mean_rows, "mean source"
-    return rows, "subjects pooled"
+# Each summary group's marker and colour in the ROI comparison; groups without an entry are skipped.
+_GROUP_STYLES: dict[str, tuple[str, str]] = {
+    "brain-mean": ("D", "tab:blue"),
+    "brain": ("o", "black"),
+    "shuffled-brain-mean": ("v", "tab:purple"),
+    "shuffled-brain": ("v", "tab:purple"),
+    "label-smoothing-mean": ("s", "tab:orange"),
+    "label-smoothing": ("s", "tab:orange"),
+    "class-mean-brain-mean": ("^", "tab:brown"),
+    "class-mean-brain": ("^", "tab:brown"),
+    "random-mean": ("x", "tab:gray"),
+    "random": ("x", "tab:gray"),
+    "network": ("P", "tab:green"),
+    "oracle": ("*", "tab:red"),
+}
+_GLOBAL_GROUPS = ("network", "oracle")
+GLOBAL_SLOT = "no ROI"  # x-axis slot of the teachers that use no ROI (network, oracle)
 
 
-def _draw_brain(ax: Axes, gains: pd.DataFrame, rois: list[str], x_shift: float) -> int:
-    """Brain (subject teachers): pooled mean and CI per ROI, plus one point per subject. Returns
-    the number of subjects."""
-    brain = gains[(gains["kind"] == "brain") & (gains["source"] != MEAN_SOURCE)]
-    subjects = sorted(brain["source"].unique(), key=str)
-    jitter = _offsets(len(subjects), 0.14) if subjects else []
-    colours = matplotlib.colormaps["tab10"]
-    for i, subject in enumerate(subjects):
-        per_roi = brain[brain["source"] == subject].groupby("roi")["gain"].mean()
-        xs = [rois.index(r) + x_shift + jitter[i] for r in per_roi.index if r in rois]
-        ys = [_pp(per_roi[r]) for r in per_roi.index if r in rois]
-        ax.scatter(xs, ys, s=14, color=colours(i % 10), alpha=0.75, zorder=3, label=f"{subject} (mean over splits x seeds)")
-    labelled = False
-    for x, roi in enumerate(rois):
-        mean, low, high = mean_ci(_pp(brain.loc[brain["roi"] == roi, "gain"]), LEVEL)
-        if np.isnan(mean):
-            continue
-        ax.errorbar(x + x_shift, mean, yerr=_ci_yerr(mean, low, high), fmt="o", ms=8, color="black", capsize=4, zorder=4,
-                    label=None if labelled else f"brain teacher, pooled over subjects ({LEVEL:.0%} CI)")  # fmt: skip
-        labelled = True
-    return len(subjects)
+def _primary_reference(primary: pd.DataFrame) -> str | None:
+    """The reference of the primary contrast: the one whose Holm column is filled in."""
+    for ref in REFERENCES:
+        if primary[f"p_holm_vs_{ref}"].notna().any():
+            return ref
+    return None
 
 
-def _draw_brain_mean(ax: Axes, gains: pd.DataFrame, rois: list[str], x_shift: float) -> None:
-    brain_mean = gains[(gains["kind"] == "brain") & (gains["source"] == MEAN_SOURCE)]
-    labelled = False
-    for x, roi in enumerate(rois):
-        mean, low, high = mean_ci(_pp(brain_mean.loc[brain_mean["roi"] == roi, "gain"]), LEVEL)
-        if np.isnan(mean):
-            continue
-        ax.errorbar(x + x_shift, mean, yerr=_ci_yerr(mean, low, high), fmt="D", ms=7, color="tab:blue", mfc="white", mew=2, capsize=4, zorder=4,
-                    label=None if labelled else f"brain-mean teacher (source: mean over subjects; {LEVEL:.0%} CI)")  # fmt: skip
-        labelled = True
+def _scale(metric: str) -> float:
+    """Accuracies are drawn in percentage points, NLL in nats."""
+    return 1.0 if metric == "nll" else 100.0
 
 
-def _draw_controls(ax: Axes, gains: pd.DataFrame, rois: list[str]) -> None:
-    """Per ROI and control kind, a band mean -/+ CI of the gain spanning the ROI's slot."""
-    for kind in CONTROL_KINDS:
-        rows, tag = _control_gains(gains, kind)
-        labelled = False
-        for x, roi in enumerate(rois):
-            mean, low, high = mean_ci(_pp(rows.loc[rows["roi"] == roi, "gain"]), LEVEL)
-            if np.isnan(mean):
-                continue
-            colour = _CONTROL_COLOURS[kind]
-            label = None if labelled else f"{kind} control, {tag} (mean, {LEVEL:.0%} CI band)"
-            if not np.isnan(low):
-                ax.fill_between([x - 0.42, x + 0.42], low, high, color=colour, alpha=0.15, lw=0, zorder=1)
-            ax.hlines(mean, x - 0.42, x + 0.42, color=colour, lw=1.5, zorder=2, label=label)
-            labelled = True
+def _interval_points(ax: Axes, rows: pd.DataFrame, column: str, xs: list[float], marker: str, colour: str, label: str, scale: float) -> None:
+    """Points at ``scale * rows[column]`` with their summary intervals (NA interval: no bar)."""
+    mean = scale * rows[column].to_numpy(np.float64)
+    low, high = scale * rows[f"{column}_ci_low"].to_numpy(np.float64), scale * rows[f"{column}_ci_high"].to_numpy(np.float64)
+    yerr = np.nan_to_num(np.vstack([mean - low, high - mean]))
+    ax.errorbar(xs, mean, yerr=yerr, fmt=marker, ms=7, color=colour, mfc="white" if marker == "D" else colour, mew=1.5, capsize=3, ls="none", zorder=4, label=label)
 
 
-def _draw_global_lines(ax: Axes, gains: pd.DataFrame) -> None:
-    """Network and oracle teachers do not depend on the ROI: one line each across the plot."""
-    for kind, (colour, style) in _GLOBAL_STYLES.items():
-        values = _pp(gains.loc[gains["kind"] == kind, "gain"])
-        mean, low, high = mean_ci(values, LEVEL)
-        if np.isnan(mean):
-            continue
-        ci = "" if np.isnan(low) else f", {LEVEL:.0%} CI [{low:+.1f}, {high:+.1f}]"
-        ax.axhline(mean, color=colour, ls=style, lw=1.5, zorder=2, label=f"{kind} teacher: {mean:+.1f} pp{ci}")
+def _draw_primary(ax: Axes, summary: pd.DataFrame, rois: list[str], metric: str) -> None:
+    primary = summary[(summary["family"] == "primary") & (summary["metric"] == metric) & summary["roi"].isin(rois)]
+    ref = _primary_reference(primary) if not primary.empty else None
+    if ref is None:
+        ax.text(0.5, 0.5, "no primary contrast in the summary", ha="center", va="center", transform=ax.transAxes, color="0.3")
+        return
+    primary = primary.set_index("roi").loc[[r for r in rois if r in set(primary["roi"])]]
+    xs = [rois.index(r) for r in primary.index]
+    teacher = primary["teacher"].iloc[0]
+    _interval_points(ax, primary, f"diff_vs_{ref}", xs, "D", "tab:blue", f"{teacher} minus its {ref.replace('_', '-')} control ({LEVEL:.0%} CI)", _scale(metric))
+    for x, (_, row) in zip(xs, primary.iterrows()):
+        ax.annotate(f"Holm p = {row[f'p_holm_vs_{ref}']:.2g}", (x, _scale(metric) * row[f"diff_vs_{ref}_ci_high"]), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+    ax.set_title(f"PRIMARY (pre-registered, Holm over ROIs):\n{teacher} minus its {ref.replace('_', '-')} control", fontsize=9.5)
 
 
-def _brain_first(ax: Axes) -> list:
-    """Legend handles ordered brain, brain-mean, subjects, controls, global teachers, baseline
-    (matplotlib would list error bars last)."""
-    prefixes = ("brain teacher", "brain-mean", "Subject", "label-smoothing", "shuffled-brain", "class-mean-brain", "random", "network", "oracle", "baseline")
-    handles, labels = ax.get_legend_handles_labels()
-    rank = [next((i for i, p in enumerate(prefixes) if label.startswith(p)), len(prefixes)) for label in labels]
-    return [h for _, _, h in sorted(zip(rank, range(len(handles)), handles), key=lambda t: t[:2])]
+def _draw_exploratory(ax: Axes, summary: pd.DataFrame, gains: pd.DataFrame, rois: list[str], metric: str) -> None:
+    """Every teacher group's difference from the baseline per ROI (network and oracle in their own
+    slot), with the summary's intervals, plus the subject teachers' per-subject means."""
+    rows = summary[(summary["metric"] == metric) & summary["diff_vs_baseline"].notna()]
+    groups = [g for g in _GROUP_STYLES if g in set(rows["teacher"])]
+    # Teachers with an ROI share the ROI slots; network and oracle share the 'no ROI' slot.
+    with_roi = [g for g in groups if g not in _GLOBAL_GROUPS]
+    shifts = dict(zip(with_roi, _offsets(len(with_roi), 0.45))) | dict(zip(_GLOBAL_GROUPS, _offsets(len(_GLOBAL_GROUPS), 0.3)))
+    slots = [GLOBAL_SLOT, *rois]
+    for group in groups:
+        cell = rows[(rows["teacher"] == group) & rows["roi"].isin([*rois, GLOBAL_ROI])]
+        xs = [slots.index(GLOBAL_SLOT if r == GLOBAL_ROI else r) + shifts[group] for r in cell["roi"]]
+        marker, colour = _GROUP_STYLES[group]
+        _interval_points(ax, cell, "diff_vs_baseline", xs, marker, colour, group, _scale(metric))
+    subjects = gains[(gains["kind"] == "brain") & (gains["source"] != MEAN_SOURCE) & gains["roi"].isin(rois)]
+    if not subjects.empty and "brain" in shifts:
+        per_subject = subjects.groupby(["roi", "source"])["gain"].mean().reset_index()
+        xs = [slots.index(r) + shifts["brain"] + 0.08 for r in per_subject["roi"]]
+        ax.scatter(xs, _scale(metric) * per_subject["gain"].to_numpy(np.float64), s=10, color="0.4", alpha=0.7, zorder=3, label="brain: one subject (mean over runs)")
+    ax.set_xticks(range(len(slots)), slots)
+    ax.set_xlim(-0.6, len(slots) - 0.4)
+    ax.set_title("exploratory (unadjusted):\neach teacher minus the no-teacher baseline", fontsize=9.5)
 
 
-def roi_comparison(students: pd.DataFrame, out_stem: Path, roi_order: list[str], note: str = "", summary: pd.DataFrame | None = None) -> list[Path]:
-    """Top-1 gain of knowledge distillation over the no-teacher baseline (same split x seed), in
-    percentage points, per ROI: brain teachers (pooled mean and CI over subjects x splits x seeds,
-    plus per-subject means), the brain-mean teacher, control bands, and network/oracle lines.
-    The positive-control verdict comes from ``summary`` (its per-image comparisons) when given.
-    Writes ``out_stem.{png,svg}``; returns their paths."""
-    title = "Knowledge-distillation gain in top-1 accuracy by ROI"
-    gains = gains_vs_baseline(students, "top1") if not students.empty else students
-    if gains.empty:
-        return _no_data(out_stem, title, "no student runs with a matching no-teacher baseline", note)
-    rois = _roi_axis(roi_order, gains.loc[gains["kind"].isin(BRAIN_KINDS), "roi"])
-    fig, ax = _new_figure(title, "", width=max(7.0, 1.1 * len(rois) + 4.5))
-    _roi_ticks(ax, rois, "ROI the teacher's fMRI was decoded from")
-    _draw_controls(ax, gains, rois)
-    n_subjects = _draw_brain(ax, gains, rois, x_shift=-0.12)
-    _draw_brain_mean(ax, gains, rois, x_shift=0.15)
-    _draw_global_lines(ax, gains)
-    ax.axhline(0.0, color="black", lw=1, zorder=2, label="baseline (no teacher)")
-    n_runs = gains.groupby(["split", "seed"]).ngroups
-    scored_on = "evaluation-set" if score_column(students, "top1").startswith("eval_") else "held-out"
-    ax.set_title(_subtitle(note, f"student {scored_on} top-1 minus no-teacher baseline at the same split x seed; {n_subjects} subjects, {n_runs} split x seed runs"), fontsize=8.5, color="0.25")
-    verdict = positive_control_verdict(summary) if summary is not None and not summary.empty else None
+def roi_comparison(students: pd.DataFrame, out_stem: Path, roi_order: list[str], note: str = "", summary: pd.DataFrame | None = None, metric: str = "top1") -> list[Path]:
+    """Two panels from the summary's per-image comparisons (categories as units), in percentage
+    points: the pre-registered primary contrast per ROI (with its Holm p), and every teacher
+    group minus the no-teacher baseline (exploratory; network and oracle in a 'no ROI' slot;
+    per-subject means of the subject teachers as small points). The y-range follows the data.
+    The positive-control verdict is written under the panels. Writes ``out_stem.{png,svg}``."""
+    title = f"Knowledge distillation from brain teachers: {metric} by ROI"
+    if summary is None or summary.empty or students.empty:
+        return _no_data(out_stem, title, "no student comparisons in the summary", note)
+    gains = gains_vs_baseline(students, metric)
+    rois = _roi_axis(roi_order, summary.loc[summary["roi"] != GLOBAL_ROI, "roi"])
+    fig = Figure(figsize=(max(10.0, 2.2 * len(rois) + 6.0), 5.0))
+    FigureCanvasAgg(fig)
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [len(rois) + 0.5, len(rois) + 1.5]})
+    fig.suptitle(title, fontsize=12, fontweight="bold", y=1.04)
+    scored_on = "evaluation-set" if score_column(students, metric).startswith("eval_") else "held-out"
+    fig.text(0.5, 0.965, _subtitle(note, f"difference in {scored_on} {metric}, paired image by image; {LEVEL:.0%} CIs with categories as units; no bar: fewer than 3 units"), ha="center", fontsize=8.5, color="0.25")
+    _draw_primary(left, summary, rois, metric)
+    left.set_xticks(range(len(rois)), rois)
+    left.set_xlim(-0.6, len(rois) - 0.4)
+    _draw_exploratory(right, summary, gains, rois, metric)
+    unit = "nats" if metric == "nll" else "percentage points"
+    for ax in (left, right):
+        ax.axhline(0.0, color="black", lw=1, zorder=2)
+        ax.grid(axis="y", alpha=0.3)
+        ax.margins(y=0.12)  # room for the Holm p labels above the bars
+        ax.set_xlabel("ROI the teacher's fMRI was decoded from")
+        ax.set_ylabel(f"difference ({unit})")
+    _legend_outside(right)
+    verdict = positive_control_verdict(summary, metric)
     if verdict:
-        fig.text(0.01, -0.02, textwrap.fill(verdict, 150), fontsize=8, color="firebrick" if "FAILED" in verdict else "darkgreen", va="top")
-    ax.set_ylabel("top-1 gain over baseline (percentage points)")
-    _legend_outside(ax, handles=_brain_first(ax))
+        fig.text(0.01, -0.02, textwrap.fill(verdict, 170), fontsize=8, color="firebrick" if "FAILED" in verdict else "darkgreen", va="top")
+    fig.subplots_adjust(top=0.78, wspace=0.25)
     return _save(fig, out_stem)
 
 
