@@ -226,3 +226,18 @@ def test_real_data_download_is_opt_in(tmp_path):
     real["students"]["teachers"] = ["none", "oracle"]
     proc = _snakemake(folder, "-n", "--configfile", str(_write_config(folder, real)), check=False)
     assert proc.returncode != 0 and "'oracle' needs simulated data" in proc.stdout + proc.stderr
+
+
+def test_a_data_path_with_a_space_and_a_quote_runs(tmp_path):
+    """Every path reaching a shell command is quoted: a dataset folder named ``god data's``."""
+    from brainteacher.simulate import get_preset, simulate
+
+    folder = _copy_workflow(tmp_path / "wf")
+    data = tmp_path / "god data's"
+    simulate(data, get_preset("quick", n_subjects=1, n_categories=6, n_groups=3, image_size=32, grid=4, n_evaluation_per_category=2), seed=0)
+    config = {**TINY, "data": {"source": "path", "root": str(data)}, "students": {**TINY["students"], "teachers": ["none", "brain"], "seeds": [0]}}
+    targets = ["results/data/inspection.tsv", "results/distill/brain/Subject1/V1/split0/seed0/metrics.json"]
+    _snakemake(folder, "--cores", "2", "--configfile", str(_write_config(folder, config)), *targets)
+    for target in targets:
+        assert (folder / target).is_file()
+    assert json.loads((folder / targets[1]).read_text())["teacher"] == "brain/Subject1/V1"

@@ -10,6 +10,7 @@ rule aggregate:
     input:
         decode=decoded_metrics(),
         students=student_metrics(),
+        predictions=student_predictions(),
     output:
         decoders=report("results/tables/decoders.tsv", caption="../report/decoders.rst", category="Tables"),
         students=report("results/tables/students.tsv", caption="../report/students.rst", category="Tables"),
@@ -17,7 +18,7 @@ rule aggregate:
     params:
         py=PY,
         config=json.dumps(config, sort_keys=True),
-        primary=" ".join(config["stats"][f"primary_{k}"] for k in ("teacher", "reference", "metric")),
+        primary=[config["stats"][f"primary_{k}"] for k in ("teacher", "reference", "metric")],
     conda:
         "../envs/brainteacher.yaml"
     log:
@@ -25,9 +26,8 @@ rule aggregate:
     benchmark:
         "results/benchmarks/aggregate.tsv"
     shell:
-        "{params.py} aggregate --decode {input.decode} --students {input.students} --config {params.config:q}"
-        " --primary {params.primary}"
-        " --out results/tables 2> {log}"
+        "{params.py} aggregate --decode {input.decode:q} --students {input.students:q} --config {params.config:q}"
+        " --primary {params.primary:q} --out results/tables 2> {log:q}"
 
 
 rule plots:
@@ -42,7 +42,7 @@ rule plots:
         svg=expand("results/plots/{plot}.svg", plot=PLOTS),
     params:
         py=PY,
-        rois=" ".join(config["rois"]),
+        rois=config["rois"],
         note=config["report"]["note"],
     conda:
         "../envs/brainteacher.yaml"
@@ -51,4 +51,4 @@ rule plots:
     benchmark:
         "results/benchmarks/plots.tsv"
     shell:
-        "{params.py} plot --tables results/tables --out results/plots --rois {params.rois} --note {params.note:q} 2> {log}"
+        "{params.py} plot --tables results/tables --out results/plots --rois {params.rois:q} --note {params.note:q} 2> {log:q}"

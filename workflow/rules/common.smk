@@ -1,6 +1,7 @@
 # Config validation, paths and the target list. The YAML is validated once, here; below this the
 # package takes plain arguments.
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -31,7 +32,7 @@ except WorkflowError as err:
 # Without --use-conda the interpreter running Snakemake is the one with brainteacher installed
 # (the venv); with it, each job runs the `python` of the rule's conda environment.
 _USES_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
-PY = "python -m brainteacher" if _USES_CONDA else f"{sys.executable} -m brainteacher"
+PY = "python -m brainteacher" if _USES_CONDA else f"{shlex.quote(sys.executable)} -m brainteacher"
 
 STUDENTS = config["students"]
 
@@ -64,9 +65,10 @@ TEACHER_PATTERN = rf"{'|'.join(GLOBAL_KINDS)}|(?:{'|'.join(BRAIN_KINDS)})/(?:Sub
 
 
 def _options(section, flags):
-    """CLI options ``--flag value`` from config[section] for each key in ``flags`` (None skipped)."""
+    """CLI options ``--flag value`` from config[section] for each key in ``flags`` (None skipped),
+    each value shell-quoted (a weights path may hold spaces)."""
     values = config[section]
-    return " ".join(f"--{key.replace('_', '-')} {values[key]}" for key in flags if values.get(key) is not None)
+    return " ".join(f"--{key.replace('_', '-')} {shlex.quote(str(values[key]))}" for key in flags if values.get(key) is not None)
 
 
 def decode_options(wildcards):
@@ -83,8 +85,7 @@ def student_options(wildcards):
 
 
 def network_options(wildcards):
-    net = config["network"]
-    return _options("students", STUDENT_FLAGS) + f" --depth {net['depth']} --folds {net['folds']} --seed {net['seed']}"
+    return f"{_options('students', STUDENT_FLAGS)} {_options('network', ['depth', 'folds', 'seed'])}"
 
 
 def teachers():
@@ -123,9 +124,30 @@ def teacher_dirs(wildcards):
     return [decode_dir(STUDENTS["teacher_decoder"], s, roi, wildcards.split) for s in subjects]
 
 
+# The files of a teacher folder that a student reads (brainteacher.teachers.read_teacher_dir).
+TEACHER_FILES = ["logits.npy", "image_ids.npy", "labels.npy"]
+
+
 def teacher_files(wildcards):
-    """What a student job waits for: the teacher folders' metrics.json (the oracle reads the dataset)."""
-    return [f"{d}/metrics.json" for d in teacher_dirs(wildcards) if not d.endswith(".json")]
+    """What a student job reads: the teacher folders' files (the oracle reads the dataset)."""
+    return [f"{d}/{name}" for d in teacher_dirs(wildcards) if not d.endswith(".json") for name in TEACHER_FILES]
+
+
+# The prediction files of a student that the summary's per-image comparisons read
+# (brainteacher.comparisons); the evaluation set exists on simulated data only.
+STUDENT_PREDICTIONS = ["test_logits.npy", "test_image_ids.npy", "test_labels.npy"]
+if simulated():
+    STUDENT_PREDICTIONS += ["eval_logits.npy", "eval_image_ids.npy", "eval_labels.npy"]
+
+
+def student_predictions():
+    return expand(
+        "results/distill/{teacher}/split{split}/seed{seed}/{name}",
+        teacher=teachers(),
+        split=config["splits"]["use"],
+        seed=STUDENTS["seeds"],
+        name=STUDENT_PREDICTIONS,
+    )
 
 
 def decoded_metrics():

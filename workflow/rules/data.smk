@@ -16,7 +16,7 @@ rule simulate:
         preset="quick|god",
         seed=r"\d+",
     shell:
-        "{params.py} simulate --out {output} --preset {wildcards.preset} --seed {wildcards.seed} 2> {log}"
+        "{params.py} simulate --out {output:q} --preset {wildcards.preset} --seed {wildcards.seed} 2> {log:q}"
 
 
 rule inspect_data:
@@ -27,7 +27,7 @@ rule inspect_data:
     params:
         py=PY,
         root=data_root(),
-        rois=" ".join(config["rois"]),
+        rois=config["rois"],
     conda:
         "../envs/brainteacher.yaml"
     log:
@@ -35,7 +35,7 @@ rule inspect_data:
     benchmark:
         "results/benchmarks/inspect_data.tsv"
     shell:
-        "{params.py} inspect-data --root {params.root} --rois {params.rois} --out {output} > /dev/null 2> {log}"
+        "{params.py} inspect-data --root {params.root:q} --rois {params.rois:q} --out {output:q} > /dev/null 2> {log:q}"
 
 
 if not simulated() and config["data"].get("download", False):
@@ -46,7 +46,7 @@ if not simulated() and config["data"].get("download", False):
         params:
             py=PY,
             root=config["data"]["root"],
-            md5=" ".join(f"{k}={v}" for k, v in config["data"].get("checksums", {}).items()),
+            md5=[f"{k}={v}" for k, v in config["data"].get("checksums", {}).items()],
         conda:
             "../envs/brainteacher.yaml"
         log:
@@ -54,4 +54,4 @@ if not simulated() and config["data"].get("download", False):
         benchmark:
             "results/benchmarks/download/{subject}.tsv"
         shell:
-            "{params.py} download-god --out {params.root} --subjects {wildcards.subject} --md5 {params.md5} 2> {log}"
+            "{params.py} download-god --out {params.root:q} --subjects {wildcards.subject} --md5 {params.md5:q} 2> {log:q}"

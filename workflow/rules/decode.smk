@@ -19,7 +19,7 @@ rule make_splits:
     benchmark:
         "results/benchmarks/make_splits.tsv"
     shell:
-        "{params.py} make-splits --root {params.root} --out results/splits --n-splits {params.n} --seed {params.seed} 2> {log}"
+        "{params.py} make-splits --root {params.root:q} --out results/splits --n-splits {params.n} --seed {params.seed} 2> {log:q}"
 
 
 rule decode:
@@ -27,9 +27,10 @@ rule decode:
         data=data_input,
         split="results/splits/split{split}.json",
     output:
-        logits="results/decode/{decoder}/{subject}/{roi}/split{split}/logits.npy",
-        soft_labels="results/decode/{decoder}/{subject}/{roi}/split{split}/soft_labels.npy",
-        image_ids="results/decode/{decoder}/{subject}/{roi}/split{split}/image_ids.npy",
+        files=expand(
+            "results/decode/{{decoder}}/{{subject}}/{{roi}}/split{{split}}/{name}",
+            name=[*TEACHER_FILES, "raw_logits.npy", "soft_labels.npy", "folds.npy"],
+        ),
         metrics="results/decode/{decoder}/{subject}/{roi}/split{split}/metrics.json",
     params:
         py=PY,
@@ -47,5 +48,5 @@ rule decode:
     resources:
         gpu=1,
     shell:
-        "OMP_NUM_THREADS={threads} {params.py} decode --root {params.root} --subject {wildcards.subject} --roi {wildcards.roi}"
-        " --split {input.split} --decoder {wildcards.decoder} --out {params.out} {params.options} 2> {log}"
+        "OMP_NUM_THREADS={threads} {params.py} decode --root {params.root:q} --subject {wildcards.subject} --roi {wildcards.roi}"
+        " --split {input.split:q} --decoder {wildcards.decoder} --out {params.out:q} {params.options} 2> {log:q}"

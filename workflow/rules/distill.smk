@@ -18,7 +18,7 @@ rule cache_images:
     benchmark:
         "results/benchmarks/cache_images.tsv"
     shell:
-        "{params.py} cache-images --root {params.root} --size {params.size} --out {output} 2> {log}"
+        "{params.py} cache-images --root {params.root:q} --size {params.size} --out {output:q} 2> {log:q}"
 
 
 rule network_teacher:
@@ -28,7 +28,7 @@ rule network_teacher:
         images=IMAGE_CACHE,
     output:
         metrics="results/network/split{split}/metrics.json",
-        logits="results/network/split{split}/logits.npy",
+        files=expand("results/network/split{{split}}/{name}", name=TEACHER_FILES),
     params:
         py=PY,
         root=data_root(),
@@ -44,8 +44,8 @@ rule network_teacher:
     resources:
         gpu=1,
     shell:
-        "OMP_NUM_THREADS={threads} {params.py} network-teacher --root {params.root} --split {input.split}"
-        " --image-cache {input.images} --out {params.out} {params.options} 2> {log}"
+        "OMP_NUM_THREADS={threads} {params.py} network-teacher --root {params.root:q} --split {input.split:q}"
+        " --image-cache {input.images:q} --out {params.out:q} {params.options} 2> {log:q}"
 
 
 rule distill:
@@ -56,13 +56,13 @@ rule distill:
         teacher=teacher_files,
     output:
         metrics="results/distill/{teacher}/split{split}/seed{seed}/metrics.json",
-        logits="results/distill/{teacher}/split{split}/seed{seed}/test_logits.npy",
+        predictions=expand("results/distill/{{teacher}}/split{{split}}/seed{{seed}}/{name}", name=STUDENT_PREDICTIONS),
         model="results/distill/{teacher}/split{split}/seed{seed}/model.pt",
     params:
         py=PY,
         root=data_root(),
         out=subpath(output.metrics, parent=True),
-        teacher_inputs=lambda wc: " ".join(teacher_dirs(wc)),
+        teacher_inputs=teacher_dirs,
         decoder=STUDENTS["teacher_decoder"],
         options=student_options,
     conda:
@@ -75,6 +75,6 @@ rule distill:
     resources:
         gpu=1,
     shell:
-        "OMP_NUM_THREADS={threads} {params.py} distill --root {params.root} --split {input.split} --image-cache {input.images}"
-        " --teacher {wildcards.teacher} --teacher-input {params.teacher_inputs} --decoder {params.decoder}"
-        " --seed {wildcards.seed} --out {params.out} {params.options} 2> {log}"
+        "OMP_NUM_THREADS={threads} {params.py} distill --root {params.root:q} --split {input.split:q} --image-cache {input.images:q}"
+        " --teacher {wildcards.teacher:q} --teacher-input {params.teacher_inputs:q} --decoder {params.decoder:q}"
+        " --seed {wildcards.seed} --out {params.out:q} {params.options} 2> {log:q}"
