@@ -53,8 +53,8 @@ def _decode(job: tuple) -> None:
     from brainteacher.decode import DecoderConfig, run_decode
     from brainteacher.train import TrainConfig
 
-    root, subject, roi, split_file, out = job
-    cfg = DecoderConfig("linear", 5, 500, True, 16, 1.0, 0, "cpu", TrainConfig(epochs=40, batch_size=32, lr=1e-3, weight_decay=1e-2))
+    root, subject, roi, split_file, out, folds = job
+    cfg = DecoderConfig("linear", folds, 500, True, 16, 1.0, 0, "cpu", TrainConfig(epochs=40, batch_size=32, lr=1e-3, weight_decay=1e-2))
     run_decode(root, subject, roi, split_file, out, cfg)
 
 
@@ -199,7 +199,9 @@ def main() -> None:
             write_split(work / "split.json", split)
             splits[work] = split
             runs.setdefault(per_category, []).append(work)
-            decode_jobs += [(str(root), s, r, str(work / "split.json"), str(work / "decode" / s / r)) for s in SUBJECTS for r in ROIS]
+            # Inner folds need an image of each category per fold: 4 folds for 4 images per category.
+            folds = min(5, per_category)
+            decode_jobs += [(str(root), s, r, str(work / "split.json"), str(work / "decode" / s / r), folds) for s in SUBJECTS for r in ROIS]
     with ProcessPoolExecutor(args.jobs, initializer=_one_thread) as pool:
         list(pool.map(_decode, decode_jobs))
         for work, split in splits.items():

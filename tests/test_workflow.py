@@ -237,7 +237,7 @@ def test_a_data_path_with_a_space_and_a_quote_runs(tmp_path):
     simulate(data, get_preset("quick", n_subjects=1, n_categories=6, n_groups=3, image_size=32, grid=4, n_evaluation_per_category=2), seed=0)
     config = {**TINY, "data": {"source": "path", "root": str(data)}, "students": {**TINY["students"], "teachers": ["none", "brain"], "seeds": [0]}}
     targets = ["results/data/inspection.tsv", "results/distill/brain/Subject1/V1/split0/seed0/metrics.json"]
-    _snakemake(folder, "--cores", "2", "--configfile", str(_write_config(folder, config)), *targets)
+    _snakemake(folder, *targets, "--cores", "2", "--configfile", str(_write_config(folder, config)))
     for target in targets:
         assert (folder / target).is_file()
     assert json.loads((folder / targets[1]).read_text())["teacher"] == "brain/Subject1/V1"
