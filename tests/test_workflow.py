@@ -241,3 +241,19 @@ def test_a_data_path_with_a_space_and_a_quote_runs(tmp_path):
     for target in targets:
         assert (folder / target).is_file()
     assert json.loads((folder / targets[1]).read_text())["teacher"] == "brain/Subject1/V1"
+
+
+def test_a_real_data_config_without_its_files_stops_before_touching_results(tmp_path):
+    """Switching to config/god.yaml without the GOD files must not redraw the previous results
+    under the GOD title: the workflow stops at once, naming the missing files."""
+    folder = _copy_workflow(tmp_path / "wf")
+    plots = folder / "results" / "plots"
+    plots.mkdir(parents=True)
+    previous = plots / "roi_comparison.png"
+    previous.write_bytes(b"simulated")
+    before = previous.stat().st_mtime_ns
+    proc = _snakemake(folder, "--cores", "1", "--configfile", "config/god.yaml", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "missing" in out and "Subject1.h5" in out and "data.download" in out
+    assert previous.read_bytes() == b"simulated" and previous.stat().st_mtime_ns == before
+    assert sorted(p.name for p in (folder / "results").rglob("*") if p.is_file()) == ["roi_comparison.png"]

@@ -57,6 +57,24 @@ def data_input(wildcards=None):
     return [str(root / "stimulus_ImageNetTraining.tsv"), *(str(root / f"{s}.h5") for s in config["subjects"])]
 
 
+def _refuse_missing_real_data():
+    """A real-data config whose files are absent stops here, before any job, naming them. Without
+    this, Snakemake accepts outputs another config left behind (the simulated default's tables)
+    and redraws them under this config's title: simulated numbers labelled as GOD."""
+    if simulated():
+        return
+    missing = [p for p in data_input() if not Path(p).exists()]
+    if config["data"].get("download", False):
+        missing = [p for p in missing if not p.endswith(".h5")]  # the download rule fetches these
+    if missing:
+        raise WorkflowError(
+            f"data.root {config['data']['root']}: missing {', '.join(missing)}; place the GOD release there "
+            "(README, 'Real GOD data') or set data.download: true to fetch the subject files from figshare"
+        )
+
+
+_refuse_missing_real_data()
+
 IMAGE_CACHE = f"results/images/{Path(data_root()).name}-{STUDENTS['image_size']}px.npy"
 
 ROI_PATTERN = "|".join(ROIS)
