@@ -54,7 +54,7 @@ def _decode(job: tuple) -> None:
     from brainteacher.train import TrainConfig
 
     root, subject, roi, split_file, out, folds = job
-    cfg = DecoderConfig("linear", folds, 500, True, 16, 1.0, 0, "cpu", TrainConfig(epochs=40, batch_size=32, lr=1e-3, weight_decay=1e-2))
+    cfg = DecoderConfig(decoder="linear", n_folds=folds, n_voxels=500, within_run=True, device="cpu", train=TrainConfig(epochs=40, batch_size=32, lr=1e-3, weight_decay=1e-2))
     run_decode(root, subject, roi, split_file, out, cfg)
 
 

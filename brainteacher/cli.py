@@ -204,6 +204,8 @@ def _make_splits(args: argparse.Namespace) -> None:
 def _decode_args(p: argparse.ArgumentParser) -> None:
     from brainteacher.decode import DECODERS, DecoderConfig
     from brainteacher.god import ROIS
+    from brainteacher.resnet import STEMS
+    from brainteacher.voxelorder import VOXEL_ORDERS
     from brainteacher.train import TrainConfig
 
     d, t = DecoderConfig(), TrainConfig()
@@ -219,6 +221,9 @@ def _decode_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep-repeats", action="store_true", help="train on every presentation instead of averaging repeats")
     p.add_argument("--width", type=_WIDTH, default=d.width, help="ResNet base width (64 = torchvision's)")
     p.add_argument("--input-noise", type=_float(0), default=d.input_noise, help="SD of Gaussian noise added to training batches")
+    p.add_argument("--voxel-order", default=d.voxel_order, choices=VOXEL_ORDERS, help="the 1D axis: spatial (3D Hilbert curve over voxel_x/y/z) or file")
+    p.add_argument("--stem", default=d.stem, choices=sorted(STEMS), help="resnet1d stem (how much the first layers downsample)")
+    p.add_argument("--linear-shortcut", action=argparse.BooleanOptionalAction, default=d.linear_shortcut, help="resnet1d: add a linear read-out of every voxel to the residual stages")
     p.add_argument("--epochs", type=_int(1), default=t.epochs)
     p.add_argument("--batch-size", type=_int(1), default=t.batch_size)
     p.add_argument("--lr", type=_float(0, low_open=True), default=t.lr)
@@ -234,7 +239,20 @@ def _decode(args: argparse.Namespace) -> None:
 
     n_voxels = default_n_voxels(args.roi) if args.n_voxels is None else (args.n_voxels or None)
     train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay)
-    cfg = DecoderConfig(args.decoder, args.folds, n_voxels, args.within_run, args.width, args.input_noise, args.seed, args.device, train)
+    cfg = DecoderConfig(
+        decoder=args.decoder,
+        n_folds=args.folds,
+        n_voxels=n_voxels,
+        within_run=args.within_run,
+        width=args.width,
+        input_noise=args.input_noise,
+        voxel_order=args.voxel_order,
+        stem=args.stem,
+        linear_shortcut=args.linear_shortcut,
+        seed=args.seed,
+        device=args.device,
+        train=train,
+    )
     run_decode(args.root, args.subject, args.roi, args.split, args.out, cfg, average_repeats=not args.keep_repeats)
 
 

@@ -100,6 +100,10 @@ class ResNet(nn.Module):
     output (N, num_classes) logits. Stage channels are ``width * (1, 2, 4, 8)``; ``width=64``
     with 3 input channels, 1000 classes and the ``imagenet`` stem is exactly torchvision's network.
     ``stem`` (a key of :data:`STEMS`) sets how much the first layers downsample.
+    ``linear_shortcut`` (the flattened input size, e.g. the number of voxels) adds a linear
+    read-out of the raw input, ``logits = shortcut(x) + fc(features(x))``, with both heads starting
+    at zero; ``head_dropout`` then drops ``fc``'s term for that share of training samples. The
+    torchvision names of every other parameter are unchanged.
     """
 
     def __init__(
@@ -111,6 +115,8 @@ class ResNet(nn.Module):
         width: int = 64,
         zero_init_residual: bool = False,
         stem: str = "imagenet",
+        linear_shortcut: int | None = None,
+        head_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         _check_spatial_dims(spatial_dims)
@@ -135,8 +141,21 @@ class ResNet(nn.Module):
         self.layer4 = self._make_layer(width * 8, layers[3], stride=2)
         self.avgpool = _AVGPOOL[spatial_dims](1)
         self.fc = nn.Linear(width * 8 * BasicBlock.expansion, num_classes)
+        # A path that sees every input element by identity (a voxel's, where the convolutions and
+        # pooling see only neighbourhoods): logits = shortcut(x) + fc(features(x)).
+        self.shortcut = nn.Linear(linear_shortcut, num_classes) if linear_shortcut else None
+        # With a shortcut: the probability that a training sample's residual head is dropped, so
+        # the shortcut must also be a good model on its own (stochastic depth of the whole head).
+        self.head_dropout = head_dropout
 
         self._init_weights(zero_init_residual)
+        if self.shortcut is not None:
+            # The residual head starts at zero, so training starts from the linear model and the
+            # convolutional stages only add what the linear read-out misses.
+            nn.init.zeros_(self.fc.weight)
+            nn.init.zeros_(self.fc.bias)
+            nn.init.zeros_(self.shortcut.weight)
+            nn.init.zeros_(self.shortcut.bias)
 
     def _make_layer(self, planes: int, blocks: int, stride: int = 1) -> nn.Sequential:
         """One stage of ``blocks`` blocks; only the first may change resolution or channels."""
@@ -181,7 +200,13 @@ class ResNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, in_channels, *spatial) -> (N, num_classes) logits."""
-        return self.fc(self.features(x))
+        logits = self.fc(self.features(x))
+        if self.shortcut is None:
+            return logits
+        if self.training and self.head_dropout > 0:
+            keep = torch.rand(len(x), 1, device=x.device) >= self.head_dropout
+            logits = logits * keep / (1 - self.head_dropout)
+        return logits + self.shortcut(torch.flatten(x, 1))
 
 
 def resnet(depth: int, spatial_dims: int = 2, **kwargs: Any) -> ResNet:

@@ -20,8 +20,12 @@ Simulated numbers are demos and tests, never findings about the brain. What is p
   part of their ``z``. The ROI gains ``(a_low, a_cat)`` set the planted ordering of category
   information. FFA and PPA respond more, and more selectively, to their preferred groups.
   Each subject has its own noise level, voxel weights and presentation order; every run adds its
-  own offset to every voxel (which is why z-scoring within run helps). The voxels read the same
-  ``z_image`` the pixels show, so an ROI's image-specific information can teach a student.
+  own offset to every voxel (which is why z-scoring within run helps). Each ROI is a sheet of
+  voxels on a 3 mm grid (written as ``voxel_x/y/z``): receptive-field centres are retinotopic and
+  every tuning is partly smooth over the sheet (``tuning_sigma``, ``tuning_smooth_share``), as
+  in smooth fMRI, while the file's column order is shuffled, so only the coordinates say which
+  voxels are neighbours. The voxels read the same ``z_image`` the pixels show, so an ROI's
+  image-specific information can teach a student.
 - **An evaluation set.** Extra images of the training categories (``images/evaluation``, listed
   in ``stimulus_SimulatedEvaluation.tsv``): in no split, never shown to a decoder, with no fMRI.
   Students are scored on them besides each split's held-out images.
@@ -72,6 +76,8 @@ class Preset:
     image_sd: float = 2.0
     noise_sd: float = 1.0  # trial noise, in units of the signal's standard deviation
     run_offset_sd: float = 0.5
+    tuning_sigma: float = 1.5  # spatial smoothness of voxel tuning on the cortical sheet, in voxels (3 mm each)
+    tuning_smooth_share: float = 0.5  # share of a voxel's tuning variance common with its neighbours
     # (a_low, a_cat) per ROI: the planted weights of pixel features and category latents.
     roi_gains: dict[str, tuple[float, float]] = field(
         default_factory=lambda: {
@@ -307,23 +313,60 @@ def _category_latents(cats: list[_Category], n_groups: int, preset: Preset, rng:
     return z / np.linalg.norm(z, axis=1, keepdims=True)
 
 
-def _low_level_responses(features: np.ndarray, n_vox: int, roi: str, preset: Preset, rng: np.random.Generator) -> np.ndarray:
-    """(n_images, n_vox): each voxel pools features over a Gaussian receptive field on the grid."""
-    g = preset.grid
-    centres = rng.uniform(0, g - 1, (n_vox, 2))
+def _roi_grid(preset: Preset, roi: str) -> np.ndarray:
+    """(n_vox, 2) integer positions of an ROI's voxels on its cortical sheet, in file column order.
+
+    The sheet is a near-square raster; the file's columns visit it in a fixed random order (a
+    pure function of the ROI), so column order carries no spatial meaning and a decoder that
+    wants neighbours next to each other must recover them from the coordinates."""
+    n = preset.roi_sizes[roi]
+    side = int(np.ceil(np.sqrt(n)))
+    cells = np.stack(np.divmod(np.arange(n), side), axis=1)
+    return cells[np.random.default_rng([7, god.SINGLE_ROIS.index(roi)]).permutation(n)]
+
+
+def _smooth_over_sheet(values: np.ndarray, grid: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian smoothing of per-voxel ``values`` (n_vox, ...) over the sheet positions ``grid``
+    (n_vox, 2), sigma in voxels: neighbouring voxels end up with similar tuning, as in smooth fMRI."""
+    d2 = ((grid[:, None, :] - grid[None, :, :]) ** 2).sum(axis=2)
+    kernel = np.exp(-d2 / (2 * sigma**2))
+    return np.tensordot(kernel / kernel.sum(axis=1, keepdims=True), values, axes=1)
+
+
+def _shared_tuning(values: np.ndarray, grid: np.ndarray, preset: Preset) -> np.ndarray:
+    """Per-voxel random tuning ``values`` (n_vox, k) made partly smooth over the sheet: a share
+    ``tuning_smooth_share`` of each voxel's variance is common with its neighbours, the rest its own."""
+    smooth = _smooth_over_sheet(values, grid, preset.tuning_sigma)
+    smooth *= values.std() / max(smooth.std(), 1e-12)
+    share = preset.tuning_smooth_share
+    return np.sqrt(share) * smooth + np.sqrt(1 - share) * values
+
+
+def _low_level_responses(features: np.ndarray, grid_pos: np.ndarray, roi: str, preset: Preset, rng: np.random.Generator) -> np.ndarray:
+    """(n_images, n_vox): each voxel pools features over a Gaussian receptive field on the grid.
+
+    Retinotopic: a voxel's receptive-field centre follows its position on the sheet (plus
+    jitter), and its feature tuning is smooth over the sheet."""
+    g, n_vox = preset.grid, len(grid_pos)
+    span = np.maximum(grid_pos.max(axis=0), 1)
+    centres = np.clip(grid_pos / span * (g - 1) + rng.normal(0, 0.3, (n_vox, 2)), 0, g - 1)
     cy, cx = np.divmod(np.arange(g * g), g)
     d2 = (cy[None, :] - centres[:, :1]) ** 2 + (cx[None, :] - centres[:, 1:]) ** 2
     spatial = np.exp(-d2 / (2 * preset.rf_sigma[roi] ** 2))
     spatial /= spatial.sum(axis=1, keepdims=True)  # (n_vox, cells)
     # Early areas are tuned to orientation and luminance; colour enters from V4 on.
     colour = 0.0 if roi in ("V1", "V2", "V3") else 1.0
-    channel = rng.dirichlet(np.ones(7), n_vox) * np.array([1, 1, 1, 1, colour, colour, 0.5])
+    channel = np.abs(_shared_tuning(rng.dirichlet(np.ones(7), n_vox), grid_pos, preset))
+    channel = channel * np.array([1, 1, 1, 1, colour, colour, 0.5])
     return np.einsum("icp,vp,vc->iv", features, spatial, channel)
 
 
-def _category_responses(z_images: np.ndarray, groups: np.ndarray, n_vox: int, preferred: list[int], rng: np.random.Generator) -> np.ndarray:
-    """(n_images, n_vox) linear read-outs of the image latents; preferred groups drive more."""
-    w = rng.normal(size=(z_images.shape[1], n_vox))
+def _category_responses(z_images: np.ndarray, groups: np.ndarray, grid_pos: np.ndarray, preferred: list[int], preset: Preset, rng: np.random.Generator) -> np.ndarray:
+    """(n_images, n_vox) linear read-outs of the image latents; preferred groups drive more.
+
+    The read-out weights are partly smooth over the sheet (:func:`_shared_tuning`), so
+    neighbouring voxels share tuning and a spatial filter can average their noise away."""
+    w = _shared_tuning(rng.normal(size=(len(grid_pos), z_images.shape[1])), grid_pos, preset).T
     resp = z_images @ w
     if preferred:
         pref = np.isin(groups, preferred)[:, None]
@@ -354,10 +397,10 @@ def _subject_signal(stim: _Stimuli, preset: Preset, preferred: dict[str, list[in
     train = np.arange(stim.n_training)
     parts = []
     for roi in god.SINGLE_ROIS:
-        n = preset.roi_sizes[roi]
+        grid_pos = _roi_grid(preset, roi)
         a_low, a_cat = preset.roi_gains[roi]
-        low = _zscore_columns(_low_level_responses(stim.features, n, roi, preset, rng), train)
-        cat = _zscore_columns(_category_responses(stim.z_images, stim.groups, n, preferred.get(roi, []), rng), train)
+        low = _zscore_columns(_low_level_responses(stim.features, grid_pos, roi, preset, rng), train)
+        cat = _zscore_columns(_category_responses(stim.z_images, stim.groups, grid_pos, preferred.get(roi, []), preset, rng), train)
         parts.append(a_low * low + a_cat * cat)
     return np.concatenate(parts, axis=1)
 
@@ -415,13 +458,12 @@ def _simulate_subject(stim: _Stimuli, tables: dict, preset: Preset, preferred: d
 
 
 def _voxel_coordinates(preset: Preset) -> np.ndarray:
-    """(n_voxels, 3) mm on a 3 mm grid; each ROI a separate slab along y (posterior to anterior)."""
+    """(n_voxels, 3) mm, as GOD's ``voxel_x/y/z``: each ROI's sheet on a 3 mm grid in x and z,
+    the ROIs separate slabs along y (posterior to anterior), columns in :func:`_roi_grid` order."""
     coords = []
     for i, roi in enumerate(god.SINGLE_ROIS):
-        n = preset.roi_sizes[roi]
-        side = int(np.ceil(np.sqrt(n)))
-        k = np.arange(n)
-        coords.append(np.stack([3.0 * (k % side) - 30, -90.0 + 12 * i + 0 * k, 3.0 * (k // side) - 10], axis=1))
+        grid_pos = _roi_grid(preset, roi)
+        coords.append(np.stack([3.0 * grid_pos[:, 1] - 30, np.full(len(grid_pos), -90.0 + 12 * i), 3.0 * grid_pos[:, 0] - 10], axis=1))
     return np.concatenate(coords)
 
 

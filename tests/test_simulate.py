@@ -176,3 +176,16 @@ def test_evaluation_set_is_disjoint_from_the_training_images(quick_dataset):
     assert len(evaluation.names) == 20 * sim.PRESETS["quick"].n_evaluation_per_category
     assert not train & set(evaluation.names)
     assert len(list((quick_dataset / god.EVALUATION_IMAGE_DIR).glob("*.JPEG"))) == len(evaluation.names)
+
+
+def test_neighbouring_voxels_share_tuning_but_file_columns_are_shuffled(quick_dataset):
+    """Signal correlation is higher between voxels 3 mm apart than between far ones, as in smooth
+    fMRI; adjacent file columns are not neighbours, so a 1D axis must come from the coordinates."""
+    data = god.load_training_data(quick_dataset, "Subject1", "LOC", check_images=False)
+    means = np.stack([data.X[data.labels == c].mean(axis=0) for c in np.unique(data.labels)])  # (C, V): averages noise
+    corr = np.corrcoef(means.T)
+    dist = np.linalg.norm(data.voxel_xyz[:, None] - data.voxel_xyz[None], axis=2)
+    near, far = corr[np.isclose(dist, 3.0)].mean(), corr[dist > 15].mean()
+    assert near > far + 0.15
+    steps = np.linalg.norm(np.diff(data.voxel_xyz, axis=0), axis=1)
+    assert np.median(steps) > 6.0  # in file order, consecutive voxels are usually far apart

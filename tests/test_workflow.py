@@ -24,9 +24,9 @@ PLOTS = ("roi_comparison", "decoder_accuracy", "decoder_vs_gain")
 TINY = {
     "subjects": ["Subject1"],
     "rois": ["V1", "LOC"],
-    "decoders": ["linear"],
+    "decoders": ["resnet1d"],
     "splits": {"n_splits": 4, "seed": 0, "use": [0]},
-    "decode": {"folds": 2, "epochs": 5},
+    "decode": {"folds": 2, "epochs": 5, "width": 4},
     "students": {
         "teachers": ["none", "network", "oracle", "brain", "brain-mean", "label-smoothing", "shuffled-brain"],
         "seeds": [0, 1],

@@ -91,8 +91,9 @@ def _options(section, flags):
 
 def decode_options(wildcards):
     """The decode CLI's options from config['decode'] (n_voxels null = GOD's 500/1000 per ROI)."""
-    opts = _options("decode", ["folds", "width", "input_noise", "epochs", "batch_size", "lr", "weight_decay", "seed", "device", "n_voxels"])
-    return opts + (" --within-run" if config["decode"].get("within_run") else "")
+    opts = _options("decode", ["folds", "width", "input_noise", "voxel_order", "stem", "epochs", "batch_size", "lr", "weight_decay", "seed", "device", "n_voxels"])
+    shortcut = " --linear-shortcut" if config["decode"].get("linear_shortcut", True) else " --no-linear-shortcut"
+    return opts + shortcut + (" --within-run" if config["decode"].get("within_run") else "")
 
 
 STUDENT_FLAGS = ["width", "image_size", "stem", "steps", "batch_size", "lr", "weight_decay", "device", "weights"]
