@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
+# The config `make run` and `make report` use; its run folder is results/<run>/ (README, Runs).
+CONFIG ?= config/config.yaml
 # The workflow profile (rerun-incomplete etc.): snakemake only finds profiles/default next to the
 # Snakefile by itself, and ours lives in workflow/profiles as the catalog layout has it.
 SNAKEMAKE = $(BIN)/snakemake --workflow-profile workflow/profiles/default
@@ -21,10 +23,12 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(SNAKEMAKE) --cores $(CORES) --configfile config/config.yaml
+	$(SNAKEMAKE) --cores $(CORES) --configfile $(CONFIG)
 
+# The report goes into the run's own folder; the package names it as the workflow does.
 report: $(STAMP)
-	$(SNAKEMAKE) --cores $(CORES) --configfile config/config.yaml --report results/report.html
+	run=$$($(BIN)/python -m brainteacher run-name $(CONFIG)) && \
+	$(SNAKEMAKE) --cores $(CORES) --configfile $(CONFIG) --report "results/$$run/report.html"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -35,5 +39,6 @@ lint: $(STAMP)
 lock: $(STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable | sed 's/+cpu$$//' | grep -v "^pip==" > requirements.lock.new && $(BIN)/python -m pip freeze --all | grep "^setuptools==" >> requirements.lock.new && mv requirements.lock.new requirements.lock
 
+# Every run's folder and the shared simulated datasets.
 clean:
 	rm -rf results .snakemake

@@ -36,6 +36,7 @@ import pandas as pd
 from brainteacher import god
 from brainteacher.errors import DataError
 from brainteacher.io import atomic_path, provenance, read_json, write_json
+from brainteacher.runs import check_dataset_root
 from brainteacher.comparisons import EVALUATION_SET, OUTCOMES, paired_image_test, read_scored_images, scoring_set
 from brainteacher.stats import holm, mean_ci
 
@@ -275,7 +276,7 @@ def decoder_table(paths: Iterable[str | Path]) -> pd.DataFrame:
     """
     paths = [Path(p) for p in paths]
     if not paths:
-        raise ValueError("no decoder metrics files given (results/decode/{decoder}/{subject}/{roi}/split{k}/metrics.json)")
+        raise ValueError("no decoder metrics files given (results/<run>/decode/{decoder}/{subject}/{roi}/split{k}/metrics.json)")
     table = pd.DataFrame([_decoder_row(p) for p in paths], columns=list(DECODER_COLUMNS))
     _check_unique(table, ("subject", "roi", "decoder", "split"), paths)
     return _sort_rows(table, {"subject": (), "roi": god.ROIS, "decoder": (), "split": ()})
@@ -480,15 +481,27 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[NA_REP])
 
 
-def _sidecar(name: str, table: pd.DataFrame, n_inputs: int, provenance_config: dict, extra: dict[str, Any]) -> dict[str, Any]:
+def _sidecar(name: str, table: pd.DataFrame, n_inputs: int, provenance_config: dict, run: Mapping[str, Any] | None, extra: dict[str, Any]) -> dict[str, Any]:
     return {
         **provenance(provenance_config),
+        "run": None if run is None else dict(run),
         "table": f"{name}.tsv",
         "n_rows": len(table),
         "n_input_files": n_inputs,
         **extra,
         "columns": {c: COLUMNS[name][c] for c in table.columns},
     }
+
+
+def _check_from_run(paths: Iterable[str | Path], run: Mapping[str, Any]) -> None:
+    """Refuse a metrics file that a job ran on another dataset folder than the run's."""
+    for path in paths:
+        try:
+            data = read_json(path)
+        except (OSError, json.JSONDecodeError) as err:
+            raise DataError(path, f"cannot read metrics: {err}") from err
+        job_config = data.get("config") if isinstance(data, dict) else None
+        check_dataset_root(path, job_config.get("root") if isinstance(job_config, dict) else None, run)
 
 
 def write_tables(
@@ -500,14 +513,21 @@ def write_tables(
     metrics: Sequence[str] = ("top1", "top5", "nll"),
     level: float = 0.95,
     primary: Mapping[str, str] | None = None,
+    run: Mapping[str, Any] | None = None,
 ) -> dict[str, Path]:
     """Write ``decoders.tsv``, ``students.tsv`` and ``summary.tsv`` (tab-separated, missing = NA)
     into ``out_dir``, each with a ``<name>.provenance.json`` sidecar documenting every column.
+
+    ``run`` is the run's identity (:func:`brainteacher.runs.read_run_provenance`): every metrics
+    file must come from its dataset folder, and each sidecar records it under ``run`` so that
+    ``plot`` can refuse tables of another run.
 
     Returns {file name: path} for the six files. Raises ValueError if there are no decoder
     files; no student files give students/summary tables with headers only.
     """
     decode_paths, student_paths = list(decode_paths), list(student_paths)
+    if run is not None:
+        _check_from_run([*decode_paths, *student_paths], run)
     out_dir = Path(out_dir)
     primary = dict(primary or DEFAULT_PRIMARY)
     students = student_table(student_paths)
@@ -525,6 +545,6 @@ def write_tables(
     for name, (table, n_inputs, extra) in tables.items():
         written[f"{name}.tsv"] = _write_tsv(out_dir / f"{name}.tsv", table)
         sidecar = out_dir / f"{name}.provenance.json"
-        write_json(sidecar, _sidecar(name, table, n_inputs, provenance_config, extra))
+        write_json(sidecar, _sidecar(name, table, n_inputs, provenance_config, run, extra))
         written[sidecar.name] = sidecar
     return written

@@ -335,14 +335,57 @@ def _distill(args: argparse.Namespace) -> None:
     run_distill(args.root, args.split, args.teacher, args.teacher_input, args.seed, args.out, cfg, image_cache=args.image_cache, decoder=args.decoder)
 
 
-# --- aggregate and plots --------------------------------------------------------------------------
+# --- runs: provenance, aggregate and plots ------------------------------------------------------
+
+
+def _provenance_args(p: argparse.ArgumentParser) -> None:
+    _dataset_arg(p)
+    p.add_argument("--subjects", nargs="+", default=None, help="the subjects the run reads (default: every subject file)")
+    # dest: `run` is the parsed command's function (set_defaults in build_parser).
+    p.add_argument("--run", dest="run_name", type=_nonempty, required=True, help="the run's name (its folder under results/)")
+    p.add_argument("--config", type=_nonempty, required=True, help="the run's resolved config as JSON text (hashed and recorded)")
+    p.add_argument("--config-name", type=_nonempty, required=True, help="the config's name, e.g. its file's stem")
+    p.add_argument("--out", type=_path, required=True, help="the provenance.json to write")
+
+
+@_command("provenance", "record a run's dataset (folder and content fingerprint) and config (name and hash)", _provenance_args)
+def _provenance(args: argparse.Namespace) -> None:
+    from brainteacher.io import write_json
+    from brainteacher.runs import run_provenance
+
+    write_json(args.out, run_provenance(args.root, args.subjects, args.run_name, _config_json(args.config), args.config_name))
+
+
+def _run_name_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("configfiles", nargs="*", type=_path, help="the files given to snakemake --configfile (none: the default)")
+    p.add_argument("--base", type=_path, default=Path("config/config.yaml"), help="the workflow's default config, loaded first")
+
+
+@_command("run-name", "print the run folder name the workflow uses for these config files", _run_name_args)
+def _run_name(args: argparse.Namespace) -> None:
+    from brainteacher.runs import layered_config, run_name
+
+    config = layered_config([args.base, *args.configfiles])
+    print(run_name(config, args.configfiles or [args.base]))
+
+
+def _run_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--provenance", type=_path, required=True, help="the run's provenance.json (see provenance): inputs of another run are refused")
+    p.add_argument("--config", default=None, help="the run's resolved config as JSON text; the provenance must record it")
+
+
+def _expected_run(args: argparse.Namespace) -> dict:
+    """The identity of the run being drawn, from --provenance, checked against --config if given."""
+    from brainteacher.runs import read_run_provenance
+
+    return read_run_provenance(args.provenance, None if args.config is None else _config_json(args.config))
 
 
 def _aggregate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--decode", nargs="+", type=_path, required=True, help="decoder metrics.json files")
     p.add_argument("--students", nargs="*", type=_path, default=[], help="student metrics.json files")
     p.add_argument("--out", type=_path, required=True, help="folder for decoders.tsv, students.tsv, summary.tsv")
-    p.add_argument("--config", default=None, help="the workflow's merged config as JSON text, recorded as provenance")
+    _run_arg(p)
     p.add_argument("--primary", nargs=3, default=["brain-mean", "shuffled_brain", "top1"], metavar=("TEACHER", "REFERENCE", "METRIC"), help="the pre-registered primary contrast (Holm over its ROIs)")
 
 
@@ -350,13 +393,16 @@ def _aggregate_args(p: argparse.ArgumentParser) -> None:
 def _aggregate(args: argparse.Namespace) -> None:
     from brainteacher.aggregate import write_tables
 
+    run = _expected_run(args)
     primary = dict(zip(("teacher", "reference", "metric"), args.primary))
-    write_tables(args.decode, args.students, args.out, _config_record(args.config), primary=primary)
+    record = {} if args.config is None else {"workflow_config": _config_json(args.config)}
+    write_tables(args.decode, args.students, args.out, record, primary=primary, run=run)
 
 
 def _plot_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tables", type=_path, required=True, help="folder holding decoders.tsv and students.tsv")
     p.add_argument("--out", type=_path, required=True, help="folder for the PNG and SVG plots")
+    _run_arg(p)
     p.add_argument("--rois", nargs="+", required=True, help="ROI order on the x axes")
     p.add_argument("--note", default="", help="subtitle, e.g. that the data are simulated")
 
@@ -365,17 +411,18 @@ def _plot_args(p: argparse.ArgumentParser) -> None:
 def _plot(args: argparse.Namespace) -> None:
     from brainteacher.plots import write_plots
 
-    write_plots(args.tables, args.out, args.rois, note=args.note)
+    write_plots(args.tables, args.out, args.rois, note=args.note, run=_expected_run(args))
 
 
-def _config_record(text: str | None) -> dict:
-    """The workflow config (JSON text) as a dict for provenance; a clear error if it is not JSON."""
-    if not text:
-        return {}
+def _config_json(text: str) -> dict:
+    """The workflow config given as JSON text; a clear error if it is not a JSON object."""
     try:
-        return {"workflow_config": json.loads(text)}
+        config = json.loads(text)
     except json.JSONDecodeError as err:
         raise ValueError(f"--config is not valid JSON ({err})") from None
+    if not isinstance(config, dict):
+        raise ValueError("--config must be a JSON object (the workflow's config)")
+    return config
 
 
 # --- entry point --------------------------------------------------------------------------------

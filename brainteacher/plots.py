@@ -11,10 +11,12 @@ state, no display needed.
 
 from __future__ import annotations
 
+import json
 import textwrap
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import numpy as np
@@ -25,8 +27,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from scipy import stats as scipy_stats
 
-from brainteacher.aggregate import GLOBAL_ROI, MEAN_SOURCE, REFERENCES, gains_vs_baseline, positive_control_verdict, read_table, score_column
-from brainteacher.io import atomic_path
+from brainteacher.aggregate import COLUMNS, GLOBAL_ROI, MEAN_SOURCE, REFERENCES, gains_vs_baseline, positive_control_verdict, read_table, score_column
+from brainteacher.errors import DataError
+from brainteacher.io import atomic_path, read_json
+from brainteacher.runs import check_same_run
 from brainteacher.stats import mean_ci
 
 __all__ = ["roi_comparison", "decoder_accuracy", "decoder_vs_gain", "write_plots", "FORMATS", "DPI"]
@@ -351,11 +355,29 @@ def _read_or_empty(path: Path) -> pd.DataFrame:
     return read_table(path) if path.exists() else pd.DataFrame()
 
 
-def write_plots(tables_dir: str | Path, out_dir: str | Path, roi_order: list[str], note: str = "") -> list[Path]:
+def _check_tables_from_run(tables_dir: Path, run: Mapping[str, Any]) -> None:
+    """Refuse any table present whose sidecar records another dataset or config than ``run``:
+    the plots would show its numbers under this run's title and note."""
+    for name in COLUMNS:  # the tables' names
+        if (tables_dir / f"{name}.tsv").exists():
+            sidecar = tables_dir / f"{name}.provenance.json"
+            try:
+                recorded = read_json(sidecar).get("run")
+            except (OSError, json.JSONDecodeError, AttributeError) as err:
+                raise DataError(sidecar, f"cannot read the table's provenance ({err})") from None
+            check_same_run(sidecar, recorded, run)
+
+
+def write_plots(tables_dir: str | Path, out_dir: str | Path, roi_order: list[str], note: str = "", run: Mapping[str, Any] | None = None) -> list[Path]:
     """Read ``decoders.tsv`` and ``students.tsv`` from ``tables_dir`` and write
     ``roi_comparison``, ``decoder_accuracy`` and ``decoder_vs_gain`` as PNG and SVG into
-    ``out_dir``. Returns the six paths."""
+    ``out_dir``. Returns the six paths.
+
+    With ``run`` (the identity :func:`brainteacher.runs.read_run_provenance` returns), first
+    refuse tables made from another dataset or config (DataError naming the sidecar)."""
     tables_dir, out_dir = Path(tables_dir), Path(out_dir)
+    if run is not None:
+        _check_tables_from_run(tables_dir, run)
     decoders = _read_or_empty(tables_dir / "decoders.tsv")
     students = _read_or_empty(tables_dir / "students.tsv")
     summary = _read_or_empty(tables_dir / "summary.tsv")

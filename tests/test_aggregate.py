@@ -13,7 +13,9 @@ import pytest
 
 from brainteacher import aggregate
 from brainteacher.aggregate import COLUMNS, SUMMARY_COLUMNS, decoder_table, read_table, student_table, summary_table, write_tables
+from brainteacher.cli import main
 from brainteacher.errors import DataError
+from brainteacher.io import config_hash
 from brainteacher.plots import write_plots
 from brainteacher.stats import holm, mean_ci, sign_flip_p_value
 
@@ -25,6 +27,7 @@ DECODER = "linear"
 REFS = ("baseline", "label_smoothing", "shuffled_brain")
 N_CATEGORIES = 10
 N_HELDOUT = 30  # held-out images per split: 3 per category
+DATA_ROOT = "DATA"  # the dataset folder every hand-made metrics file records (as decode and distill do)
 
 
 def _noise(*key) -> float:
@@ -88,7 +91,7 @@ def write_student(root: Path, teacher: str, split: str, seed: int) -> Path:
         "n_train": 1000, "n_test": 200, "n_categories": 50, "test": metrics,
         "teacher_stats": None if kind == "none" else {"true_class_prob": 0.3, "entropy": 2.5, "top1": 0.4},
         "train_time_s": 12.5, "device": "cpu", "n_parameters": 11_000_000, "size_mb": 44.0,
-        "config_hash": "abc", "git_revision": "deadbeef", "per_category_accuracy": {"x": 1.0},
+        "config_hash": "abc", "git_revision": "deadbeef", "per_category_accuracy": {"x": 1.0}, "config": {"root": DATA_ROOT},
     }  # fmt: skip
     path = root / "distill" / teacher / split / f"seed{seed}" / "metrics.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -102,7 +105,7 @@ def write_decoder(root: Path, subject: str, roi: str, split: str) -> Path:
         "subject": subject, "roi": roi, "decoder": DECODER, "split": split, "n_images": 1000, "n_categories": 50,
         "n_voxels_roi": 900, "n_voxels": 500, "n_folds": 5, "epochs": 30,
         "out_of_fold": _summary_metrics(0.1 + 0.05 * ROIS.index(roi) + 0.02 * _noise(subject, roi, split)),
-        "wall_time_s": 3.0, "device": "cpu", "config_hash": "abc", "git_revision": "deadbeef", "seed": 0,
+        "wall_time_s": 3.0, "device": "cpu", "config_hash": "abc", "git_revision": "deadbeef", "seed": 0, "config": {"root": DATA_ROOT},
     }  # fmt: skip
     path = root / "decode" / DECODER / subject / roi / split / "metrics.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -267,6 +270,48 @@ def test_bad_inputs_are_refused_with_a_clear_message(files, tmp_path):
         student_table([broken])
     with pytest.raises(DataError, match="same teacher x split x seed"):
         student_table([files[1][0], files[1][0]])
+
+
+def _run_record(folder: Path, name: str, config: dict, root: str = DATA_ROOT, fingerprint: str = "f0") -> Path:
+    """A run's provenance.json as `brainteacher provenance` writes it (the fields that identify the run)."""
+    path = folder / f"{name}.provenance.json"
+    path.write_text(json.dumps({"run": name, "dataset_root": root, "dataset_fingerprint": fingerprint, "config_name": name, "config_hash": config_hash(config)}))
+    return path
+
+
+def _refused(capsys, argv: list[str], message: str) -> None:
+    """``main(argv)`` exits 2 with the one-line error ``message`` (a prefix)."""
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"brainteacher: error: {message}") and "Traceback" not in err, err
+
+
+def test_plot_and_aggregate_refuse_inputs_of_another_dataset_or_config(files, tmp_path, capsys):
+    decode, student = files
+    config = {"rois": ["V1", "LOC"], "report": {"note": "SIMULATED"}}
+    own = _run_record(tmp_path, "own", config)
+    tables = tmp_path / "tables"
+    aggregate_cmd = ["aggregate", "--decode", *map(str, decode), "--students", *map(str, student), "--config", json.dumps(config)]
+    assert main([*aggregate_cmd, "--out", str(tables), "--provenance", str(own)]) == 0
+    assert json.loads((tables / "summary.provenance.json").read_text())["run"]["config_hash"] == config_hash(config)
+    plot_cmd = ["plot", "--tables", str(tables), "--rois", "V1", "LOC"]
+    assert main([*plot_cmd, "--out", str(tmp_path / "plots"), "--provenance", str(own)]) == 0
+    # The same tables asked to be drawn as another config's, or as another dataset's: refused, nothing drawn.
+    other_config = _run_record(tmp_path, "other", {**config, "report": {"note": "GOD fMRI"}})
+    other_data = _run_record(tmp_path, "real", config, fingerprint="f1")
+    sidecar = tables / "decoders.provenance.json"
+    _refused(capsys, [*plot_cmd, "--out", str(tmp_path / "p1"), "--provenance", str(other_config)], f"{sidecar}: made with config own (hash {config_hash(config)}), not run other's config")
+    _refused(capsys, [*plot_cmd, "--out", str(tmp_path / "p2"), "--provenance", str(other_data)], f"{sidecar}: made from dataset DATA (fingerprint f0), not run real's dataset")
+    assert not (tmp_path / "p1").exists() and not (tmp_path / "p2").exists()
+    # A provenance record of another config than the one given, and metrics of another data folder.
+    _refused(capsys, [*aggregate_cmd, "--out", str(tmp_path / "t1"), "--provenance", str(other_config)], f"{other_config}: records config other")
+    moved = _run_record(tmp_path, "moved", config, root="ELSEWHERE")
+    _refused(capsys, [*aggregate_cmd, "--out", str(tmp_path / "t2"), "--provenance", str(moved)], f"{decode[0]}: made from dataset DATA, not run moved's dataset ELSEWHERE")
+    assert not (tmp_path / "t1").exists() and not (tmp_path / "t2").exists()
+    # Tables without a run record (written before runs were recorded) are refused too.
+    write_tables(decode, [], tmp_path / "unrecorded", {})
+    _refused(capsys, ["plot", "--tables", str(tmp_path / "unrecorded"), "--out", str(tmp_path / "p3"), "--rois", "V1", "--provenance", str(own)], f"{tmp_path / 'unrecorded' / 'decoders.provenance.json'}: records no run provenance")
 
 
 def test_kind_constants_match_the_teachers_module():

@@ -42,6 +42,8 @@ def _distill(*options: str) -> list[str]:
         (_distill("--width", "100000"), "argument --width: must be a whole number in 1..1024, got 100000"),
         (["decode", "--data", "DATA"], "the following arguments are required: --subject, --roi, --split, --out"),
         (["frobnicate"], "argument COMMAND: invalid choice: 'frobnicate'"),
+        (["plot", "--tables", "T", "--out", "O", "--rois", "V1"], "the following arguments are required: --provenance"),
+        (["aggregate", "--decode", "M.json", "--out", "T"], "the following arguments are required: --provenance"),
         (_decode("--split="), "argument --split: must not be empty"),
         (["inspect-data", "--root", " "], "argument --root/--data: must not be empty"),
         (["make-splits", "--root", "DATA", "--out="], "argument --out: must not be empty"),

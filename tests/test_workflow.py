@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -20,6 +21,8 @@ from brainteacher.aggregate import COLUMNS, read_table
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 PLOTS = ("roi_comparison", "decoder_accuracy", "decoder_vs_gain")
+# The tiny config's run folder: the simulated dataset's name and the config file's stem (tiny.yaml).
+RUN = "sim-quick-seed0_tiny"
 
 TINY = {
     "subjects": ["Subject1"],
@@ -53,6 +56,19 @@ def _write_config(folder: Path, overrides: dict) -> Path:
     return path
 
 
+def _run_dir(folder: Path, run: str = RUN) -> Path:
+    return folder / "results" / run
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int, str]]:
+    """Every file under ``folder``: relative path -> (size, mtime in ns, SHA-256)."""
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
 def _snakemake(folder: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     proc = subprocess.run([*SNAKEMAKE, *args], cwd=folder, capture_output=True, text=True, timeout=900)
     if check and proc.returncode != 0:
@@ -78,7 +94,7 @@ def _students_done(folder: Path) -> dict[Path, int]:
     """Finished student jobs, metrics.json path -> its mtime in ns. A job counts as finished once
     snakemake wrote its benchmark, i.e. after the job's process ended (its outputs appear a moment
     before: an interruption then still finds the job running, and snakemake rightly redoes it)."""
-    results = folder / "results"
+    results = _run_dir(folder)
     done = {}
     for bench in (results / "benchmarks" / "distill").rglob("seed*.tsv"):
         metrics = results / "distill" / bench.parent.relative_to(results / "benchmarks" / "distill") / bench.stem / "metrics.json"
@@ -129,10 +145,10 @@ def test_an_interrupted_run_resumes_without_redoing_finished_jobs(run):
 
 def test_tables_have_documented_columns_and_sane_values(run):
     folder, _ = run
-    tables = {name: read_table(folder / "results" / "tables" / f"{name}.tsv") for name in ("decoders", "students", "summary")}
+    tables = {name: read_table(_run_dir(folder) / "tables" / f"{name}.tsv") for name in ("decoders", "students", "summary")}
     for name, table in tables.items():
         assert list(table.columns) == list(COLUMNS[name]), name
-        assert (folder / "results" / "tables" / f"{name}.provenance.json").is_file()
+        assert (_run_dir(folder) / "tables" / f"{name}.provenance.json").is_file()
     decoders, students, summary = tables["decoders"], tables["students"], tables["summary"]
     assert len(decoders) == 2 and set(decoders["roi"]) == {"V1", "LOC"}
     # 3 global teachers + brain (1 subject x 2 ROIs) + brain-mean and 2 controls (2 ROIs each), x 2 seeds
@@ -154,7 +170,7 @@ def test_plots_exist(run):
     folder, _ = run
     for plot in PLOTS:
         for ext in ("png", "svg"):
-            assert (folder / "results" / "plots" / f"{plot}.{ext}").stat().st_size > 1000
+            assert (_run_dir(folder) / "plots" / f"{plot}.{ext}").stat().st_size > 1000
 
 
 def test_report_collects_plots_and_tables(run):
@@ -164,13 +180,57 @@ def test_report_collects_plots_and_tables(run):
     assert "roi_comparison" in html and "summary.tsv" in html
 
 
+# The next two run after the default-like run (the fixture) and before test_rerun_... removes some of it.
+
+
+def test_a_real_data_config_without_its_files_stops_before_touching_results(run):
+    """After the default run, config/god.yaml without the GOD files must not redraw the default's
+    results under the GOD title: the workflow stops at once, naming the missing files."""
+    folder, _ = run
+    before = _snapshot(folder / "results")
+    proc = _snakemake(folder, "--cores", "1", "--configfile", "config/god.yaml", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "missing" in out and "Subject1.h5" in out and "data.download" in out
+    assert _snapshot(folder / "results") == before
+
+
+def test_a_real_layout_run_after_the_default_keeps_to_its_own_folder(run, tmp_path):
+    """A GOD-layout dataset (simulated, read as real data) with another subject and ROI: its tables
+    hold only those, in its own run folder, and not one file of the default run changes."""
+    from brainteacher.simulate import get_preset, simulate
+
+    folder, _ = run
+    before = _snapshot(folder / "results")
+    data = tmp_path / "god-copy"
+    simulate(data, get_preset("quick", n_subjects=2, n_categories=6, n_groups=3, image_size=32, grid=4, n_evaluation_per_category=2), seed=1)
+    real = {**TINY, "data": {"source": "path", "root": str(data)}, "subjects": ["Subject2"], "rois": ["V4"],
+            "students": {**TINY["students"], "teachers": ["none", "brain"], "seeds": [0]}}  # fmt: skip
+    config = folder / "real.yaml"
+    config.write_text(yaml.safe_dump(real))
+    _snakemake(folder, *PROFILE, "--cores", "2", "--configfile", str(config))
+    own = _run_dir(folder, "god-copy_real")
+    decoders, students = (read_table(own / "tables" / f"{name}.tsv") for name in ("decoders", "students"))
+    assert set(decoders["subject"]) == {"Subject2"} and set(decoders["roi"]) == {"V4"}
+    assert set(students["teacher"]) == {"none", "brain/Subject2/V4"}
+    record, default = (json.loads((d / "tables" / "provenance.json").read_text()) for d in (own, _run_dir(folder)))
+    assert (record["run"], record["dataset_root"], record["config_name"]) == ("god-copy_real", str(data), "real")
+    assert default["dataset_root"] == "results/data/simulated-quick-seed0" and default["dataset_fingerprint"] != record["dataset_fingerprint"]
+    sidecar = json.loads((own / "tables" / "decoders.provenance.json").read_text())
+    assert sidecar["run"]["dataset_fingerprint"] == record["dataset_fingerprint"]
+    after = _snapshot(folder / "results")
+    assert {path: after.get(path) for path in before} == before, "a file of the default run changed"
+    assert all(path.startswith("god-copy_real/") for path in set(after) - set(before))
+
+
 def test_rerun_does_only_what_is_missing_or_changed(run):
     folder, config = run
     assert _planned_jobs(folder, "--configfile", str(config)) == {}
     # After an interruption one student and everything after it are missing: only they are redone.
-    shutil.rmtree(folder / "results" / "distill" / "brain" / "Subject1" / "LOC" / "split0" / "seed1")
-    shutil.rmtree(folder / "results" / "tables")
-    shutil.rmtree(folder / "results" / "plots")
+    shutil.rmtree(_run_dir(folder) / "distill" / "brain" / "Subject1" / "LOC" / "split0" / "seed1")
+    for table in (_run_dir(folder) / "tables").iterdir():
+        if table.name != "provenance.json":  # the tables and their sidecars go; the run's record is unchanged
+            table.unlink()
+    shutil.rmtree(_run_dir(folder) / "plots")
     assert _planned_jobs(folder, "--configfile", str(config)) == {"distill": 1, "aggregate": 1, "plots": 1, "all": 1}
     # A student setting reruns the students and the network teacher, never the decoders.
     changed = _write_config(folder, {**TINY, "students": {**TINY["students"], "steps": 6}})
@@ -193,6 +253,10 @@ def test_bad_config_key_is_named(tmp_path):
     config.write_text(yaml.safe_dump({"students": {"steps": -3}}))
     proc = _snakemake(folder, "-n", "--configfile", str(config), check=False)
     assert proc.returncode != 0 and "'students.steps': -3 is less than the minimum of 1" in proc.stdout + proc.stderr
+    # results/data/ holds the shared simulated datasets: no run may be named like it.
+    config.write_text(yaml.safe_dump({"run": "data"}))
+    proc = _snakemake(folder, "-n", "--configfile", str(config), check=False)
+    assert proc.returncode != 0 and "config: bad value at 'run'" in proc.stdout + proc.stderr
 
 
 def test_lint_is_clean(tmp_path):
@@ -204,7 +268,7 @@ def test_lint_is_clean(tmp_path):
 
 def test_student_outputs_are_aligned_numpy(run):
     folder, _ = run
-    student = folder / "results" / "distill" / "oracle" / "split0" / "seed0"
+    student = _run_dir(folder) / "distill" / "oracle" / "split0" / "seed0"
     logits, ids = np.load(student / "test_logits.npy"), np.load(student / "test_image_ids.npy")
     assert logits.shape[0] == len(ids) == 40
 
@@ -236,24 +300,11 @@ def test_a_data_path_with_a_space_and_a_quote_runs(tmp_path):
     data = tmp_path / "god data's"
     simulate(data, get_preset("quick", n_subjects=1, n_categories=6, n_groups=3, image_size=32, grid=4, n_evaluation_per_category=2), seed=0)
     config = {**TINY, "data": {"source": "path", "root": str(data)}, "students": {**TINY["students"], "teachers": ["none", "brain"], "seeds": [0]}}
-    targets = ["results/data/inspection.tsv", "results/distill/brain/Subject1/V1/split0/seed0/metrics.json"]
+    run = "results/god_data_s_tiny"  # the folder's name made safe, and the config's stem
+    targets = [f"{run}/inspection.tsv", f"{run}/distill/brain/Subject1/V1/split0/seed0/metrics.json"]
     _snakemake(folder, *targets, "--cores", "2", "--configfile", str(_write_config(folder, config)))
     for target in targets:
         assert (folder / target).is_file()
     assert json.loads((folder / targets[1]).read_text())["teacher"] == "brain/Subject1/V1"
 
 
-def test_a_real_data_config_without_its_files_stops_before_touching_results(tmp_path):
-    """Switching to config/god.yaml without the GOD files must not redraw the previous results
-    under the GOD title: the workflow stops at once, naming the missing files."""
-    folder = _copy_workflow(tmp_path / "wf")
-    plots = folder / "results" / "plots"
-    plots.mkdir(parents=True)
-    previous = plots / "roi_comparison.png"
-    previous.write_bytes(b"simulated")
-    before = previous.stat().st_mtime_ns
-    proc = _snakemake(folder, "--cores", "1", "--configfile", "config/god.yaml", check=False)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode != 0 and "missing" in out and "Subject1.h5" in out and "data.download" in out
-    assert previous.read_bytes() == b"simulated" and previous.stat().st_mtime_ns == before
-    assert sorted(p.name for p in (folder / "results").rglob("*") if p.is_file()) == ["roi_comparison.png"]

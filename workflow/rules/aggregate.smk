@@ -1,9 +1,34 @@
-# Tables and plots from every decoder and student; cheap, so they run where Snakemake runs.
+# The run's record, tables and plots; cheap, so they run where Snakemake runs. aggregate and plots
+# are given the run's provenance.json and refuse inputs of another dataset or config.
 
 
 localrules:
+    provenance,
     aggregate,
     plots,
+
+
+rule provenance:
+    input:
+        data_input,
+    output:
+        PROVENANCE,
+    params:
+        py=PY,
+        root=data_root(),
+        subjects=config["subjects"],
+        run=RUN,
+        config=CONFIG_JSON,
+        config_name=CONFIG_NAME,
+    conda:
+        "../envs/brainteacher.yaml"
+    log:
+        in_run("logs/provenance.log"),
+    benchmark:
+        in_run("benchmarks/provenance.tsv")
+    shell:
+        "{params.py} provenance --root {params.root:q} --subjects {params.subjects:q} --run {params.run:q}"
+        " --config {params.config:q} --config-name {params.config_name:q} --out {output:q} 2> {log:q}"
 
 
 rule aggregate:
@@ -11,44 +36,51 @@ rule aggregate:
         decode=decoded_metrics(),
         students=student_metrics(),
         predictions=student_predictions(),
+        provenance=PROVENANCE,
     output:
-        decoders=report("results/tables/decoders.tsv", caption="../report/decoders.rst", category="Tables"),
-        students=report("results/tables/students.tsv", caption="../report/students.rst", category="Tables"),
-        summary=report("results/tables/summary.tsv", caption="../report/summary.rst", category="Tables"),
+        decoders=report(in_run("tables/decoders.tsv"), caption="../report/decoders.rst", category="Tables"),
+        students=report(in_run("tables/students.tsv"), caption="../report/students.rst", category="Tables"),
+        summary=report(in_run("tables/summary.tsv"), caption="../report/summary.rst", category="Tables"),
     params:
         py=PY,
-        config=json.dumps(config, sort_keys=True),
+        config=CONFIG_JSON,
         primary=[config["stats"][f"primary_{k}"] for k in ("teacher", "reference", "metric")],
+        out=subpath(output.decoders, parent=True),
     conda:
         "../envs/brainteacher.yaml"
     log:
-        "results/logs/aggregate.log",
+        in_run("logs/aggregate.log"),
     benchmark:
-        "results/benchmarks/aggregate.tsv"
+        in_run("benchmarks/aggregate.tsv")
     shell:
-        "{params.py} aggregate --decode {input.decode:q} --students {input.students:q} --config {params.config:q}"
-        " --primary {params.primary:q} --out results/tables 2> {log:q}"
+        "{params.py} aggregate --decode {input.decode:q} --students {input.students:q} --provenance {input.provenance:q}"
+        " --config {params.config:q} --primary {params.primary:q} --out {params.out:q} 2> {log:q}"
 
 
 rule plots:
     input:
-        decoders="results/tables/decoders.tsv",
-        students="results/tables/students.tsv",
-        summary="results/tables/summary.tsv",
+        decoders=in_run("tables/decoders.tsv"),
+        students=in_run("tables/students.tsv"),
+        summary=in_run("tables/summary.tsv"),
+        provenance=PROVENANCE,
     output:
-        roi=report("results/plots/roi_comparison.png", caption="../report/roi_comparison.rst", category="Plots"),
-        decoders=report("results/plots/decoder_accuracy.png", caption="../report/decoder_accuracy.rst", category="Plots"),
-        gain=report("results/plots/decoder_vs_gain.png", caption="../report/decoder_vs_gain.rst", category="Plots"),
-        svg=expand("results/plots/{plot}.svg", plot=PLOTS),
+        roi=report(in_run("plots/roi_comparison.png"), caption="../report/roi_comparison.rst", category="Plots"),
+        decoders=report(in_run("plots/decoder_accuracy.png"), caption="../report/decoder_accuracy.rst", category="Plots"),
+        gain=report(in_run("plots/decoder_vs_gain.png"), caption="../report/decoder_vs_gain.rst", category="Plots"),
+        svg=expand(in_run("plots/{plot}.svg"), plot=PLOTS),
     params:
         py=PY,
+        tables=subpath(input.decoders, parent=True),
+        out=subpath(output.roi, parent=True),
+        config=CONFIG_JSON,
         rois=config["rois"],
         note=config["report"]["note"],
     conda:
         "../envs/brainteacher.yaml"
     log:
-        "results/logs/plots.log",
+        in_run("logs/plots.log"),
     benchmark:
-        "results/benchmarks/plots.tsv"
+        in_run("benchmarks/plots.tsv")
     shell:
-        "{params.py} plot --tables results/tables --out results/plots --rois {params.rois:q} --note {params.note:q} 2> {log:q}"
+        "{params.py} plot --tables {params.tables:q} --out {params.out:q} --provenance {input.provenance:q} --config {params.config:q}"
+        " --rois {params.rois:q} --note {params.note:q} 2> {log:q}"

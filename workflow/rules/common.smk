@@ -12,6 +12,7 @@ from snakemake.utils import validate
 # ROIs and teacher kinds come from the package (torch-free modules), not from a copy here.
 from brainteacher.aggregate import BRAIN_KINDS, GLOBAL_KINDS
 from brainteacher.god import ROIS
+from brainteacher.runs import PROVENANCE_FILE, SHARED_DATA, config_name, run_name
 
 
 def _config_error(err):
@@ -42,9 +43,10 @@ def simulated():
 
 
 def data_root():
-    """The dataset folder: simulated into results/ or the real release's folder."""
+    """The dataset folder: simulated into results/data/ (shared by every run of the same preset
+    and seed: the simulator is deterministic) or the real release's folder."""
     if simulated():
-        return f"results/data/simulated-{config['data']['preset']}-seed{config['data']['seed']}"
+        return f"results/{SHARED_DATA}/simulated-{config['data']['preset']}-seed{config['data']['seed']}"
     return config["data"]["root"]
 
 
@@ -75,7 +77,23 @@ def _refuse_missing_real_data():
 
 _refuse_missing_real_data()
 
-IMAGE_CACHE = f"results/images/{Path(data_root()).name}-{STUDENTS['image_size']}px.npy"
+# The run: every output of this config lives under results/<RUN>/, so two configs (or datasets)
+# never write the same file, and one's tables cannot be redrawn under the other's title. Named by
+# config `run:` or by the dataset and the --configfile files (brainteacher.runs.run_name).
+CONFIG_FILES = [str(p) for p in workflow.overwrite_configfiles] or list(workflow.configfiles)
+CONFIG_NAME = config_name(CONFIG_FILES)
+RUN = run_name(config, CONFIG_FILES)
+# The resolved config, recorded (and hashed) by the provenance rule and checked by aggregate and plots.
+CONFIG_JSON = json.dumps(config, sort_keys=True)
+
+
+def in_run(path):
+    """``path`` inside this run's folder: ``results/<RUN>/<path>``."""
+    return f"results/{RUN}/{path}"
+
+
+PROVENANCE = in_run(f"tables/{PROVENANCE_FILE}")
+IMAGE_CACHE = in_run(f"images/{STUDENTS['image_size']}px.npy")
 
 ROI_PATTERN = "|".join(ROIS)
 TEACHER_PATTERN = rf"{'|'.join(GLOBAL_KINDS)}|(?:{'|'.join(BRAIN_KINDS)})/(?:Subject\d+|mean)/(?:{ROI_PATTERN})"
@@ -126,7 +144,7 @@ def teachers():
 
 
 def decode_dir(decoder, subject, roi, split):
-    return f"results/decode/{decoder}/{subject}/{roi}/split{split}"
+    return in_run(f"decode/{decoder}/{subject}/{roi}/split{split}")
 
 
 def teacher_dirs(wildcards):
@@ -135,7 +153,7 @@ def teacher_dirs(wildcards):
     if t == "none":
         return []
     if t == "network":
-        return [f"results/network/split{wildcards.split}"]
+        return [in_run(f"network/split{wildcards.split}")]
     if t == "oracle":
         return [f"{data_root()}/ground_truth.json"]
     _, source, roi = t.split("/")
@@ -161,7 +179,7 @@ if simulated():
 
 def student_predictions():
     return expand(
-        "results/distill/{teacher}/split{split}/seed{seed}/{name}",
+        in_run("distill/{teacher}/split{split}/seed{seed}/{name}"),
         teacher=teachers(),
         split=config["splits"]["use"],
         seed=STUDENTS["seeds"],
@@ -171,7 +189,7 @@ def student_predictions():
 
 def decoded_metrics():
     return expand(
-        "results/decode/{decoder}/{subject}/{roi}/split{split}/metrics.json",
+        in_run("decode/{decoder}/{subject}/{roi}/split{split}/metrics.json"),
         decoder=config["decoders"],
         subject=config["subjects"],
         roi=config["rois"],
@@ -181,7 +199,7 @@ def decoded_metrics():
 
 def student_metrics():
     return expand(
-        "results/distill/{teacher}/split{split}/seed{seed}/metrics.json",
+        in_run("distill/{teacher}/split{split}/seed{seed}/metrics.json"),
         teacher=teachers(),
         split=config["splits"]["use"],
         seed=STUDENTS["seeds"],
@@ -194,7 +212,8 @@ PLOTS = ["roi_comparison", "decoder_accuracy", "decoder_vs_gain"]
 
 def all_targets():
     return [
-        "results/data/inspection.tsv",
-        *expand("results/tables/{table}.tsv", table=TABLES),
-        *expand("results/plots/{plot}.{ext}", plot=PLOTS, ext=["png", "svg"]),
+        in_run("inspection.tsv"),
+        PROVENANCE,
+        *expand(in_run("tables/{table}.tsv"), table=TABLES),
+        *expand(in_run("plots/{plot}.{ext}"), plot=PLOTS, ext=["png", "svg"]),
     ]

@@ -1,17 +1,19 @@
 # The dataset: simulate it (embedded default) or read the real GOD release; then check it.
+# Simulated datasets sit in results/data/, shared by the runs that use the same preset and seed
+# (the simulator is deterministic); everything else a run writes is in its own folder.
 
 
 rule simulate:
     output:
-        directory("results/data/simulated-{preset}-seed{seed}"),
+        directory(f"results/{SHARED_DATA}/simulated-{{preset}}-seed{{seed}}"),
     params:
         py=PY,
     conda:
         "../envs/brainteacher.yaml"
     log:
-        "results/logs/simulate/{preset}-seed{seed}.log",
+        f"results/{SHARED_DATA}/logs/simulated-{{preset}}-seed{{seed}}.log",
     benchmark:
-        "results/benchmarks/simulate/{preset}-seed{seed}.tsv"
+        f"results/{SHARED_DATA}/benchmarks/simulated-{{preset}}-seed{{seed}}.tsv"
     wildcard_constraints:
         preset="quick|god",
         seed=r"\d+",
@@ -23,7 +25,7 @@ rule inspect_data:
     input:
         data_input,
     output:
-        "results/data/inspection.tsv",
+        in_run("inspection.tsv"),
     params:
         py=PY,
         root=data_root(),
@@ -31,9 +33,9 @@ rule inspect_data:
     conda:
         "../envs/brainteacher.yaml"
     log:
-        "results/logs/inspect_data.log",
+        in_run("logs/inspect_data.log"),
     benchmark:
-        "results/benchmarks/inspect_data.tsv"
+        in_run("benchmarks/inspect_data.tsv")
     shell:
         "{params.py} inspect-data --root {params.root:q} --rois {params.rois:q} --out {output:q} > /dev/null 2> {log:q}"
 
@@ -50,8 +52,8 @@ if not simulated() and config["data"].get("download", False):
         conda:
             "../envs/brainteacher.yaml"
         log:
-            "results/logs/download/{subject}.log",
+            in_run("logs/download/{subject}.log"),
         benchmark:
-            "results/benchmarks/download/{subject}.tsv"
+            in_run("benchmarks/download/{subject}.tsv")
         shell:
             "{params.py} download-god --out {params.root:q} --subjects {wildcards.subject} --md5 {params.md5:q} 2> {log:q}"

@@ -6,32 +6,33 @@ rule make_splits:
     input:
         data_input,
     output:
-        expand("results/splits/split{k}.json", k=range(config["splits"]["n_splits"])),
+        expand(in_run("splits/split{k}.json"), k=range(config["splits"]["n_splits"])),
     params:
         py=PY,
         root=data_root(),
+        out=subpath(output[0], parent=True),
         n=config["splits"]["n_splits"],
         seed=config["splits"]["seed"],
     conda:
         "../envs/brainteacher.yaml"
     log:
-        "results/logs/make_splits.log",
+        in_run("logs/make_splits.log"),
     benchmark:
-        "results/benchmarks/make_splits.tsv"
+        in_run("benchmarks/make_splits.tsv")
     shell:
-        "{params.py} make-splits --root {params.root:q} --out results/splits --n-splits {params.n} --seed {params.seed} 2> {log:q}"
+        "{params.py} make-splits --root {params.root:q} --out {params.out:q} --n-splits {params.n} --seed {params.seed} 2> {log:q}"
 
 
 rule decode:
     input:
         data=data_input,
-        split="results/splits/split{split}.json",
+        split=in_run("splits/split{split}.json"),
     output:
         files=expand(
-            "results/decode/{{decoder}}/{{subject}}/{{roi}}/split{{split}}/{name}",
+            in_run("decode/{{decoder}}/{{subject}}/{{roi}}/split{{split}}/{name}"),
             name=[*TEACHER_FILES, "raw_logits.npy", "soft_labels.npy", "folds.npy"],
         ),
-        metrics="results/decode/{decoder}/{subject}/{roi}/split{split}/metrics.json",
+        metrics=in_run("decode/{decoder}/{subject}/{roi}/split{split}/metrics.json"),
     params:
         py=PY,
         root=data_root(),
@@ -40,9 +41,9 @@ rule decode:
     conda:
         "../envs/brainteacher.yaml"
     log:
-        "results/logs/decode/{decoder}/{subject}/{roi}/split{split}.log",
+        in_run("logs/decode/{decoder}/{subject}/{roi}/split{split}.log"),
     benchmark:
-        "results/benchmarks/decode/{decoder}/{subject}/{roi}/split{split}.tsv"
+        in_run("benchmarks/decode/{decoder}/{subject}/{roi}/split{split}.tsv")
     threads: 1
     # Unlimited unless snakemake is given --resources gpu=N; then N decoders share N cards.
     resources:

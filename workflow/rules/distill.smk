@@ -14,9 +14,9 @@ rule cache_images:
     conda:
         "../envs/brainteacher.yaml"
     log:
-        "results/logs/cache_images.log",
+        in_run("logs/cache_images.log"),
     benchmark:
-        "results/benchmarks/cache_images.tsv"
+        in_run("benchmarks/cache_images.tsv")
     shell:
         "{params.py} cache-images --root {params.root:q} --size {params.size} --out {output:q} 2> {log:q}"
 
@@ -24,11 +24,11 @@ rule cache_images:
 rule network_teacher:
     input:
         data=data_input,
-        split="results/splits/split{split}.json",
+        split=in_run("splits/split{split}.json"),
         images=IMAGE_CACHE,
     output:
-        metrics="results/network/split{split}/metrics.json",
-        files=expand("results/network/split{{split}}/{name}", name=TEACHER_FILES),
+        metrics=in_run("network/split{split}/metrics.json"),
+        files=expand(in_run("network/split{{split}}/{name}"), name=TEACHER_FILES),
     params:
         py=PY,
         root=data_root(),
@@ -37,9 +37,9 @@ rule network_teacher:
     conda:
         "../envs/brainteacher.yaml"
     log:
-        "results/logs/network_teacher/split{split}.log",
+        in_run("logs/network_teacher/split{split}.log"),
     benchmark:
-        "results/benchmarks/network_teacher/split{split}.tsv"
+        in_run("benchmarks/network_teacher/split{split}.tsv")
     threads: 1
     resources:
         gpu=1,
@@ -51,13 +51,13 @@ rule network_teacher:
 rule distill:
     input:
         data=data_input,
-        split="results/splits/split{split}.json",
+        split=in_run("splits/split{split}.json"),
         images=IMAGE_CACHE,
         teacher=teacher_files,
     output:
-        metrics="results/distill/{teacher}/split{split}/seed{seed}/metrics.json",
-        predictions=expand("results/distill/{{teacher}}/split{{split}}/seed{{seed}}/{name}", name=STUDENT_PREDICTIONS),
-        model="results/distill/{teacher}/split{split}/seed{seed}/model.pt",
+        metrics=in_run("distill/{teacher}/split{split}/seed{seed}/metrics.json"),
+        predictions=expand(in_run("distill/{{teacher}}/split{{split}}/seed{{seed}}/{name}"), name=STUDENT_PREDICTIONS),
+        model=in_run("distill/{teacher}/split{split}/seed{seed}/model.pt"),
     params:
         py=PY,
         root=data_root(),
@@ -68,9 +68,9 @@ rule distill:
     conda:
         "../envs/brainteacher.yaml"
     log:
-        "results/logs/distill/{teacher}/split{split}/seed{seed}.log",
+        in_run("logs/distill/{teacher}/split{split}/seed{seed}.log"),
     benchmark:
-        "results/benchmarks/distill/{teacher}/split{split}/seed{seed}.tsv"
+        in_run("benchmarks/distill/{teacher}/split{split}/seed{seed}.tsv")
     threads: 1
     resources:
         gpu=1,
