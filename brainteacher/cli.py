@@ -307,13 +307,37 @@ def _distill_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--decoder", default=None, help="label: the decoder a brain teacher's folders came from")
     p.add_argument("--alpha", type=_float(0, 1), default=s.alpha, help="weight of the KD term (0 = cross-entropy only)")
     p.add_argument("--temperature", type=_float(0, low_open=True), default=s.temperature, help="Hinton's T")
+    _toolbox_args(p, s)
 
 
-@_command("distill", "train a ResNet-18 student with one teacher on a split; test it on the held-out images", _distill_args)
+def _toolbox_args(p: argparse.ArgumentParser, s) -> None:
+    """Student architecture, KD loss family and initialisation (issue 14)."""
+    from brainteacher.archs import ARCHS
+    from brainteacher.distill import INITS
+    from brainteacher.kd import GLD_TERMS, LOSSES
+
+    p.add_argument("--arch", default=s.arch, choices=ARCHS, help="resnet18 (the ResNet of --depth/--width/--stem) or tiny (2 conv blocks + classifier, ~12k parameters)")
+    p.add_argument("--loss", default=s.loss, choices=LOSSES, help="hinton (KD at --temperature, weight --alpha) or gld (global + local logits + relations)")
+    p.add_argument("--gld-alpha", type=_float(0, 1), default=s.gld.alpha, help="GLD: weight of the global term (CE gets 1 - it)")
+    p.add_argument("--gld-beta", type=_float(0), default=s.gld.beta, help="GLD: weight of the relation term")
+    p.add_argument("--gld-regions", type=_int(1, 8), default=s.gld.regions, help="GLD: regions per side of the last feature map")
+    p.add_argument("--gld-terms", nargs="+", default=list(s.gld.terms), choices=GLD_TERMS, help="GLD terms; a brain teacher allows only global")
+    p.add_argument("--init", default=s.init, choices=INITS, help="random, weights (--weights) or simclr (--init-checkpoint)")
+    p.add_argument("--init-checkpoint", default=None, help="a pretrain-simclr backbone (its fc-less state_dict)")
+
+
+def _toolbox_config(args: argparse.Namespace) -> dict:
+    from brainteacher.kd import GLDConfig, parse_gld_terms
+
+    gld = GLDConfig(alpha=args.gld_alpha, beta=args.gld_beta, regions=args.gld_regions, terms=parse_gld_terms(args.gld_terms))
+    return {"arch": args.arch, "loss": args.loss, "gld": gld, "init": args.init, "init_checkpoint": args.init_checkpoint}
+
+
+@_command("distill", "train a student (ResNet-18 or tiny) with one teacher on a split; test it on the held-out images", _distill_args)
 def _distill(args: argparse.Namespace) -> None:
     from brainteacher.distill import run_distill
 
-    cfg = _student_config(args, alpha=args.alpha, temperature=args.temperature)
+    cfg = _student_config(args, alpha=args.alpha, temperature=args.temperature, **_toolbox_config(args))
     run_distill(args.root, args.split, args.teacher, args.teacher_input, args.seed, args.out, cfg, image_cache=args.image_cache, decoder=args.decoder)
 
 
