@@ -374,6 +374,21 @@ def _plot(args: argparse.Namespace) -> None:
     write_plots(args.tables, args.out, args.rois, note=args.note)
 
 
+def _evaluation_plot_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tables", type=_path, required=True, help="folder holding students.tsv (its folder column locates the predictions)")
+    p.add_argument("--out", type=_path, required=True, help="folder for the PNG and SVG plots")
+    p.add_argument("--ground-truth", type=_path, default=None, help="the simulator's ground_truth.json: orders categories by superordinate group")
+    p.add_argument("--compare", nargs="*", type=_path, default=[], help="other runs' students.tsv for the size plot (e.g. the tiny student's)")
+    p.add_argument("--note", default="", help="subtitle, e.g. that the data are simulated")
+
+
+@_command("plot-evaluation", "accuracy-vs-size, confusion-matrix and precision-recall plots (PNG and SVG)", _evaluation_plot_args)
+def _plot_evaluation(args: argparse.Namespace) -> None:
+    from brainteacher.plots import write_evaluation_plots
+
+    write_evaluation_plots(args.tables, args.out, ground_truth=args.ground_truth, compare=args.compare, note=args.note)
+
+
 def _config_record(text: str | None) -> dict:
     """The workflow config (JSON text) as a dict for provenance; a clear error if it is not JSON."""
     if not text:
