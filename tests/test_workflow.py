@@ -19,7 +19,7 @@ from brainteacher.aggregate import COLUMNS, read_table
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-PLOTS = ("roi_comparison", "decoder_accuracy", "decoder_vs_gain")
+PLOTS = ("roi_comparison", "decoder_accuracy", "decoder_vs_gain", "accuracy_vs_size", "confusion_matrices", "pr_curves")
 
 TINY = {
     "subjects": ["Subject1"],
@@ -171,7 +171,7 @@ def test_rerun_does_only_what_is_missing_or_changed(run):
     shutil.rmtree(folder / "results" / "distill" / "brain" / "Subject1" / "LOC" / "split0" / "seed1")
     shutil.rmtree(folder / "results" / "tables")
     shutil.rmtree(folder / "results" / "plots")
-    assert _planned_jobs(folder, "--configfile", str(config)) == {"distill": 1, "aggregate": 1, "plots": 1, "all": 1}
+    assert _planned_jobs(folder, "--configfile", str(config)) == {"distill": 1, "aggregate": 1, "plots": 1, "evaluation_plots": 1, "all": 1}
     # A student setting reruns the students and the network teacher, never the decoders.
     changed = _write_config(folder, {**TINY, "students": {**TINY["students"], "steps": 6}})
     planned = _planned_jobs(folder, "--configfile", str(changed))
@@ -257,3 +257,43 @@ def test_a_real_data_config_without_its_files_stops_before_touching_results(tmp_
     assert proc.returncode != 0 and "missing" in out and "Subject1.h5" in out and "data.download" in out
     assert previous.read_bytes() == b"simulated" and previous.stat().st_mtime_ns == before
     assert sorted(p.name for p in (folder / "results").rglob("*") if p.is_file()) == ["roi_comparison.png"]
+
+
+# --- issue 14: the tiny student with GLD and the network teacher, end to end ------------------------
+
+TOOLBOX = {
+    **TINY,
+    "rois": ["V1"],
+    "students": {**TINY["students"], "teachers": ["none", "network"], "seeds": [0], "stem": "small", "arch": "tiny", "loss": "gld"},
+}
+
+
+def test_tiny_student_with_gld_and_the_network_teacher_runs_end_to_end(tmp_path):
+    folder = _copy_workflow(tmp_path / "wf")
+    config = _write_config(folder, TOOLBOX)
+    _snakemake(folder, *PROFILE, "--cores", "2", "--configfile", str(config))
+    students = read_table(folder / "results" / "tables" / "students.tsv")
+    assert list(students["teacher"]) == ["none", "network"]
+    assert set(students["arch"]) == {"tiny"} and list(students["loss"]) == ["ce", "gld"]
+    assert (students["n_parameters"] < 13_000).all() and (students["size_mb"] < 0.1).all()
+    assert (students["latency_ms_batch1"] > 0).all() and (students["latency_ms_batch64"] > 0).all() and (students["latency_threads"] == 1).all()
+    assert students[["roc_auc", "pr_auc", "eval_roc_auc", "eval_pr_auc"]].apply(lambda c: c.between(0, 1)).all().all()
+    summary = read_table(folder / "results" / "tables" / "summary.tsv")
+    assert {"roc_auc", "pr_auc"} <= set(summary["metric"])
+    for k in range(TINY["network"]["folds"]):
+        assert (folder / "results" / "network" / "split0" / f"fold{k}.pt").is_file()
+    for plot in ("accuracy_vs_size", "confusion_matrices", "pr_curves"):
+        assert (folder / "results" / "plots" / f"{plot}.png").stat().st_size > 1000
+    _snakemake(folder, "--configfile", str(config), "--report", "report.html")
+    html = (folder / "report.html").read_text(errors="replace")
+    assert "confusion_matrices" in html and "pr_curves" in html and "accuracy_vs_size" in html
+
+
+def test_gld_local_terms_with_a_brain_teacher_are_refused_before_any_job(tmp_path):
+    folder = _copy_workflow(tmp_path / "wf")
+    bad = {**TOOLBOX, "students": {**TOOLBOX["students"], "teachers": ["none", "brain-mean"]}}
+    proc = _snakemake(folder, "-n", "--configfile", str(_write_config(folder, bad)), check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "teacher(s) brain-mean have global logits only" in out and "gld_terms: [global]" in out
+    ok = {**bad, "students": {**bad["students"], "gld_terms": ["global"]}}
+    assert _planned_jobs(folder, "--configfile", str(_write_config(folder, ok)))["distill"] == 2  # none + brain-mean V1

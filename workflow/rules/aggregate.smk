@@ -4,6 +4,7 @@
 localrules:
     aggregate,
     plots,
+    evaluation_plots,
 
 
 rule aggregate:
@@ -52,3 +53,29 @@ rule plots:
         "results/benchmarks/plots.tsv"
     shell:
         "{params.py} plot --tables results/tables --out results/plots --rois {params.rois:q} --note {params.note:q} 2> {log:q}"
+
+
+rule evaluation_plots:
+    input:
+        students="results/tables/students.tsv",
+        predictions=student_predictions(),
+        data=data_input,
+        compare=config["report"]["size_comparison"],
+    output:
+        size=report("results/plots/accuracy_vs_size.png", caption="../report/accuracy_vs_size.rst", category="Plots"),
+        confusion=report("results/plots/confusion_matrices.png", caption="../report/confusion_matrices.rst", category="Plots"),
+        pr=report("results/plots/pr_curves.png", caption="../report/pr_curves.rst", category="Plots"),
+        svg=expand("results/plots/{plot}.svg", plot=EVALUATION_PLOTS),
+    params:
+        py=PY,
+        note=config["report"]["note"],
+        truth=ground_truth_option(),
+    conda:
+        "../envs/brainteacher.yaml"
+    log:
+        "results/logs/evaluation_plots.log",
+    benchmark:
+        "results/benchmarks/evaluation_plots.tsv"
+    shell:
+        "{params.py} plot-evaluation --tables results/tables --out results/plots {params.truth} --compare {input.compare:q}"
+        " --note {params.note:q} 2> {log:q}"

@@ -28,7 +28,7 @@ rule network_teacher:
         images=IMAGE_CACHE,
     output:
         metrics="results/network/split{split}/metrics.json",
-        files=expand("results/network/split{{split}}/{name}", name=TEACHER_FILES),
+        files=expand("results/network/split{{split}}/{name}", name=TEACHER_FILES + NETWORK_MODEL_FILES),
     params:
         py=PY,
         root=data_root(),
