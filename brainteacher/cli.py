@@ -341,6 +341,40 @@ def _distill(args: argparse.Namespace) -> None:
     run_distill(args.root, args.split, args.teacher, args.teacher_input, args.seed, args.out, cfg, image_cache=args.image_cache, decoder=args.decoder)
 
 
+def _simclr_args(p: argparse.ArgumentParser) -> None:
+    from brainteacher.archs import ARCHS
+    from brainteacher.resnet import STEMS
+    from brainteacher.simclr import SimCLRConfig
+
+    c = SimCLRConfig()
+    _dataset_arg(p)
+    p.add_argument("--split", type=_nonempty, required=True, help="a split file: only its training images are used")
+    p.add_argument("--out", type=_path, required=True, help="output folder (replaced atomically): backbone.pt, image_ids.npy, metrics.json")
+    p.add_argument("--image-cache", type=_path, default=None, help="a .npy of every training image at --image-size (see cache-images)")
+    p.add_argument("--arch", default=c.arch, choices=ARCHS)
+    p.add_argument("--depth", type=int, default=c.depth, choices=[18, 34])
+    p.add_argument("--width", type=_WIDTH, default=c.width)
+    p.add_argument("--stem", default=c.stem, choices=sorted(STEMS))
+    p.add_argument("--image-size", type=_PIXELS, default=c.image_size)
+    p.add_argument("--steps", type=_int(1), default=c.steps)
+    p.add_argument("--batch-size", type=_int(2), default=c.batch_size)
+    p.add_argument("--lr", type=_float(0, low_open=True), default=c.lr)
+    p.add_argument("--weight-decay", type=_float(0), default=c.weight_decay)
+    p.add_argument("--temperature", type=_float(0, low_open=True), default=c.temperature, help="NT-Xent temperature")
+    p.add_argument("--projection-dim", type=_int(1), default=c.projection_dim, help="projection head output (dropped after pretraining)")
+    p.add_argument("--extra-per-category", type=_int(0), default=c.extra_per_category, help="extra unlabelled renders per category (simulated data only)")
+    p.add_argument("--seed", type=_SEED, default=c.seed)
+    p.add_argument("--device", type=_device, default=c.device)
+
+
+@_command("pretrain-simclr", "SimCLR-pretrain a student backbone on a split's training images (+ simulated extra renders)", _simclr_args)
+def _pretrain_simclr(args: argparse.Namespace) -> None:
+    from brainteacher.simclr import SimCLRConfig, pretrain_simclr
+
+    keys = ("arch", "depth", "width", "stem", "image_size", "steps", "batch_size", "lr", "weight_decay", "temperature", "projection_dim", "extra_per_category", "seed", "device")
+    pretrain_simclr(args.root, args.split, args.out, SimCLRConfig(**{k: getattr(args, k) for k in keys}), image_cache=args.image_cache)
+
+
 # --- aggregate and plots --------------------------------------------------------------------------
 
 
