@@ -297,3 +297,19 @@ def test_gld_local_terms_with_a_brain_teacher_are_refused_before_any_job(tmp_pat
     assert proc.returncode != 0 and "teacher(s) brain-mean have global logits only" in out and "gld_terms: [global]" in out
     ok = {**bad, "students": {**bad["students"], "gld_terms": ["global"]}}
     assert _planned_jobs(folder, "--configfile", str(_write_config(folder, ok)))["distill"] == 2  # none + brain-mean V1
+
+
+def test_simclr_initialisation_runs_one_backbone_per_split_for_every_student(tmp_path):
+    folder = _copy_workflow(tmp_path / "wf")
+    config = {**TINY, "rois": ["V1"], "splits": {"n_splits": 4, "seed": 0, "use": [0, 1]},
+              "students": {**TINY["students"], "teachers": ["none"], "seeds": [0], "init": "simclr"},
+              "simclr": {"steps": 3, "batch_size": 16, "lr": 0.002, "temperature": 0.5, "projection_dim": 8, "extra_per_category": 1, "seed": 0}}  # fmt: skip
+    path = _write_config(folder, config)
+    planned = _planned_jobs(folder, "--configfile", str(path))
+    assert planned["pretrain_simclr"] == 2 and planned["distill"] == 2
+    targets = [f"results/distill/none/split{s}/seed0/metrics.json" for s in (0, 1)]
+    _snakemake(folder, *PROFILE, *targets, "--cores", "2", "--configfile", str(path))
+    for target in targets:
+        assert json.loads((folder / target).read_text())["init"] == "simclr"
+    simclr = json.loads((folder / "results" / "simclr" / "split0" / "metrics.json").read_text())
+    assert simclr["n_split_training_images"] == 120 and simclr["n_extra_renders"] == 20

@@ -103,7 +103,23 @@ GLD_FLAGS = ["gld_alpha", "gld_beta", "gld_regions"]
 
 def student_options(wildcards):
     terms = " ".join(shlex.quote(t) for t in STUDENTS["gld_terms"])
-    return f"{_options('students', STUDENT_FLAGS + ['depth', 'alpha', 'temperature', 'arch', 'loss', 'init'] + GLD_FLAGS)} --gld-terms {terms}"
+    opts = f"{_options('students', STUDENT_FLAGS + ['depth', 'alpha', 'temperature', 'arch', 'loss', 'init'] + GLD_FLAGS)} --gld-terms {terms}"
+    checkpoints = "".join(f" --init-checkpoint {shlex.quote(f)}" for f in init_files(wildcards))
+    return f"{opts}{checkpoints}"
+
+
+def simclr_backbone(split):
+    return f"results/simclr/split{split}/backbone.pt"
+
+
+def init_files(wildcards):
+    """The split's SimCLR backbone when students start from it (students.init: simclr), else nothing."""
+    return [simclr_backbone(wildcards.split)] if STUDENTS["init"] == "simclr" else []
+
+
+def simclr_options(wildcards):
+    student = _options("students", ["arch", "depth", "width", "stem", "image_size", "device"])
+    return f"{student} {_options('simclr', ['steps', 'batch_size', 'lr', 'temperature', 'projection_dim', 'extra_per_category', 'seed'])}"
 
 
 def gld_needs_network_maps():

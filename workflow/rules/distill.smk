@@ -54,6 +54,7 @@ rule distill:
         split="results/splits/split{split}.json",
         images=IMAGE_CACHE,
         teacher=teacher_files,
+        init=init_files,
     output:
         metrics="results/distill/{teacher}/split{split}/seed{seed}/metrics.json",
         predictions=expand("results/distill/{{teacher}}/split{{split}}/seed{{seed}}/{name}", name=STUDENT_PREDICTIONS),
@@ -78,3 +79,30 @@ rule distill:
         "OMP_NUM_THREADS={threads} {params.py} distill --root {params.root:q} --split {input.split:q} --image-cache {input.images:q}"
         " --teacher {wildcards.teacher:q} --teacher-input {params.teacher_inputs:q} --decoder {params.decoder:q}"
         " --seed {wildcards.seed} --out {params.out:q} {params.options} 2> {log:q}"
+
+
+rule pretrain_simclr:
+    input:
+        data=data_input,
+        split="results/splits/split{split}.json",
+        images=IMAGE_CACHE,
+    output:
+        backbone="results/simclr/split{split}/backbone.pt",
+        metrics="results/simclr/split{split}/metrics.json",
+    params:
+        py=PY,
+        root=data_root(),
+        out=subpath(output.backbone, parent=True),
+        options=simclr_options,
+    conda:
+        "../envs/brainteacher.yaml"
+    log:
+        "results/logs/pretrain_simclr/split{split}.log",
+    benchmark:
+        "results/benchmarks/pretrain_simclr/split{split}.tsv"
+    threads: 1
+    resources:
+        gpu=1,
+    shell:
+        "OMP_NUM_THREADS={threads} {params.py} pretrain-simclr --root {params.root:q} --split {input.split:q}"
+        " --image-cache {input.images:q} --out {params.out:q} {params.options} 2> {log:q}"
