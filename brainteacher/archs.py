@@ -102,7 +102,7 @@ def _threads(n: int):
 
 
 @torch.no_grad()
-def measure_latency(model: nn.Module, sample_shape: Sequence[int], batches: Sequence[int] = LATENCY_BATCHES, *, repeats: int = 15, warmup: int = 3, threads: int = 1) -> dict[str, float | int]:
+def measure_latency(model: nn.Module, sample_shape: Sequence[int], batches: Sequence[int] = LATENCY_BATCHES, *, repeats: int = 9, warmup: int = 2, threads: int = 1) -> dict[str, float | int]:
     """CPU inference latency of ``model`` in eval mode: median wall time (milliseconds) of
     ``repeats`` forward passes per batch size after ``warmup`` untimed ones, on ``threads`` torch
     threads. ``sample_shape`` is one input without the batch axis, e.g. (3, 32, 32).
