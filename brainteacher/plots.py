@@ -370,6 +370,7 @@ def write_plots(tables_dir: str | Path, out_dir: str | Path, roi_order: list[str
 
 EVALUATION_PLOTS = ("accuracy_vs_size", "confusion_matrices", "pr_curves")
 _ARCH_MARKERS = {"resnet18": "o", "tiny": "s"}
+_ARCH_COLOURS = {"resnet18": "tab:blue", "tiny": "tab:orange"}
 
 
 def _teacher_label(row: pd.Series) -> str:
@@ -400,7 +401,8 @@ def accuracy_vs_size(tables: Sequence[pd.DataFrame], out_stem: Path, note: str =
     labels = list(pd.unique(students["label"]))
     ncols = min(4, len(labels))
     nrows = int(np.ceil(len(labels) / ncols))
-    fig = Figure(figsize=(3.4 * ncols + 1.5, 2.9 * nrows + 1.0))
+    height = 2.9 * nrows + 1.2
+    fig = Figure(figsize=(3.4 * ncols + 1.5, height))
     FigureCanvasAgg(fig)
     axes = np.atleast_1d(fig.subplots(nrows, ncols, sharey=True, squeeze=False)).ravel()
     scored_on = "evaluation-set" if column.startswith("eval_") else "held-out"
@@ -411,7 +413,7 @@ def accuracy_vs_size(tables: Sequence[pd.DataFrame], out_stem: Path, note: str =
         for arch, cell in rows.groupby("arch", sort=True):
             y = _pp(cell[column])
             x = float(cell["size_mb"].mean())
-            ax.errorbar([x], [y.mean()], yerr=[[y.mean() - y.min()], [y.max() - y.mean()]], fmt=_ARCH_MARKERS.get(arch, "D"), ms=7, capsize=3, label=arch)
+            ax.errorbar([x], [y.mean()], yerr=[[y.mean() - y.min()], [y.max() - y.mean()]], fmt=_ARCH_MARKERS.get(arch, "D"), color=_ARCH_COLOURS.get(arch, "0.3"), ms=7, capsize=3, label=arch)
             latency = cell["latency_ms_batch1"].mean() if "latency_ms_batch1" in cell else np.nan
             text = f"{int(cell['n_parameters'].iloc[0]):,} p" + ("" if pd.isna(latency) else f"\n{latency:.2g} ms")
             ax.annotate(text, (x, y.mean()), textcoords="offset points", xytext=(6, -4), fontsize=7, color="0.3")
@@ -427,10 +429,10 @@ def accuracy_vs_size(tables: Sequence[pd.DataFrame], out_stem: Path, note: str =
     if np.isfinite(chance):
         for ax in axes[: len(labels)]:
             ax.axhline(100 * chance, color="0.5", ls=":", lw=1)
-    handles = [Line2D([], [], marker=_ARCH_MARKERS.get(a, "D"), ls="", color="0.3", label=a) for a in sorted(pd.unique(students["arch"]))]
+    handles = [Line2D([], [], marker=_ARCH_MARKERS.get(a, "D"), ls="", color=_ARCH_COLOURS.get(a, "0.3"), label=a) for a in sorted(pd.unique(students["arch"]))]
     handles.append(Line2D([], [], color="0.5", ls=":", label="chance"))
     fig.legend(handles=handles, loc="upper right", fontsize=8, frameon=False)
-    fig.subplots_adjust(top=0.86 if nrows == 1 else 0.9, hspace=0.55, wspace=0.12)
+    fig.subplots_adjust(top=1 - 1.15 / height, hspace=0.55, wspace=0.12)  # about an inch for the titles
     return _save(fig, out_stem)
 
 
@@ -470,9 +472,11 @@ def confusion_matrices(students: pd.DataFrame, out_stem: Path, ground_truth: str
     order, group = category_order(ground_truth, n)
     ncols = min(4, len(labels))
     nrows = int(np.ceil(len(labels) / ncols))
-    fig = Figure(figsize=(3.3 * ncols + 1.2, 3.3 * nrows + 1.0))
+    height = 3.3 * nrows + 1.2
+    fig = Figure(figsize=(3.3 * ncols + 1.2, height))
     FigureCanvasAgg(fig)
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    fig.subplots_adjust(top=1 - 1.2 / height)
     fig.suptitle(title, fontsize=12, fontweight="bold")
     what = "categories ordered by superordinate group (lines: group boundaries)" if ground_truth and Path(ground_truth).is_file() else "categories in label order"
     fig.text(0.5, 0.955, _subtitle(note, f"pooled over runs and subjects; {what}"), ha="center", fontsize=8.5, color="0.25", va="top")
