@@ -421,6 +421,9 @@ def accuracy_vs_size(tables: Sequence[pd.DataFrame], out_stem: Path, note: str =
         ax.set_title(label, fontsize=9)
         ax.grid(alpha=0.3)
         ax.set_xlabel("checkpoint size (MB, log)", fontsize=8)
+    sizes = students["size_mb"].to_numpy(np.float64)
+    for ax in axes[: len(labels)]:
+        ax.set_xlim(np.nanmin(sizes) / 2, np.nanmax(sizes) * 8)  # one x range for every panel, room for the labels
     for ax in axes[len(labels):]:
         ax.set_visible(False)
     for ax in axes[::ncols]:
