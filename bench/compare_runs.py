@@ -13,6 +13,7 @@ method: ``comparisons.paired_image_test``), 95% Student-t interval and sign-flip
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import pandas as pd
 
@@ -34,6 +35,15 @@ def compare(a: pd.DataFrame, b: pd.DataFrame, metrics: list[str]) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
+def _read(path: str) -> pd.DataFrame:
+    """students.tsv with each student folder made absolute: the workflow writes them relative to
+    the run's folder (RUN/results/tables/students.tsv -> RUN)."""
+    table = read_table(path)
+    run = Path(path).resolve().parents[2]
+    table["folder"] = [str(f if Path(f).is_absolute() else run / f) for f in table["folder"]]
+    return table
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("a", help="run A's students.tsv")
@@ -41,7 +51,7 @@ def main() -> None:
     p.add_argument("--labels", nargs=2, default=["A", "B"])
     p.add_argument("--metrics", nargs="+", default=["top1", "nll"])
     args = p.parse_args()
-    table = compare(read_table(args.a), read_table(args.b), args.metrics)
+    table = compare(_read(args.a), _read(args.b), args.metrics)
     print(f"# {args.labels[0]} minus {args.labels[1]}, paired per image on the scoring images, categories as units (95% t interval)")
     print(table.to_csv(sep="\t", index=False, float_format="%.4f"))
 
