@@ -37,6 +37,7 @@ from brainteacher import god
 from brainteacher.errors import DataError
 from brainteacher.io import atomic_path, provenance, read_json, write_json
 from brainteacher.runs import check_dataset_root
+from brainteacher.metrics import macro_pr_auc, macro_roc_auc, softmax
 from brainteacher.comparisons import EVALUATION_SET, OUTCOMES, paired_image_test, read_scored_images, scoring_set
 from brainteacher.stats import holm, mean_ci
 
@@ -86,6 +87,12 @@ _METRIC_DOCS = {
     "nll_chance": "NLL of uniform probabilities, log(n_categories), nats",
     "ece": "expected calibration error, 15 equal-width confidence bins, fraction 0-1 (0 = calibrated)",
 }
+# Ranking metrics from the saved logits (softmax probabilities): not per-image outcomes, so the
+# summary gives them run-level means only.
+_AUC_DOCS = {
+    "roc_auc": "macro one-vs-rest ROC-AUC of the softmax probabilities, mean over categories present (chance 0.5)",
+    "pr_auc": "macro one-vs-rest PR-AUC (average precision) of the softmax probabilities, mean over categories present (chance ~1 / n_categories)",
+}
 _PROVENANCE_DOCS = {
     "device": "device the job ran on (e.g. cpu, cuda:0)",
     "config_hash": "short SHA-256 of the job's configuration",
@@ -118,8 +125,12 @@ STUDENT_DOCS: dict[str, str] = {
     "decoder": "decoder whose out-of-fold logits the brain-derived teacher came from; NA for none/network/oracle",
     "split": "train/test image split (e.g. split0)",
     "seed": "student training seed",
+    "arch": "student architecture: resnet18 (the ResNet student) or tiny (2 conv blocks + classifier)",
+    "loss": "training loss: ce (no teacher), hinton (KD) or gld (global + local logits + relations)",
+    "init": "student initialisation: random, weights (a torchvision file) or simclr (pretrain-simclr backbone)",
     **{k: f"student, the split's held-out images: {v}" for k, v in _METRIC_DOCS.items()},
-    **{f"eval_{k}": f"student, the simulated evaluation set (never in a split, no fMRI): {v}; NA on real data" for k, v in _METRIC_DOCS.items()},
+    **{k: f"student, the split's held-out images: {v}" for k, v in _AUC_DOCS.items()},
+    **{f"eval_{k}": f"student, the simulated evaluation set (never in a split, no fMRI): {v}; NA on real data" for k, v in (_METRIC_DOCS | _AUC_DOCS).items()},
     "train_top1": "student top-1 on its own training images after the last step (no augmentation): near 1 = fits them",
     "train_loss": "mean training loss of the last epoch (the KD objective for distilled students, CE for the baseline)",
     "scoring_set": "images the summary's comparisons use: evaluation (simulated data) or heldout (the split's held-out images)",
@@ -132,7 +143,10 @@ STUDENT_DOCS: dict[str, str] = {
     "n_categories": "number of categories",
     "train_time_s": "wall-clock time of student training, seconds",
     "n_parameters": "trainable parameters of the student",
-    "size_mb": "size of the student checkpoint, MB",
+    "size_mb": "size of the student checkpoint (model.pt, a state_dict), MB (2^20 bytes)",
+    "latency_ms_batch1": "CPU inference latency, batch of 1 image, median of repeated timings, milliseconds (latency_threads threads; an upper bound on a loaded machine)",
+    "latency_ms_batch64": "CPU inference latency, batch of 64 images, median of repeated timings, milliseconds",
+    "latency_threads": "torch CPU threads the latency was timed with",
     **_PROVENANCE_DOCS,
     "folder": "the student's output folder (its predictions feed the summary's per-image comparisons)",
 }
@@ -157,7 +171,7 @@ def _reference_docs(ref: str, kind: str | None) -> dict[str, str]:
 SUMMARY_DOCS: dict[str, str] = {
     "teacher": "teacher group: kind for a subject source (brain, ...), kind-mean for the mean source (brain-mean, ...), none/network/oracle",
     "roi": "ROI of the teacher; all for none/network/oracle",
-    "metric": "student metric summarised: top1, top5 (fractions) or nll (nats), on the scoring images",
+    "metric": "student metric summarised: top1, top5 (fractions) or nll (nats), on the scoring images; roc_auc and pr_auc (macro one-vs-rest) rows give the run-level mean and interval only (not per-image outcomes, so every diff/p column is NA)",
     "family": "primary (the pre-registered contrast, config stats), positive-control (the oracle) or exploratory",
     "scoring_set": "images scored: evaluation (simulated evaluation set) or heldout (the splits' held-out images)",
     "n": "runs (split x seed) with a value; a pooled group's subjects are averaged within a run",
@@ -222,8 +236,23 @@ def _student_row(path: Path) -> dict[str, Any]:
         | {f"teacher_{s}": stats.get(s, math.nan) for s in _TEACHER_STATS}
         | {k: data[k] for k in _STUDENT_INFO}
         | {"n_evaluation": data.get("n_evaluation", 0), "folder": str(path.parent)}
+        | {k: data.get(k, d) for k, d in _TOOLBOX_DEFAULTS.items()}
+        | _aucs(path.parent, "test", "") | _aucs(path.parent, "eval", "eval_")
     )
     return {c: row[c] for c in STUDENT_COLUMNS}
+
+
+# Keys metrics.json files from before the toolbox lack: what those students were.
+_TOOLBOX_DEFAULTS = {"arch": "resnet18", "loss": None, "init": "random", "latency_ms_batch1": math.nan, "latency_ms_batch64": math.nan, "latency_threads": math.nan}
+
+
+def _aucs(folder: Path, prefix: str, column_prefix: str) -> dict[str, float]:
+    """Macro ROC-AUC and PR-AUC of a student's saved ``<prefix>_logits.npy`` (NaN when absent)."""
+    logits, labels = folder / f"{prefix}_logits.npy", folder / f"{prefix}_labels.npy"
+    if not (logits.is_file() and labels.is_file()):
+        return {f"{column_prefix}roc_auc": math.nan, f"{column_prefix}pr_auc": math.nan}
+    probs, y = softmax(np.load(logits), axis=1), np.load(labels).astype(np.int64)
+    return {f"{column_prefix}roc_auc": macro_roc_auc(probs, y), f"{column_prefix}pr_auc": macro_pr_auc(probs, y)}
 
 
 def _check_unique(table: pd.DataFrame, keys: Sequence[str], paths: Sequence[Path]) -> None:
@@ -414,8 +443,26 @@ def summary_table(
         for (group, roi), cell in units.groupby(["group", "unit_roi"], sort=False)
         for metric in metrics
     ]
+    rows += [
+        _run_level_row(group, roi, cell.reset_index(drop=True), students, metric, level)
+        for (group, roi), cell in units.groupby(["group", "unit_roi"], sort=False)
+        for metric in RUN_LEVEL_METRICS
+        if metric in students.columns
+    ]
     summary = _add_holm(pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS)), primary)
-    return _sort_rows(summary, {"teacher": _group_order(), "roi": (GLOBAL_ROI, *god.ROIS), "metric": tuple(metrics)})
+    return _sort_rows(summary, {"teacher": _group_order(), "roi": (GLOBAL_ROI, *god.ROIS), "metric": (*metrics, *RUN_LEVEL_METRICS)})
+
+
+RUN_LEVEL_METRICS = ("roc_auc", "pr_auc")
+
+
+def _run_level_row(group: str, roi: str, units: pd.DataFrame, students: pd.DataFrame, metric: str, level: float) -> dict[str, Any]:
+    """A summary row with the run-level mean and interval of a ranking metric; comparisons NA."""
+    n, mean, low, high = _run_level(units, score_column(students, metric), level)
+    row: dict[str, Any] = {"teacher": group, "roi": roi, "metric": metric, "family": "exploratory", "scoring_set": units["scoring_set"].iloc[0], "n": n, "mean": mean, "ci_low": low, "ci_high": high}
+    for ref in REFERENCES:
+        row |= {f"diff_vs_{ref}": math.nan, f"diff_vs_{ref}_ci_low": math.nan, f"diff_vs_{ref}_ci_high": math.nan, f"p_vs_{ref}": math.nan, f"p_holm_vs_{ref}": math.nan, f"n_units_vs_{ref}": 0, f"n_images_vs_{ref}": 0}
+    return row
 
 
 def gains_vs_baseline(students: pd.DataFrame, metric: str = "top1") -> pd.DataFrame:

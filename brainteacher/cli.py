@@ -325,14 +325,72 @@ def _distill_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--decoder", default=None, help="label: the decoder a brain teacher's folders came from")
     p.add_argument("--alpha", type=_float(0, 1), default=s.alpha, help="weight of the KD term (0 = cross-entropy only)")
     p.add_argument("--temperature", type=_float(0, low_open=True), default=s.temperature, help="Hinton's T")
+    _toolbox_args(p, s)
 
 
-@_command("distill", "train a ResNet-18 student with one teacher on a split; test it on the held-out images", _distill_args)
+def _toolbox_args(p: argparse.ArgumentParser, s) -> None:
+    """Student architecture, KD loss family and initialisation (issue 14)."""
+    from brainteacher.archs import ARCHS
+    from brainteacher.distill import INITS
+    from brainteacher.kd import GLD_TERMS, LOSSES
+
+    p.add_argument("--arch", default=s.arch, choices=ARCHS, help="resnet18 (the ResNet of --depth/--width/--stem) or tiny (2 conv blocks + classifier, ~12k parameters)")
+    p.add_argument("--loss", default=s.loss, choices=LOSSES, help="hinton (KD at --temperature, weight --alpha) or gld (global + local logits + relations)")
+    p.add_argument("--gld-alpha", type=_float(0, 1), default=s.gld.alpha, help="GLD: weight of the global term (CE gets 1 - it)")
+    p.add_argument("--gld-beta", type=_float(0), default=s.gld.beta, help="GLD: weight of the relation term")
+    p.add_argument("--gld-regions", type=_int(1, 8), default=s.gld.regions, help="GLD: regions per side of the last feature map")
+    p.add_argument("--gld-terms", nargs="+", default=list(s.gld.terms), choices=GLD_TERMS, help="GLD terms; a brain teacher allows only global")
+    p.add_argument("--init", default=s.init, choices=INITS, help="random, weights (--weights) or simclr (--init-checkpoint)")
+    p.add_argument("--init-checkpoint", default=None, help="a pretrain-simclr backbone (its fc-less state_dict)")
+
+
+def _toolbox_config(args: argparse.Namespace) -> dict:
+    from brainteacher.kd import GLDConfig, parse_gld_terms
+
+    gld = GLDConfig(alpha=args.gld_alpha, beta=args.gld_beta, regions=args.gld_regions, terms=parse_gld_terms(args.gld_terms))
+    return {"arch": args.arch, "loss": args.loss, "gld": gld, "init": args.init, "init_checkpoint": args.init_checkpoint}
+
+
+@_command("distill", "train a student (ResNet-18 or tiny) with one teacher on a split; test it on the held-out images", _distill_args)
 def _distill(args: argparse.Namespace) -> None:
     from brainteacher.distill import run_distill
 
-    cfg = _student_config(args, alpha=args.alpha, temperature=args.temperature)
+    cfg = _student_config(args, alpha=args.alpha, temperature=args.temperature, **_toolbox_config(args))
     run_distill(args.root, args.split, args.teacher, args.teacher_input, args.seed, args.out, cfg, image_cache=args.image_cache, decoder=args.decoder)
+
+
+def _simclr_args(p: argparse.ArgumentParser) -> None:
+    from brainteacher.archs import ARCHS
+    from brainteacher.resnet import STEMS
+    from brainteacher.simclr import SimCLRConfig
+
+    c = SimCLRConfig()
+    _dataset_arg(p)
+    p.add_argument("--split", type=_nonempty, required=True, help="a split file: only its training images are used")
+    p.add_argument("--out", type=_path, required=True, help="output folder (replaced atomically): backbone.pt, image_ids.npy, metrics.json")
+    p.add_argument("--image-cache", type=_path, default=None, help="a .npy of every training image at --image-size (see cache-images)")
+    p.add_argument("--arch", default=c.arch, choices=ARCHS)
+    p.add_argument("--depth", type=int, default=c.depth, choices=[18, 34])
+    p.add_argument("--width", type=_WIDTH, default=c.width)
+    p.add_argument("--stem", default=c.stem, choices=sorted(STEMS))
+    p.add_argument("--image-size", type=_PIXELS, default=c.image_size)
+    p.add_argument("--steps", type=_int(1), default=c.steps)
+    p.add_argument("--batch-size", type=_int(2), default=c.batch_size)
+    p.add_argument("--lr", type=_float(0, low_open=True), default=c.lr)
+    p.add_argument("--weight-decay", type=_float(0), default=c.weight_decay)
+    p.add_argument("--temperature", type=_float(0, low_open=True), default=c.temperature, help="NT-Xent temperature")
+    p.add_argument("--projection-dim", type=_int(1), default=c.projection_dim, help="projection head output (dropped after pretraining)")
+    p.add_argument("--extra-per-category", type=_int(0), default=c.extra_per_category, help="extra unlabelled renders per category (simulated data only)")
+    p.add_argument("--seed", type=_SEED, default=c.seed)
+    p.add_argument("--device", type=_device, default=c.device)
+
+
+@_command("pretrain-simclr", "SimCLR-pretrain a student backbone on a split's training images (+ simulated extra renders)", _simclr_args)
+def _pretrain_simclr(args: argparse.Namespace) -> None:
+    from brainteacher.simclr import SimCLRConfig, pretrain_simclr
+
+    keys = ("arch", "depth", "width", "stem", "image_size", "steps", "batch_size", "lr", "weight_decay", "temperature", "projection_dim", "extra_per_category", "seed", "device")
+    pretrain_simclr(args.root, args.split, args.out, SimCLRConfig(**{k: getattr(args, k) for k in keys}), image_cache=args.image_cache)
 
 
 # --- runs: provenance, aggregate and plots ------------------------------------------------------
@@ -412,6 +470,22 @@ def _plot(args: argparse.Namespace) -> None:
     from brainteacher.plots import write_plots
 
     write_plots(args.tables, args.out, args.rois, note=args.note, run=_expected_run(args))
+
+
+def _evaluation_plot_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tables", type=_path, required=True, help="folder holding students.tsv (its folder column locates the predictions)")
+    p.add_argument("--out", type=_path, required=True, help="folder for the PNG and SVG plots")
+    p.add_argument("--ground-truth", type=_path, default=None, help="the simulator's ground_truth.json: orders categories by superordinate group")
+    p.add_argument("--compare", nargs="*", type=_path, default=[], help="other runs' students.tsv for the size plot (e.g. the tiny student's)")
+    p.add_argument("--note", default="", help="subtitle, e.g. that the data are simulated")
+    _run_arg(p)
+
+
+@_command("plot-evaluation", "accuracy-vs-size, confusion-matrix and precision-recall plots (PNG and SVG)", _evaluation_plot_args)
+def _plot_evaluation(args: argparse.Namespace) -> None:
+    from brainteacher.plots import write_evaluation_plots
+
+    write_evaluation_plots(args.tables, args.out, ground_truth=args.ground_truth, compare=args.compare, note=args.note, run=_expected_run(args))
 
 
 def _config_json(text: str) -> dict:

@@ -1,4 +1,5 @@
-"""Image classifiers: the distilled ResNet-18 student and the cross-fitted ResNet-34 network teacher.
+"""Image classifiers: the distilled student (ResNet-18 or the tiny edge CNN, ``archs``) and the
+cross-fitted ResNet-34 network teacher.
 
 Both train through ``train.fit`` on a split's training images, decoded once into a uint8 cache,
 normalised with training-set statistics and augmented on the device (random resized crop, flip).
@@ -7,12 +8,18 @@ evaluation images (``images/evaluation``: never in a split, no fMRI), with the l
 weights (no selection on test data). Its final training accuracy and loss are recorded beside,
 so under- and over-fitting show. The network teacher, like the brain decoders, is cross-fitted: each training image's
 target comes from a fold model that never saw it, so it cannot teach memorised one-hot labels.
+
+Losses (``kd``): Hinton KD on the teacher's precomputed, calibrated logits, or GLD. GLD's local and
+relation terms need the teacher's feature maps on the very view the student sees, so the network
+teacher keeps its fold models (``fold<k>.pt`` + ``network.json`` in its folder) and each training
+image is run, augmented, through the fold model that never saw it: the cross-fitting holds.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -25,14 +32,29 @@ from brainteacher import god, teachers
 from brainteacher.decode import write_soft_labels
 from brainteacher.errors import DataError
 from brainteacher.images import augment, channel_stats, load_evaluation_images, load_training_images, normalise
-from brainteacher.io import atomic_dir, provenance, save_npy, write_json
-from brainteacher.kd import kd_loss
+from brainteacher.io import atomic_dir, atomic_path, provenance, read_json, save_npy, write_json
+from brainteacher.archs import build_student, measure_latency
+from brainteacher.kd import GLDConfig, check_gld_teacher, gld_loss, kd_loss, region_logits
 from brainteacher.metrics import classification_summary, per_category_accuracy
-from brainteacher.resnet import count_parameters, load_torchvision_weights, resnet
+from brainteacher.resnet import count_parameters, load_torchvision_weights
 from brainteacher.splits import read_split, stratified_folds
 from brainteacher.train import TrainConfig, fit, pick_device, predict_logits, seed_everything
 
-__all__ = ["StudentConfig", "SplitImages", "load_split_images", "train_classifier", "run_distill", "run_network_teacher"]
+__all__ = [
+    "StudentConfig",
+    "SplitImages",
+    "CrossFittedTeacher",
+    "INITS",
+    "load_split_images",
+    "load_network_teacher",
+    "load_backbone",
+    "train_classifier",
+    "run_distill",
+    "run_network_teacher",
+]
+
+INITS = ("random", "weights", "simclr")
+NETWORK_RECORD = "network.json"  # the network teacher's fold models: architecture and input statistics
 
 log = logging.getLogger("brainteacher.distill")
 
@@ -48,8 +70,12 @@ class StudentConfig:
     is pixels per side of the cached images; ``alpha`` weighs the KD term and ``temperature`` is
     Hinton's T; ``stem`` a key of ``resnet.STEMS`` (``imagenet`` is torchvision's and the fastest
     per accuracy at 32 px on CPU); ``weights`` is an optional torchvision-format state_dict file to
-    start from (its ``fc`` is skipped; needs the ``imagenet`` stem)."""
+    start from (its ``fc`` is skipped; needs the ``imagenet`` stem). ``arch`` is ``resnet18`` (the
+    ResNet of ``depth``, ``width``, ``stem``) or ``tiny`` (``archs.TinyNet``); ``loss`` is ``hinton``
+    or ``gld`` (weights in ``gld``); ``init`` is ``random``, ``weights`` (needs ``weights``) or
+    ``simclr`` (needs ``init_checkpoint``, a ``pretrain-simclr`` backbone)."""
 
+    arch: str = "resnet18"
     depth: int = 18
     width: int = 16
     image_size: int = 32
@@ -59,6 +85,22 @@ class StudentConfig:
     weights: str | None = None
     device: str = "auto"
     train: TrainConfig = field(default_factory=_student_train_config)
+    loss: str = "hinton"
+    gld: GLDConfig = field(default_factory=GLDConfig)
+    init: str = "random"
+    init_checkpoint: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.weights and self.init == "random":
+            object.__setattr__(self, "init", "weights")  # a weights file given is a weights init (as before)
+        if self.init not in INITS:
+            raise ValueError(f"unknown init {self.init!r}; valid: {', '.join(INITS)}")
+        if self.init == "weights" and not self.weights:
+            raise ValueError("init 'weights' needs a weights file (--weights)")
+        if self.init == "simclr" and not self.init_checkpoint:
+            raise ValueError("init 'simclr' needs a pretrain-simclr checkpoint (--init-checkpoint)")
+        if self.loss not in ("hinton", "gld"):
+            raise ValueError(f"unknown loss {self.loss!r}; valid: hinton, gld")
 
 
 @dataclass(frozen=True)
@@ -91,18 +133,108 @@ def _to_device(images: np.ndarray, device: torch.device, mean: np.ndarray, sd: n
     return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x
 
 
+def load_backbone(model: nn.Module, path: str | Path) -> None:
+    """Load every parameter but the classifier (``fc``) from a ``pretrain-simclr`` checkpoint into
+    ``model``; the keys must match exactly (same arch, width, stem)."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    own = {k for k in model.state_dict() if not k.startswith("fc.")}
+    if set(state) != own:
+        missing, extra = sorted(own - set(state))[:5], sorted(set(state) - own)[:5]
+        raise ValueError(f"{path}: not a backbone of this student (missing {missing}, unexpected {extra}); pretrain with the same arch, width and stem")
+    model.load_state_dict(state, strict=False)
+
+
 def _build(cfg: StudentConfig, n_classes: int, device: torch.device) -> nn.Module:
-    model = resnet(cfg.depth, 2, num_classes=n_classes, width=cfg.width, stem=cfg.stem)
+    model = build_student(cfg.arch, n_classes, depth=cfg.depth, width=cfg.width, stem=cfg.stem)
     if cfg.weights:
         load_torchvision_weights(model, cfg.weights, skip_fc=True)
+    if cfg.init == "simclr":
+        load_backbone(model, cfg.init_checkpoint)
     model = model.to(device)
     return model.to(memory_format=torch.channels_last) if device.type == "cuda" else model
 
 
+class _Probe(nn.Module):
+    """Wraps a student so its forward returns logits as usual but keeps the batch it saw and its
+    last feature map, which GLD's local terms need; the shared training loop stays unchanged."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+        self.last_input: torch.Tensor | None = None
+        self.last_map: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.last_input, self.last_map = x, self.net.feature_map(x)
+        return self.net.fc(self.last_map.flatten(2).mean(-1))
+
+
+class CrossFittedTeacher:
+    """The network teacher's fold models, each answering only for the training images it never saw.
+
+    ``models[k]`` was trained without fold k; ``fold_of`` (n_train,) gives each training image's
+    fold in the student's row order; ``stats[k]`` the (mean, sd) its inputs were normalised with.
+    Called on a student batch (normalised with ``student_stats``), it returns (B, C) global and
+    (B, R, C) local logits from each image's own out-of-fold model, without gradients.
+    """
+
+    def __init__(self, models: list[nn.Module], stats: list[tuple[np.ndarray, np.ndarray]], fold_of: np.ndarray, student_stats, regions: int, device: torch.device) -> None:
+        self.models = [m.to(device).eval() for m in models]
+        self.regions = regions
+        self.fold_of = torch.as_tensor(fold_of, device=device)
+        view = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32, device=device).view(1, -1, 1, 1)  # noqa: E731
+        self.student = tuple(view(a) for a in student_stats)
+        self.stats = [(view(m), view(s)) for m, s in stats]
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        raw = x.float() * self.student[1] + self.student[0]  # back to [0, 1] pixels, then the fold model's statistics
+        glob, local = None, None
+        for k, model in enumerate(self.models):
+            rows = self.fold_of[idx] == k
+            if not bool(rows.any()):
+                continue
+            mean, sd = self.stats[k]
+            fmap = model.feature_map((raw[rows] - mean) / sd).float()
+            g, loc = model.fc(fmap.flatten(2).mean(-1)), region_logits(fmap, model.fc, self.regions)
+            if glob is None:
+                glob = x.new_zeros((len(idx), g.shape[1]), dtype=torch.float32)
+                local = x.new_zeros((len(idx), loc.shape[1], g.shape[1]), dtype=torch.float32)
+            glob[rows], local[rows] = g, loc
+        return glob, local
+
+
+def _loss_function(cfg: StudentConfig, model: nn.Module, teacher: np.ndarray | None, network: CrossFittedTeacher | None, y: torch.Tensor, device: torch.device):
+    """``loss_fn(logits, idx)`` for ``fit``: CE without a teacher, Hinton KD, or GLD."""
+    if teacher is None:
+        return lambda logits, idx: F.cross_entropy(logits, y[idx])
+    t = torch.from_numpy(np.asarray(teacher, np.float32)).to(device)
+    if cfg.loss == "hinton":
+        return lambda logits, idx: kd_loss(logits, t[idx], y[idx], cfg.temperature, cfg.alpha)
+    if not cfg.gld.needs_feature_maps:
+        return lambda logits, idx: gld_loss(logits, t[idx], y[idx], cfg.gld)[0]
+
+    def gld_with_maps(logits: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        t_global, t_local = network(model.last_input, idx)
+        s_local = region_logits(model.last_map.float(), model.net.fc, cfg.gld.regions)
+        return gld_loss(logits, t_global, y[idx], cfg.gld, s_local, t_local)[0]
+
+    return gld_with_maps
+
+
 def train_classifier(
-    train: SplitImages, n_classes: int, teacher: np.ndarray | None, cfg: StudentConfig, seed: int, device: torch.device, desc: str = ""
+    train: SplitImages,
+    n_classes: int,
+    teacher: np.ndarray | None,
+    cfg: StudentConfig,
+    seed: int,
+    device: torch.device,
+    desc: str = "",
+    network: Callable[[tuple[np.ndarray, np.ndarray]], CrossFittedTeacher] | None = None,
 ) -> tuple[nn.Module, tuple[np.ndarray, np.ndarray], list[float]]:
-    """Train a ResNet on ``train``; with ``teacher`` (n, C) logits the loss is Hinton KD, else CE.
+    """Train a student on ``train``; with ``teacher`` (n, C) logits the loss is ``cfg.loss`` (Hinton
+    KD or GLD), else CE. ``network(student_stats)`` builds the cross-fitted network teacher that
+    GLD's local and relation terms query on each augmented batch.
 
     Returns the model (last step), the (mean, sd) per-channel statistics it was normalised with and
     the mean training loss of every epoch.
@@ -112,18 +244,26 @@ def train_classifier(
     stats = channel_stats(train.images)
     x = _to_device(train.images, device, *stats)
     y = torch.from_numpy(train.labels).to(device)
-    if teacher is None:
-        loss_fn = lambda logits, idx: F.cross_entropy(logits, y[idx])  # noqa: E731
-    else:
-        t = torch.from_numpy(np.asarray(teacher, np.float32)).to(device)
-        loss_fn = lambda logits, idx: kd_loss(logits, t[idx], y[idx], cfg.temperature, cfg.alpha)  # noqa: E731
-    history = fit(model, x, loss_fn, cfg.train, generator, augment=augment, desc=desc)
+    live = network(stats) if (teacher is not None and cfg.loss == "gld" and cfg.gld.needs_feature_maps) else None
+    trained = _Probe(model) if live is not None else model
+    loss_fn = _loss_function(cfg, trained, teacher, live, y, device)
+    history = fit(trained, x, loss_fn, cfg.train, generator, augment=augment, desc=desc)
     return model, stats, history
 
 
 def _predict(model: nn.Module, images: np.ndarray, stats, device: torch.device) -> np.ndarray:
     """(n, 3, S, S) uint8 -> (n, C) logits, normalised with the training statistics ``stats``."""
     return predict_logits(model, _to_device(images, device, *stats))
+
+
+def _keep_fold_models(out: Path, models: list[nn.Module], stats: list, cfg: StudentConfig, n_classes: int) -> None:
+    """``fold<k>.pt`` (model k never saw fold k) and ``network.json`` beside the teacher's logits,
+    so GLD can query each image's out-of-fold model on augmented views."""
+    for k, model in enumerate(models):
+        with atomic_path(out / f"fold{k}.pt") as tmp:
+            _checkpoint(tmp, model)
+    record = {"n_folds": len(models), "n_classes": n_classes, "depth": cfg.depth, "width": cfg.width, "stem": cfg.stem, "image_size": cfg.image_size, "stats": stats}
+    write_json(out / NETWORK_RECORD, record)
 
 
 def _checkpoint(path: Path, model: nn.Module) -> float:
@@ -166,9 +306,10 @@ def run_distill(
     )  # fmt: skip
     evaluation = load_evaluation_images(root, cfg.image_size, table.category_synsets)
     device = pick_device(cfg.device)
-    log.info("student ResNet-%d (width %d) with teacher %s, %d training / %d test images, on %s", cfg.depth, cfg.width, spec.name, len(train.ids), len(test.ids), device)
+    network = _network_for_gld(cfg, spec, teacher_inputs, train, device)
+    log.info("student %s (depth %d, width %d), loss %s, init %s, teacher %s, %d training / %d test images, on %s", cfg.arch, cfg.depth, cfg.width, cfg.loss, cfg.init, spec.name, len(train.ids), len(test.ids), device)
     t_train = time.perf_counter()
-    model, stats, history = train_classifier(train, n_classes, targets, cfg, seed, device, desc=f"{spec.name} ")
+    model, stats, history = train_classifier(train, n_classes, targets, cfg, seed, device, desc=f"{spec.name} ", network=network)
     train_time = time.perf_counter() - t_train
     logits = _predict(model, test.images, stats, device)
     eval_logits = None if evaluation is None else _predict(model, evaluation.images, stats, device)
@@ -191,6 +332,10 @@ def run_distill(
         "per_category_accuracy": dict(zip(table.category_synsets, per_category_accuracy(logits, test.labels, n_classes).tolist())),
         "teacher_stats": teachers.target_stats(targets, train.labels, cfg.temperature),
         "steps": cfg.train.steps,
+        "arch": cfg.arch,
+        "loss": cfg.loss if targets is not None else "ce",
+        "init": cfg.init,
+        **measure_latency(model, (3, cfg.image_size, cfg.image_size)),
         "n_parameters": count_parameters(model),
         "train_time_s": round(train_time, 3),
         "wall_time_s": None,
@@ -213,6 +358,39 @@ def run_distill(
     return metrics
 
 
+def _network_for_gld(cfg: StudentConfig, spec: teachers.TeacherSpec, teacher_inputs, train: SplitImages, device: torch.device):
+    """For GLD's local/relation terms: a builder of the cross-fitted network teacher from its
+    folder; refused (ValueError) for a teacher with global logits only. None when not needed."""
+    if cfg.loss != "gld" or spec.kind == "none":
+        return None
+    has_maps = spec.kind == "network" and len(teacher_inputs) == 1 and (Path(teacher_inputs[0]) / NETWORK_RECORD).is_file()
+    if spec.kind == "network" and cfg.gld.needs_feature_maps and not has_maps:
+        raise DataError(teacher_inputs[0] if teacher_inputs else "network", f"no {NETWORK_RECORD} and fold models: rerun network-teacher (this version keeps them) for GLD's local terms")
+    check_gld_teacher(cfg.gld, spec.name, has_maps)
+    if not cfg.gld.needs_feature_maps:
+        return None
+    return lambda student_stats: load_network_teacher(teacher_inputs[0], train.ids, student_stats, cfg.gld.regions, device)
+
+
+def load_network_teacher(folder: str | Path, train_ids, student_stats, regions: int, device: torch.device) -> CrossFittedTeacher:
+    """The network teacher's fold models from its folder, routed by ``folds.npy`` so that each of
+    ``train_ids`` is answered by the fold model that never saw it."""
+    folder = Path(folder)
+    record = read_json(folder / NETWORK_RECORD)
+    ids, folds = np.load(folder / "image_ids.npy"), np.load(folder / "folds.npy")
+    fold_by_id = dict(zip(ids.tolist(), folds.tolist()))
+    missing = [i for i in train_ids if i not in fold_by_id]
+    if missing:
+        raise DataError(folder, f"the network teacher has no fold for training image {missing[0]} (another split?)")
+    models = []
+    for k in range(record["n_folds"]):
+        model = build_student("resnet18", record["n_classes"], depth=record["depth"], width=record["width"], stem=record["stem"])
+        model.load_state_dict(torch.load(folder / f"fold{k}.pt", map_location="cpu", weights_only=True))
+        models.append(model)
+    stats = [(np.asarray(m), np.asarray(s)) for m, s in record["stats"]]
+    return CrossFittedTeacher(models, stats, np.array([fold_by_id[i] for i in train_ids]), student_stats, regions, device)
+
+
 def run_network_teacher(
     root: str | Path, split_spec: str | Path, out: str | Path, cfg: StudentConfig, *, n_folds: int = 4, seed: int = 0, image_cache: str | Path | None = None
 ) -> dict:
@@ -225,12 +403,15 @@ def run_network_teacher(
     device = pick_device(cfg.device)
     folds = stratified_folds(train.labels, n_folds, np.random.default_rng(seed))
     logits = np.zeros((len(train.ids), n_classes), np.float32)
+    fold_models, fold_stats = [], []
     for k in range(n_folds):
         fit_rows, held = np.flatnonzero(folds != k), np.flatnonzero(folds == k)
         log.info("network teacher fold %d/%d: %d training images, %d held out", k + 1, n_folds, len(fit_rows), len(held))
         part = SplitImages(train.images[fit_rows], train.labels[fit_rows], ())
         model, stats, _ = train_classifier(part, n_classes, None, cfg, seed * 1000 + k, device, desc=f"fold {k + 1}/{n_folds} ")
         logits[held] = _predict(model, train.images[held], stats, device)
+        fold_models.append(model)
+        fold_stats.append([np.asarray(a).tolist() for a in stats])
     metrics = {
         "teacher": "network",
         "split": Path(str(split_spec)).stem,
@@ -243,5 +424,6 @@ def run_network_teacher(
         **provenance({"root": str(root), "split": str(split_spec), "network": asdict(cfg), "n_folds": n_folds}, seed),
     }
     metrics = write_soft_labels(out, logits, train.ids, train.labels, folds, metrics)
+    _keep_fold_models(Path(out), fold_models, fold_stats, cfg, n_classes)
     log.info("network teacher out-of-fold top-1 %.3f (chance %.3f)", metrics["out_of_fold"]["top1"], metrics["out_of_fold"]["top1_chance"])
     return metrics

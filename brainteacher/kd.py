@@ -9,11 +9,29 @@ Entropies are in nats. The distillation loss is Hinton et al. (2015):
 
 with KL summed over classes and averaged over rows ("batchmean"). The T^2 factor keeps the soft
 term's gradient magnitude comparable across temperatures (its gradient scales as 1/T^2).
+
+The family's second member is GLD (Kim et al., ICCV 2021, "Distilling global and local logits
+with densely connected relations"), chosen with ``students.loss: gld``:
+
+    loss = (1 - alpha) CE + alpha * L_global + R * L_local + beta * L_relation,
+
+- L_global: KL(softmax(n(t)) || softmax(n(s))) of the global logits, batchmean, where
+  n(z) = z / std(z) per row (GLD's normalisation, instead of a temperature);
+- L_local: the same KL over the *local* logits: each net's last feature map average-pooled into
+  R = regions^d cells (d spatial dims; 2 x 2 = 4 in the paper), each cell's vector put through that
+  net's own classifier, averaged over the N * R (image, region) rows;
+- L_relation: the rows' relations. Stack an image's global and local logits of the whole batch
+  (N (1 + R) rows), take the squared Euclidean distance matrix, L2-normalise each row, and average
+  the squared teacher - student difference over all (N (1 + R))^2 entries.
+
+Defaults are the paper's weighting (alpha 0.7, the local weight R, beta 500, 2 x 2 regions).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
@@ -26,6 +44,16 @@ from brainteacher.metrics import softmax
 
 __all__ = [
     "kd_loss",
+    "LOSSES",
+    "GLD_TERMS",
+    "GLDConfig",
+    "gld_loss",
+    "gld_global_term",
+    "gld_local_term",
+    "gld_relation_term",
+    "region_logits",
+    "std_normalise",
+    "check_gld_teacher",
     "log_probs_from_probs",
     "soft_targets",
     "label_smoothing_targets",
@@ -238,3 +266,143 @@ def random_targets_matching(labels: np.ndarray, n_classes: int, true_class_prob:
     out[others] = ((1 - q) * rest).ravel()
     out[np.arange(n), labels] = q
     return out
+
+
+# --- GLD ------------------------------------------------------------------------------------------
+
+LOSSES = ("hinton", "gld")
+GLD_TERMS = ("global", "local", "relation")
+_NEEDS_FEATURE_MAPS = ("local", "relation")
+
+
+@dataclass(frozen=True)
+class GLDConfig:
+    """GLD's weights (the paper's defaults). ``alpha`` weighs the global term and ``1 - alpha`` the
+    cross-entropy; the local term's weight is the number of regions R = regions^d; ``beta`` weighs
+    the relation term; ``regions`` cells per spatial side; ``terms`` which distillation terms to use."""
+
+    alpha: float = 0.7
+    beta: float = 500.0
+    regions: int = 2
+    terms: tuple[str, ...] = GLD_TERMS
+
+    def __post_init__(self) -> None:
+        _check_alpha(self.alpha)
+        unknown = [t for t in self.terms if t not in GLD_TERMS]
+        if unknown or not self.terms:
+            raise ValueError(f"GLD terms must be a non-empty subset of {', '.join(GLD_TERMS)}; got {list(self.terms)}")
+        if self.regions < 1 or not (math.isfinite(self.beta) and self.beta >= 0):
+            raise ValueError(f"GLD needs regions >= 1 and beta >= 0, got regions={self.regions}, beta={self.beta}")
+
+    @property
+    def needs_feature_maps(self) -> bool:
+        """Whether a term needs the teacher's feature maps (local, relation): a network teacher."""
+        return any(t in _NEEDS_FEATURE_MAPS for t in self.terms)
+
+
+def check_gld_teacher(cfg: GLDConfig, teacher: str, has_feature_maps: bool) -> None:
+    """Refuse GLD's local/relation terms for a teacher with global logits only (brain teachers,
+    their controls, the oracle), with what to do instead."""
+    if cfg.needs_feature_maps and not has_feature_maps:
+        asked = [t for t in cfg.terms if t in _NEEDS_FEATURE_MAPS]
+        raise ValueError(
+            f"GLD's {' and '.join(asked)} term(s) need a network teacher with feature maps; teacher {teacher!r} has "
+            "global logits only. Use students.loss: gld with students.gld_terms: [global] (CLI: --gld-terms global) for it, or the network teacher"
+        )
+
+
+def std_normalise(logits: torch.Tensor) -> torch.Tensor:
+    """(M, C) -> (M, C) each row divided by its (unbiased) standard deviation: GLD's stand-in for a
+    temperature, which makes the KL blind to the logits' scale."""
+    return logits / logits.std(dim=1, keepdim=True)
+
+
+def _normalised_kl(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    log_s = F.log_softmax(std_normalise(student), dim=1)
+    log_t = F.log_softmax(std_normalise(teacher.detach()), dim=1)
+    return F.kl_div(log_s, log_t, log_target=True, reduction="batchmean")
+
+
+def gld_global_term(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """(N, C) global logits -> KL(softmax(n(t)) || softmax(n(s))), summed over classes, mean over N (nats)."""
+    return _normalised_kl(_at_least_float32(student), _at_least_float32(teacher))
+
+
+def gld_local_term(student_local: torch.Tensor, teacher_local: torch.Tensor) -> torch.Tensor:
+    """(N, R, C) local logits -> the normalised KL averaged over the N * R (image, region) rows (nats)."""
+    if student_local.shape != teacher_local.shape or student_local.ndim != 3:
+        raise ValueError(f"local logits must both be (N, R, C); got {tuple(student_local.shape)} and {tuple(teacher_local.shape)}")
+    return _normalised_kl(_at_least_float32(student_local).flatten(0, 1), _at_least_float32(teacher_local).flatten(0, 1))
+
+
+def _distance_relations(z: torch.Tensor) -> torch.Tensor:
+    """(M, C) -> (M, M) squared Euclidean distances between rows, each row L2-normalised."""
+    sq = z.pow(2).sum(dim=1)
+    d = sq[:, None] + sq[None, :] - 2 * z @ z.T
+    return F.normalize(d, dim=1)
+
+
+def gld_relation_term(student_all: torch.Tensor, teacher_all: torch.Tensor) -> torch.Tensor:
+    """(M, C) stacked global and local logits of a batch -> mean over the M^2 entries of the
+    squared difference between the teacher's and the student's normalised distance matrices."""
+    s, t = _at_least_float32(student_all), _at_least_float32(teacher_all.detach())
+    return (_distance_relations(t) - _distance_relations(s)).pow(2).sum() / s.shape[0] ** 2
+
+
+def region_logits(feature_map: torch.Tensor, classifier: torch.nn.Module, regions: int) -> torch.Tensor:
+    """(N, F, *S) last feature map -> (N, R, C) local logits, R = regions^d: the map average-pooled
+    into ``regions`` cells per spatial side (row-major), each cell's F-vector through ``classifier``.
+    Raises ValueError when the map is smaller than ``regions`` on a side (cells would repeat)."""
+    spatial = tuple(feature_map.shape[2:])
+    if any(s < regions for s in spatial):
+        raise ValueError(
+            f"GLD with {regions} regions per side needs a last feature map of at least {regions} per side, got {'x'.join(map(str, spatial))}; "
+            "use a stem that downsamples less (students.stem: small-s2 or small) or larger images"
+        )
+    pool = {1: F.adaptive_avg_pool1d, 2: F.adaptive_avg_pool2d, 3: F.adaptive_avg_pool3d}[len(spatial)]
+    cells = pool(feature_map, regions).flatten(2).transpose(1, 2)  # (N, R, F)
+    return classifier(cells)
+
+
+def gld_loss(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    labels: torch.Tensor,
+    cfg: GLDConfig,
+    student_local: torch.Tensor | None = None,
+    teacher_local: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """GLD loss (module docstring) and its parts as floats.
+
+    Args:
+        student_logits, teacher_logits: (N, C) global logits (the teacher's detached).
+        labels: (N,) class indices.
+        cfg: weights and which terms to use.
+        student_local, teacher_local: (N, R, C) local logits; needed for the local and relation terms.
+    """
+    _check_kd_shapes(student_logits, teacher_logits, labels)
+    if cfg.needs_feature_maps and (student_local is None or teacher_local is None):
+        raise ValueError("GLD's local and relation terms need the student's and the teacher's local logits")
+    student = _at_least_float32(student_logits)
+    parts = {"ce": F.cross_entropy(student, labels.long())}
+    total = (1 - cfg.alpha) * parts["ce"]
+    if "global" in cfg.terms:
+        parts["global"] = gld_global_term(student, teacher_logits)
+        total = total + cfg.alpha * parts["global"]
+    if "local" in cfg.terms:
+        parts["local"] = gld_local_term(student_local, teacher_local)
+        total = total + student_local.shape[1] * parts["local"]
+    if "relation" in cfg.terms:
+        s_all = torch.cat([student, student_local.flatten(0, 1)])
+        t_all = torch.cat([teacher_logits.to(s_all.dtype), teacher_local.to(s_all.dtype).flatten(0, 1)])
+        parts["relation"] = gld_relation_term(s_all, t_all)
+        total = total + cfg.beta * parts["relation"]
+    return total, {k: float(v.detach()) for k, v in parts.items()}
+
+
+def parse_gld_terms(terms: Sequence[str]) -> tuple[str, ...]:
+    """Terms in canonical order, duplicates dropped; ValueError for an unknown one."""
+    unknown = [t for t in terms if t not in GLD_TERMS]
+    if unknown:
+        raise ValueError(f"unknown GLD term(s) {', '.join(unknown)}; valid: {', '.join(GLD_TERMS)}")
+    return tuple(t for t in GLD_TERMS if t in terms)

@@ -21,6 +21,13 @@ __all__ = [
     "expected_calibration_error",
     "per_category_accuracy",
     "classification_summary",
+    "binary_roc_auc",
+    "average_precision",
+    "precision_recall_curve",
+    "macro_roc_auc",
+    "macro_pr_auc",
+    "micro_pr_curve",
+    "confusion_matrix",
 ]
 
 
@@ -159,3 +166,88 @@ def classification_summary(logits: np.ndarray, labels: np.ndarray) -> dict[str, 
         "nll_chance": float(np.log(n_classes)),
         "ece": expected_calibration_error(probs, labels),
     }
+
+
+# --- ranking metrics: one-vs-rest ROC-AUC and PR-AUC ---------------------------------------------
+
+
+def _average_ranks(x: np.ndarray) -> np.ndarray:
+    """(n,) 1-based ranks of ``x``, ties given the mean of the ranks they span."""
+    order = np.argsort(x, kind="stable")
+    sorted_x = x[order]
+    # Start index of each run of equal values, and its length.
+    starts = np.flatnonzero(np.r_[True, sorted_x[1:] != sorted_x[:-1]])
+    lengths = np.diff(np.r_[starts, len(x)])
+    mean_rank = starts + (lengths + 1) / 2.0
+    ranks = np.empty(len(x))
+    ranks[order] = np.repeat(mean_rank, lengths)
+    return ranks
+
+
+def binary_roc_auc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """Area under the ROC curve of (n,) ``scores`` for the boolean (n,) ``positive``: the chance that
+    a random positive outscores a random negative, ties counted half (Mann-Whitney U / (n+ n-)).
+    NaN when either class is absent. 0.5 = chance."""
+    scores, positive = np.asarray(scores, np.float64), np.asarray(positive, bool)
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = _average_ranks(scores)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def precision_recall_curve(scores: np.ndarray, positive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(precision, recall) at every distinct threshold, from the highest score down (tied scores
+    enter together). Recall rises from the first threshold's to 1. Needs at least one positive."""
+    scores, positive = np.asarray(scores, np.float64), np.asarray(positive, bool)
+    order = np.argsort(-scores, kind="stable")
+    s, hit = scores[order], positive[order]
+    last_of_tie = np.r_[s[1:] != s[:-1], True]
+    tp = np.cumsum(hit)[last_of_tie]
+    predicted = (np.arange(1, len(s) + 1))[last_of_tie]
+    return tp / predicted, tp / positive.sum()
+
+
+def average_precision(scores: np.ndarray, positive: np.ndarray) -> float:
+    """PR-AUC as average precision: sum over thresholds of (R_k - R_{k-1}) P_k (no interpolation,
+    sklearn's definition). NaN without positives; chance = the positives' prevalence."""
+    positive = np.asarray(positive, bool)
+    if not positive.any():
+        return float("nan")
+    precision, recall = precision_recall_curve(scores, positive)
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def _one_vs_rest(probs: np.ndarray, labels: np.ndarray, metric) -> float:
+    probs, labels = _as_scores_and_labels(probs, labels)
+    per_class = [metric(probs[:, c], labels == c) for c in range(probs.shape[1])]
+    valid = [v for v in per_class if np.isfinite(v)]
+    return float(np.mean(valid)) if valid else float("nan")
+
+
+def macro_roc_auc(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Macro one-vs-rest ROC-AUC: the mean over classes of :func:`binary_roc_auc` of that class's
+    column against the rest; classes with no positive (or no negative) row are skipped. Chance 0.5."""
+    return _one_vs_rest(probs, labels, binary_roc_auc)
+
+
+def macro_pr_auc(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Macro one-vs-rest PR-AUC (:func:`average_precision` per class, mean over the classes present).
+    Chance: the mean prevalence, about 1 / C for balanced classes."""
+    return _one_vs_rest(probs, labels, average_precision)
+
+
+def micro_pr_curve(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(precision, recall) of the micro-averaged one-vs-rest PR curve: every (row, class) cell is
+    one binary decision, positive when the class is the row's label."""
+    probs, labels = _as_scores_and_labels(probs, labels)
+    positive = np.zeros(probs.shape, bool)
+    positive[np.arange(len(labels)), labels] = True
+    return precision_recall_curve(probs.ravel(), positive.ravel())
+
+
+def confusion_matrix(scores: np.ndarray, labels: np.ndarray, n_classes: int | None = None) -> np.ndarray:
+    """(C, C) counts: row = true class, column = the top-1 predicted class."""
+    scores, labels = _as_scores_and_labels(scores, labels)
+    n = scores.shape[1] if n_classes is None else n_classes
+    return np.bincount(labels * n + scores.argmax(axis=1), minlength=n * n).reshape(n, n)

@@ -1,11 +1,13 @@
-"""One ResNet, generic over spatial dimension: a 1D net over voxel vectors, a 2D net over images.
+"""One ResNet, generic over spatial dimension: a 1D net over voxel vectors, a 2D net over images,
+a 3D net over volumes.
 
 Layer types come from lookup tables keyed by ``spatial_dims`` (as in MONAI), not from copied
 classes. Attribute names, and hence state_dict keys and shapes, follow torchvision's
 ``resnet18``/``resnet34`` (conv1, bn1, layer1.0.conv1, ..., layer2.0.downsample.0, ..., fc), so a
 torchvision checkpoint loads into the 2D model from a local file. Nothing is ever downloaded.
 
-Shapes: 1D input (N, in_channels, L), 2D input (N, in_channels, H, W); output (N, num_classes).
+Shapes: 1D input (N, in_channels, L), 2D input (N, in_channels, H, W), 3D input
+(N, in_channels, D, H, W); output (N, num_classes).
 """
 
 from __future__ import annotations
@@ -28,10 +30,10 @@ __all__ = [
     "load_torchvision_weights",
 ]
 
-_CONV: dict[int, type[nn.Module]] = {1: nn.Conv1d, 2: nn.Conv2d}
-_NORM: dict[int, type[nn.Module]] = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}
-_MAXPOOL: dict[int, type[nn.Module]] = {1: nn.MaxPool1d, 2: nn.MaxPool2d}
-_AVGPOOL: dict[int, type[nn.Module]] = {1: nn.AdaptiveAvgPool1d, 2: nn.AdaptiveAvgPool2d}
+_CONV: dict[int, type[nn.Module]] = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
+_NORM: dict[int, type[nn.Module]] = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d, 3: nn.BatchNorm3d}
+_MAXPOOL: dict[int, type[nn.Module]] = {1: nn.MaxPool1d, 2: nn.MaxPool2d, 3: nn.MaxPool3d}
+_AVGPOOL: dict[int, type[nn.Module]] = {1: nn.AdaptiveAvgPool1d, 2: nn.AdaptiveAvgPool2d, 3: nn.AdaptiveAvgPool3d}
 
 # Stems: (kernel, stride, maxpool). ``imagenet`` is torchvision's (7x7 stride 2 + maxpool: /4);
 # ``small`` suits images of 32-64 px (3x3 stride 1, no maxpool: layer1 sees every pixel), as in
@@ -94,9 +96,10 @@ class BasicBlock(nn.Module):
 
 
 class ResNet(nn.Module):
-    """ResNet built from :class:`BasicBlock`, 1D or 2D.
+    """ResNet built from :class:`BasicBlock`, 1D, 2D or 3D.
 
-    Input (N, in_channels, L) when ``spatial_dims=1`` or (N, in_channels, H, W) when 2;
+    Input (N, in_channels, L) when ``spatial_dims=1``, (N, in_channels, H, W) when 2 or
+    (N, in_channels, D, H, W) when 3;
     output (N, num_classes) logits. Stage channels are ``width * (1, 2, 4, 8)``; ``width=64``
     with 3 input channels, 1000 classes and the ``imagenet`` stem is exactly torchvision's network.
     ``stem`` (a key of :data:`STEMS`) sets how much the first layers downsample.
@@ -184,6 +187,13 @@ class ResNet(nn.Module):
             for m in self.modules():
                 if isinstance(m, BasicBlock):
                     nn.init.zeros_(m.bn2.weight)
+
+    def feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, in_channels, *spatial) -> (N, 8 * width, *spatial / 32) the last stage's map, before
+        pooling (GLD's local logits pool its regions through ``fc``)."""
+        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.maxpool(x)
+        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """(N, in_channels, *spatial) -> (N, 8 * width) globally pooled features, before ``fc``."""

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from brainteacher import aggregate
-from brainteacher.aggregate import COLUMNS, SUMMARY_COLUMNS, decoder_table, read_table, student_table, summary_table, write_tables
+from brainteacher.aggregate import COLUMNS, RUN_LEVEL_METRICS, SUMMARY_COLUMNS, decoder_table, read_table, student_table, summary_table, write_tables
 from brainteacher.cli import main
 from brainteacher.errors import DataError
 from brainteacher.io import config_hash
@@ -146,8 +146,8 @@ def test_tables_have_one_row_per_run_and_the_documented_columns(files, students,
     assert tuple(summary.columns) == SUMMARY_COLUMNS
     # Groups: none, network, brain, brain-mean, label-smoothing(-mean), shuffled-brain(-mean).
     groups = {"none": 1, "network": 1, "brain": 2, "brain-mean": 2, "label-smoothing": 2, "label-smoothing-mean": 2, "shuffled-brain": 2, "shuffled-brain-mean": 2}
-    assert len(summary) == 3 * sum(groups.values())
-    assert summary.groupby("teacher").size().to_dict() == {g: 3 * n for g, n in groups.items()}
+    assert len(summary) == (3 + len(RUN_LEVEL_METRICS)) * sum(groups.values())  # + run-level roc_auc, pr_auc
+    assert summary.groupby("teacher").size().to_dict() == {g: (3 + len(RUN_LEVEL_METRICS)) * n for g, n in groups.items()}
     assert set(summary.loc[summary["teacher"] == "none", "roi"]) == {"all"}
     none = students[students["teacher"] == "none"].iloc[0]
     assert math.isnan(none["teacher_entropy"]) and pd.isna(none["source"]) and none["seed"] in SEEDS
@@ -334,3 +334,19 @@ def test_positive_control_verdict_states_top1_and_nll(tmp_path, monkeypatch):
     monkeypatch.setitem(EFFECTS, "oracle", 0.0)
     same = student_table([write_student(tmp_path / "c", t, sp, sd) for t in ("none", "oracle") for sp, sd in runs])
     assert "positive control FAILED" in aggregate.positive_control_verdict(summary_table(same))
+
+
+def test_students_table_has_aucs_from_saved_logits_and_edge_columns(tmp_path):
+    from brainteacher.metrics import macro_pr_auc, macro_roc_auc, softmax
+
+    path = write_student(tmp_path, "none", "split0", 0)
+    folder = path.parent
+    table = student_table([path])
+    logits, labels = np.load(folder / "test_logits.npy"), np.load(folder / "test_labels.npy")
+    assert table.loc[0, "roc_auc"] == pytest.approx(macro_roc_auc(softmax(logits, axis=1), labels))
+    assert table.loc[0, "pr_auc"] == pytest.approx(macro_pr_auc(softmax(logits, axis=1), labels))
+    for column in ("arch", "loss", "init", "latency_ms_batch1", "latency_ms_batch64", "latency_threads", "eval_roc_auc", "eval_pr_auc"):
+        assert column in table.columns
+    summary = summary_table(table)
+    auc = summary[summary["metric"] == "roc_auc"]
+    assert len(auc) == 1 and auc["mean"].iloc[0] == pytest.approx(table.loc[0, "roc_auc"]) and auc["diff_vs_baseline"].isna().all()

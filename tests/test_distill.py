@@ -114,3 +114,77 @@ def test_student_starts_from_a_local_torchvision_weights_file(mini_dataset, mini
     bad = StudentConfig(width=16, image_size=16, weights=str(tmp_path / "resnet18.pth"), train=cfg.train)
     with pytest.raises(ValueError, match="resnet18.pth: does not match the model"):
         run_distill(mini_dataset, mini_splits[0], "none", [], 0, tmp_path / "bad", bad)
+
+
+# --- issue 14: tiny student, latency, GLD with the cross-fitted network teacher ---------------------
+
+from dataclasses import replace  # noqa: E402
+
+from brainteacher.archs import TinyNet  # noqa: E402
+from brainteacher.distill import load_network_teacher  # noqa: E402
+from brainteacher.kd import GLDConfig  # noqa: E402
+from brainteacher.resnet import count_parameters  # noqa: E402
+
+
+def test_tiny_student_trains_and_records_size_and_latency(mini_dataset, mini_splits, tmp_path):
+    cfg = replace(TINY, arch="tiny")
+    m = run_distill(mini_dataset, mini_splits[0], "none", [], 0, tmp_path / "tiny", cfg)
+    assert m["arch"] == "tiny" and m["n_parameters"] == count_parameters(TinyNet(num_classes=6))
+    assert m["latency_threads"] == 1 and m["latency_ms_batch1"] > 0 and m["latency_ms_batch64"] > m["latency_ms_batch1"]
+    assert 0 < m["size_mb"] < 0.1
+
+
+@pytest.fixture(scope="module")
+def network_dir(mini_dataset, mini_splits, tmp_path_factory):
+    out = tmp_path_factory.mktemp("network") / "split0"
+    run_network_teacher(mini_dataset, mini_splits[0], out, replace(TINY, depth=18, stem="small"), n_folds=2)
+    return out
+
+
+def test_network_teacher_keeps_its_fold_models(network_dir):
+    record = json.loads((network_dir / "network.json").read_text())
+    assert record["n_folds"] == 2 and len(record["stats"]) == 2
+    assert all((network_dir / f"fold{k}.pt").is_file() for k in range(2))
+
+
+def test_each_image_is_answered_by_the_fold_model_that_never_saw_it(network_dir, mini_dataset, mini_splits):
+    from brainteacher.distill import load_split_images
+
+    train, _, _ = load_split_images(mini_dataset, mini_splits[0], 16)
+    stats = (np.full(3, 0.5), np.full(3, 0.25))
+    teacher = load_network_teacher(network_dir, train.ids, stats, 2, torch.device("cpu"))
+    folds = dict(zip(np.load(network_dir / "image_ids.npy").tolist(), np.load(network_dir / "folds.npy").tolist()))
+    assert teacher.fold_of.tolist() == [folds[i] for i in train.ids]
+    # Calling it on a batch gives, row by row, exactly the output of that row's own fold model.
+    x = torch.randn(5, 3, 16, 16)
+    idx = torch.arange(5)
+    glob, local = teacher(x, idx)
+    assert glob.shape == (5, 6) and local.shape == (5, 4, 6)
+    for i in range(5):
+        model = teacher.models[int(teacher.fold_of[i])]
+        mean, sd = teacher.stats[int(teacher.fold_of[i])]
+        xi = ((x[i : i + 1] * 0.25 + 0.5) - mean) / sd
+        assert torch.allclose(glob[i], model(xi)[0], atol=1e-5)
+
+
+def test_gld_student_with_the_network_teacher_runs(network_dir, mini_dataset, mini_splits, tmp_path):
+    cfg = replace(TINY, stem="small", loss="gld")
+    m = run_distill(mini_dataset, mini_splits[0], "network", [network_dir], 0, tmp_path / "gld", cfg)
+    assert m["loss"] == "gld" and np.isfinite(m["train"]["final_loss"])
+    tiny = run_distill(mini_dataset, mini_splits[0], "network", [network_dir], 0, tmp_path / "gld-tiny", replace(cfg, arch="tiny"))
+    assert tiny["arch"] == "tiny" and np.isfinite(tiny["train"]["final_loss"])
+
+
+def test_gld_local_terms_with_a_brain_teacher_are_refused(mini_dataset, mini_splits, tmp_path, capsys):
+    from brainteacher.decode import DecoderConfig, run_decode
+
+    dec = tmp_path / "dec"
+    run_decode(mini_dataset, "Subject1", "V1", mini_splits[0], dec, DecoderConfig(decoder="linear", n_folds=2, train=TrainConfig(epochs=2)))
+    args = ["distill", "--root", str(mini_dataset), "--split", str(mini_splits[0]), "--teacher", "brain/Subject1/V1", "--teacher-input", str(dec),
+            "--seed", "0", "--width", "4", "--image-size", "16", "--steps", "4", "--loss", "gld"]  # fmt: skip
+    assert main([*args, "--out", str(tmp_path / "refused")]) == 2
+    assert "need a network teacher with feature maps; teacher 'brain/Subject1/V1' has global logits only" in capsys.readouterr().err
+    assert not (tmp_path / "refused").exists()
+    # Only the global term, chosen explicitly, is allowed.
+    assert main([*args, "--gld-terms", "global", "--out", str(tmp_path / "global")]) == 0
+    assert json.loads((tmp_path / "global" / "metrics.json").read_text())["loss"] == "gld"

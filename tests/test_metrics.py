@@ -127,3 +127,53 @@ def test_bad_labels_raise():
         topk_accuracy(SCORES, np.array([0, 1, 2, 4]), 1)
     with pytest.raises(ValueError, match="labels must be"):
         nll(SCORES, np.array([0, 1]))
+
+
+# --- ROC-AUC, PR-AUC, confusion -------------------------------------------------------------------
+
+from brainteacher.metrics import average_precision, binary_roc_auc, confusion_matrix, macro_pr_auc, macro_roc_auc, micro_pr_curve  # noqa: E402
+
+
+def test_roc_auc_counts_positive_negative_pairs_by_hand():
+    # positives 0.9, 0.4; negatives 0.5, 0.1, 0.4: pairs won 3 + (1 + 0.5 tie), of 6 -> 4.5 / 6
+    assert binary_roc_auc([0.9, 0.5, 0.4, 0.1, 0.4], [1, 0, 1, 0, 0]) == pytest.approx(4.5 / 6)
+    assert binary_roc_auc([0.1, 0.2, 0.3], [0, 1, 1]) == 1.0
+    assert binary_roc_auc([0.3, 0.2, 0.1], [0, 1, 1]) == 0.0
+    assert np.isnan(binary_roc_auc([0.1, 0.2], [1, 1]))
+
+
+def test_roc_auc_equals_brute_force_pair_count_on_random_ties():
+    rng = np.random.default_rng(1)
+    s, y = rng.integers(0, 5, 40).astype(float), rng.random(40) < 0.3
+    pos, neg = s[y], s[~y]
+    brute = np.mean([(p > n) + 0.5 * (p == n) for p in pos for n in neg])
+    assert binary_roc_auc(s, y) == pytest.approx(brute)
+
+
+def test_average_precision_by_hand():
+    # ranked: 0.9 (+), 0.8 (-), 0.7 (+), 0.1 (-): precision at each positive 1 and 2/3; AP = (1 + 2/3) / 2
+    assert average_precision([0.9, 0.8, 0.7, 0.1], [1, 0, 1, 0]) == pytest.approx((1 + 2 / 3) / 2)
+    # tied scores enter together: 0.5 (+), 0.5 (-) -> one threshold at precision 1/2, recall 1
+    assert average_precision([0.5, 0.5], [1, 0]) == pytest.approx(0.5)
+    assert average_precision([0.3, 0.2], [1, 1]) == 1.0
+
+
+def test_macro_aucs_average_the_classes_present():
+    probs = np.array([[0.7, 0.2, 0.1], [0.2, 0.5, 0.3], [0.6, 0.3, 0.1], [0.1, 0.1, 0.8]])
+    labels = np.array([0, 1, 1, 2])
+    per_class_roc = [binary_roc_auc(probs[:, c], labels == c) for c in range(3)]
+    per_class_ap = [average_precision(probs[:, c], labels == c) for c in range(3)]
+    assert macro_roc_auc(probs, labels) == pytest.approx(np.mean(per_class_roc))
+    assert macro_pr_auc(probs, labels) == pytest.approx(np.mean(per_class_ap))
+    # class 0: positive 0.7 beats negatives 0.2, 0.6, 0.1 -> 1; class 1: 0.5, 0.3 vs 0.2, 0.1 -> 1; class 2: 1
+    assert macro_roc_auc(probs, labels) == 1.0
+    perfect = np.eye(3)[labels]
+    assert macro_pr_auc(perfect, labels) == 1.0
+
+
+def test_micro_pr_curve_ends_at_full_recall_and_confusion_counts():
+    probs = np.array([[0.7, 0.3], [0.4, 0.6], [0.2, 0.8]])
+    labels = np.array([0, 0, 1])
+    precision, recall = micro_pr_curve(probs, labels)
+    assert recall[-1] == 1.0 and precision[-1] == pytest.approx(0.5)
+    assert confusion_matrix(probs, labels).tolist() == [[1, 1], [0, 1]]

@@ -210,9 +210,9 @@ def test_init_matches_torchvision_scheme():
     assert abs(w.std().item() - (2 / (512 * 9)) ** 0.5) < 0.05 * (2 / (512 * 9)) ** 0.5
 
 
-@pytest.mark.parametrize("dims", [0, 3])
+@pytest.mark.parametrize("dims", [0, 4])
 def test_bad_spatial_dims(dims):
-    with pytest.raises(ValueError, match=r"\[1, 2\]"):
+    with pytest.raises(ValueError, match=r"\[1, 2, 3\]"):
         ResNet((2, 2, 2, 2), spatial_dims=dims)
 
 
@@ -237,3 +237,55 @@ def test_linear_shortcut_adds_a_linear_read_out_and_keeps_torchvision_names():
     shortcut_only = with_shortcut.shortcut(x.flatten(1))
     dropped = (with_shortcut(x) - shortcut_only).abs().amax(dim=1) == 0
     assert 0 < dropped.sum() < len(x)  # training: the head is dropped for some samples, not all
+
+
+# --- 3D volumes --------------------------------------------------------------------------------
+
+
+def _hand_count_resnet18(dims: int, in_channels: int, width: int, num_classes: int) -> int:
+    """ResNet-18 parameters written out by hand: conv weights (c_in * c_out * k^dims, no bias),
+    BatchNorm (2 per channel), 1x1 downsample on stages 2-4, fc (weights + bias)."""
+    total = in_channels * width * 7**dims + 2 * width  # stem conv + bn
+    c_in = width
+    for stage in range(4):
+        planes = width * 2**stage
+        for block in range(2):
+            first_in = c_in if block == 0 else planes
+            total += first_in * planes * 3**dims + 2 * planes + planes * planes * 3**dims + 2 * planes
+            if block == 0 and stage > 0:
+                total += c_in * planes + 2 * planes
+        c_in = planes
+    return total + 8 * width * num_classes + num_classes
+
+
+def test_hand_count_formula_reproduces_torchvision_2d():
+    assert _hand_count_resnet18(2, 3, 64, 1000) == 11_689_512
+
+
+@pytest.mark.parametrize(("in_channels", "width", "num_classes"), [(1, 8, 1), (1, 64, 2), (3, 16, 20)])
+def test_3d_parameter_count_matches_hand_count(in_channels, width, num_classes):
+    model = resnet18(spatial_dims=3, in_channels=in_channels, width=width, num_classes=num_classes)
+    assert count_parameters(model) == _hand_count_resnet18(3, in_channels, width, num_classes)
+
+
+def test_3d_resnet18_width64_one_channel_has_33m_parameters():
+    # A 1-channel volumetric ResNet-18 at torchvision width with a 2-output head: 33,161,026
+    # weights (the hand count above; 7^3 stem, 3^3 kernels), about 2.8 x the 2D net.
+    assert count_parameters(resnet18(spatial_dims=3, in_channels=1, num_classes=2)) == 33_161_026
+
+
+@pytest.mark.parametrize("stem", ["imagenet", "small", "small-s2"])
+def test_3d_output_and_feature_map_shapes(stem):
+    model = resnet18(spatial_dims=3, in_channels=1, num_classes=3, width=4, stem=stem).eval()
+    x = torch.randn(2, 1, 32, 24, 16)
+    assert model(x).shape == (2, 3)
+    down = {"imagenet": 32, "small": 8, "small-s2": 16}[stem]
+    assert model.feature_map(x).shape == (2, 32, *(max(1, -(-s // down)) for s in (32, 24, 16)))
+    assert torch.allclose(model.fc(model.feature_map(x).mean(dim=(2, 3, 4))), model(x), atol=1e-5)
+
+
+def test_3d_keys_mirror_2d():
+    keys_2d = {k: v.ndim for k, v in resnet18(spatial_dims=2, width=8).state_dict().items()}
+    keys_3d = {k: v.ndim for k, v in resnet18(spatial_dims=3, width=8).state_dict().items()}
+    assert keys_2d.keys() == keys_3d.keys()
+    assert all(keys_3d[k] == keys_2d[k] + (k.endswith("conv1.weight") or k.endswith("conv2.weight") or "downsample.0" in k) for k in keys_2d)

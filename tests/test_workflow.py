@@ -20,7 +20,7 @@ from brainteacher.aggregate import COLUMNS, read_table
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-PLOTS = ("roi_comparison", "decoder_accuracy", "decoder_vs_gain")
+PLOTS = ("roi_comparison", "decoder_accuracy", "decoder_vs_gain", "accuracy_vs_size", "confusion_matrices", "pr_curves")
 # The tiny config's run folder: the simulated dataset's name and the config file's stem (tiny.yaml).
 RUN = "sim-quick-seed0_tiny"
 
@@ -231,7 +231,7 @@ def test_rerun_does_only_what_is_missing_or_changed(run):
         if table.name != "provenance.json":  # the tables and their sidecars go; the run's record is unchanged
             table.unlink()
     shutil.rmtree(_run_dir(folder) / "plots")
-    assert _planned_jobs(folder, "--configfile", str(config)) == {"distill": 1, "aggregate": 1, "plots": 1, "all": 1}
+    assert _planned_jobs(folder, "--configfile", str(config)) == {"distill": 1, "aggregate": 1, "plots": 1, "evaluation_plots": 1, "all": 1}
     # A student setting reruns the students and the network teacher, never the decoders.
     changed = _write_config(folder, {**TINY, "students": {**TINY["students"], "steps": 6}})
     planned = _planned_jobs(folder, "--configfile", str(changed))
@@ -308,3 +308,57 @@ def test_a_data_path_with_a_space_and_a_quote_runs(tmp_path):
     assert json.loads((folder / targets[1]).read_text())["teacher"] == "brain/Subject1/V1"
 
 
+# --- issue 14: the tiny student with GLD and the network teacher, end to end ------------------------
+
+TOOLBOX = {
+    **TINY,
+    "rois": ["V1"],
+    "students": {**TINY["students"], "teachers": ["none", "network"], "seeds": [0], "stem": "small", "arch": "tiny", "loss": "gld"},
+}
+
+
+def test_tiny_student_with_gld_and_the_network_teacher_runs_end_to_end(tmp_path):
+    folder = _copy_workflow(tmp_path / "wf")
+    config = _write_config(folder, TOOLBOX)
+    _snakemake(folder, *PROFILE, "--cores", "2", "--configfile", str(config))
+    students = read_table(_run_dir(folder) / "tables" / "students.tsv")
+    assert list(students["teacher"]) == ["none", "network"]
+    assert set(students["arch"]) == {"tiny"} and list(students["loss"]) == ["ce", "gld"]
+    assert (students["n_parameters"] < 13_000).all() and (students["size_mb"] < 0.1).all()
+    assert (students["latency_ms_batch1"] > 0).all() and (students["latency_ms_batch64"] > 0).all() and (students["latency_threads"] == 1).all()
+    assert students[["roc_auc", "pr_auc", "eval_roc_auc", "eval_pr_auc"]].apply(lambda c: c.between(0, 1)).all().all()
+    summary = read_table(_run_dir(folder) / "tables" / "summary.tsv")
+    assert {"roc_auc", "pr_auc"} <= set(summary["metric"])
+    for k in range(TINY["network"]["folds"]):
+        assert (_run_dir(folder) / "network" / "split0" / f"fold{k}.pt").is_file()
+    for plot in ("accuracy_vs_size", "confusion_matrices", "pr_curves"):
+        assert (_run_dir(folder) / "plots" / f"{plot}.png").stat().st_size > 1000
+    _snakemake(folder, "--configfile", str(config), "--report", "report.html")
+    html = (folder / "report.html").read_text(errors="replace")
+    assert "confusion_matrices" in html and "pr_curves" in html and "accuracy_vs_size" in html
+
+
+def test_gld_local_terms_with_a_brain_teacher_are_refused_before_any_job(tmp_path):
+    folder = _copy_workflow(tmp_path / "wf")
+    bad = {**TOOLBOX, "students": {**TOOLBOX["students"], "teachers": ["none", "brain-mean"]}}
+    proc = _snakemake(folder, "-n", "--configfile", str(_write_config(folder, bad)), check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "teacher(s) brain-mean have global logits only" in out and "gld_terms: [global]" in out
+    ok = {**bad, "students": {**bad["students"], "gld_terms": ["global"]}}
+    assert _planned_jobs(folder, "--configfile", str(_write_config(folder, ok)))["distill"] == 2  # none + brain-mean V1
+
+
+def test_simclr_initialisation_runs_one_backbone_per_split_for_every_student(tmp_path):
+    folder = _copy_workflow(tmp_path / "wf")
+    config = {**TINY, "rois": ["V1"], "splits": {"n_splits": 4, "seed": 0, "use": [0, 1]},
+              "students": {**TINY["students"], "teachers": ["none"], "seeds": [0], "init": "simclr"},
+              "simclr": {"steps": 3, "batch_size": 16, "lr": 0.002, "temperature": 0.5, "projection_dim": 8, "extra_per_category": 1, "seed": 0}}  # fmt: skip
+    path = _write_config(folder, config)
+    planned = _planned_jobs(folder, "--configfile", str(path))
+    assert planned["pretrain_simclr"] == 2 and planned["distill"] == 2
+    targets = [f"results/{RUN}/distill/none/split{s}/seed0/metrics.json" for s in (0, 1)]
+    _snakemake(folder, *PROFILE, *targets, "--cores", "2", "--configfile", str(path))
+    for target in targets:
+        assert json.loads((folder / target).read_text())["init"] == "simclr"
+    simclr = json.loads((_run_dir(folder) / "simclr" / "split0" / "metrics.json").read_text())
+    assert simclr["n_split_training_images"] == 120 and simclr["n_extra_renders"] == 20

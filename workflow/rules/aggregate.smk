@@ -6,6 +6,7 @@ localrules:
     provenance,
     aggregate,
     plots,
+    evaluation_plots,
 
 
 rule provenance:
@@ -84,3 +85,33 @@ rule plots:
     shell:
         "{params.py} plot --tables {params.tables:q} --out {params.out:q} --provenance {input.provenance:q} --config {params.config:q}"
         " --rois {params.rois:q} --note {params.note:q} 2> {log:q}"
+
+
+rule evaluation_plots:
+    input:
+        students=in_run("tables/students.tsv"),
+        predictions=student_predictions(),
+        data=data_input,
+        compare=config["report"]["size_comparison"],
+        provenance=PROVENANCE,
+    output:
+        size=report(in_run("plots/accuracy_vs_size.png"), caption="../report/accuracy_vs_size.rst", category="Plots"),
+        confusion=report(in_run("plots/confusion_matrices.png"), caption="../report/confusion_matrices.rst", category="Plots"),
+        pr=report(in_run("plots/pr_curves.png"), caption="../report/pr_curves.rst", category="Plots"),
+        svg=expand(in_run("plots/{plot}.svg"), plot=EVALUATION_PLOTS),
+    params:
+        py=PY,
+        tables=subpath(input.students, parent=True),
+        out=subpath(output.size, parent=True),
+        config=CONFIG_JSON,
+        note=config["report"]["note"],
+        truth=ground_truth_option(),
+    conda:
+        "../envs/brainteacher.yaml"
+    log:
+        in_run("logs/evaluation_plots.log"),
+    benchmark:
+        in_run("benchmarks/evaluation_plots.tsv")
+    shell:
+        "{params.py} plot-evaluation --tables {params.tables:q} --out {params.out:q} {params.truth} --compare {input.compare:q}"
+        " --provenance {input.provenance:q} --config {params.config:q} --note {params.note:q} 2> {log:q}"

@@ -117,8 +117,49 @@ def decode_options(wildcards):
 STUDENT_FLAGS = ["width", "image_size", "stem", "steps", "batch_size", "lr", "weight_decay", "device", "weights"]
 
 
+GLD_FLAGS = ["gld_alpha", "gld_beta", "gld_regions"]
+
+
 def student_options(wildcards):
-    return _options("students", STUDENT_FLAGS + ["depth", "alpha", "temperature"])
+    terms = " ".join(shlex.quote(t) for t in STUDENTS["gld_terms"])
+    opts = f"{_options('students', STUDENT_FLAGS + ['depth', 'alpha', 'temperature', 'arch', 'loss', 'init'] + GLD_FLAGS)} --gld-terms {terms}"
+    checkpoints = "".join(f" --init-checkpoint {shlex.quote(f)}" for f in init_files(wildcards))
+    return f"{opts}{checkpoints}"
+
+
+def simclr_backbone(split):
+    return in_run(f"simclr/split{split}/backbone.pt")
+
+
+def init_files(wildcards):
+    """The split's SimCLR backbone when students start from it (students.init: simclr), else nothing."""
+    return [simclr_backbone(wildcards.split)] if STUDENTS["init"] == "simclr" else []
+
+
+def simclr_options(wildcards):
+    student = _options("students", ["arch", "depth", "width", "stem", "image_size", "device"])
+    return f"{student} {_options('simclr', ['steps', 'batch_size', 'lr', 'temperature', 'projection_dim', 'extra_per_category', 'seed'])}"
+
+
+def gld_needs_network_maps():
+    """GLD's local/relation terms query the network teacher's fold models (see brainteacher.distill)."""
+    return STUDENTS["loss"] == "gld" and any(t in ("local", "relation") for t in STUDENTS["gld_terms"])
+
+
+def _refuse_gld_local_terms_for_global_logit_teachers():
+    """Brain teachers, their controls and the oracle give global logits only: GLD's local and
+    relation terms are refused before any job, as the package would refuse each student."""
+    if not gld_needs_network_maps():
+        return
+    bad = [t for t in STUDENTS["teachers"] if t not in ("none", "network")]
+    if bad:
+        raise WorkflowError(
+            f"config students.loss: gld with gld_terms {STUDENTS['gld_terms']}: the local and relation terms need a network teacher "
+            f"with feature maps; teacher(s) {', '.join(bad)} have global logits only. Use gld_terms: [global] for them, or teachers: [none, network]"
+        )
+
+
+_refuse_gld_local_terms_for_global_logit_teachers()
 
 
 def network_options(wildcards):
@@ -165,9 +206,17 @@ def teacher_dirs(wildcards):
 TEACHER_FILES = ["logits.npy", "image_ids.npy", "labels.npy"]
 
 
+# The network teacher's fold models, kept for GLD's local terms (brainteacher.distill).
+NETWORK_MODEL_FILES = ["network.json", "folds.npy", *(f"fold{k}.pt" for k in range(config["network"]["folds"]))]
+
+
 def teacher_files(wildcards):
-    """What a student job reads: the teacher folders' files (the oracle reads the dataset)."""
-    return [f"{d}/{name}" for d in teacher_dirs(wildcards) if not d.endswith(".json") for name in TEACHER_FILES]
+    """What a student job reads: the teacher folders' files (the oracle reads the dataset), plus
+    the network teacher's fold models when GLD queries them."""
+    files = [f"{d}/{name}" for d in teacher_dirs(wildcards) if not d.endswith(".json") for name in TEACHER_FILES]
+    if wildcards.teacher == "network" and gld_needs_network_maps():
+        files += [in_run(f"network/split{wildcards.split}/{name}") for name in NETWORK_MODEL_FILES]
+    return files
 
 
 # The prediction files of a student that the summary's per-image comparisons read
@@ -175,6 +224,11 @@ def teacher_files(wildcards):
 STUDENT_PREDICTIONS = ["test_logits.npy", "test_image_ids.npy", "test_labels.npy"]
 if simulated():
     STUDENT_PREDICTIONS += ["eval_logits.npy", "eval_image_ids.npy", "eval_labels.npy"]
+
+
+def ground_truth_option():
+    """``--ground-truth FILE`` on simulated data (the planted category groups), else nothing."""
+    return f"--ground-truth {shlex.quote(f'{data_root()}/ground_truth.json')}" if simulated() else ""
 
 
 def student_predictions():
@@ -208,6 +262,7 @@ def student_metrics():
 
 TABLES = ["decoders", "students", "summary"]
 PLOTS = ["roi_comparison", "decoder_accuracy", "decoder_vs_gain"]
+EVALUATION_PLOTS = ["accuracy_vs_size", "confusion_matrices", "pr_curves"]
 
 
 def all_targets():
@@ -215,5 +270,5 @@ def all_targets():
         in_run("inspection.tsv"),
         PROVENANCE,
         *expand(in_run("tables/{table}.tsv"), table=TABLES),
-        *expand(in_run("plots/{plot}.{ext}"), plot=PLOTS, ext=["png", "svg"]),
+        *expand(in_run("plots/{plot}.{ext}"), plot=PLOTS + EVALUATION_PLOTS, ext=["png", "svg"]),
     ]

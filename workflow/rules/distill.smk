@@ -28,7 +28,7 @@ rule network_teacher:
         images=IMAGE_CACHE,
     output:
         metrics=in_run("network/split{split}/metrics.json"),
-        files=expand(in_run("network/split{{split}}/{name}"), name=TEACHER_FILES),
+        files=expand(in_run("network/split{{split}}/{name}"), name=TEACHER_FILES + NETWORK_MODEL_FILES),
     params:
         py=PY,
         root=data_root(),
@@ -54,6 +54,7 @@ rule distill:
         split=in_run("splits/split{split}.json"),
         images=IMAGE_CACHE,
         teacher=teacher_files,
+        init=init_files,
     output:
         metrics=in_run("distill/{teacher}/split{split}/seed{seed}/metrics.json"),
         predictions=expand(in_run("distill/{{teacher}}/split{{split}}/seed{{seed}}/{name}"), name=STUDENT_PREDICTIONS),
@@ -78,3 +79,30 @@ rule distill:
         "OMP_NUM_THREADS={threads} {params.py} distill --root {params.root:q} --split {input.split:q} --image-cache {input.images:q}"
         " --teacher {wildcards.teacher:q} --teacher-input {params.teacher_inputs:q} --decoder {params.decoder:q}"
         " --seed {wildcards.seed} --out {params.out:q} {params.options} 2> {log:q}"
+
+
+rule pretrain_simclr:
+    input:
+        data=data_input,
+        split=in_run("splits/split{split}.json"),
+        images=IMAGE_CACHE,
+    output:
+        backbone=in_run("simclr/split{split}/backbone.pt"),
+        metrics=in_run("simclr/split{split}/metrics.json"),
+    params:
+        py=PY,
+        root=data_root(),
+        out=subpath(output.backbone, parent=True),
+        options=simclr_options,
+    conda:
+        "../envs/brainteacher.yaml"
+    log:
+        in_run("logs/pretrain_simclr/split{split}.log"),
+    benchmark:
+        in_run("benchmarks/pretrain_simclr/split{split}.tsv")
+    threads: 1
+    resources:
+        gpu=1,
+    shell:
+        "OMP_NUM_THREADS={threads} {params.py} pretrain-simclr --root {params.root:q} --split {input.split:q}"
+        " --image-cache {input.images:q} --out {params.out:q} {params.options} 2> {log:q}"
