@@ -197,16 +197,7 @@ class ResNet(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """(N, in_channels, *spatial) -> (N, 8 * width) globally pooled features, before ``fc``."""
-        x = self.conv1(x)
-        x = self.bn1(x)
-        x = self.relu(x)
-        x = self.maxpool(x)
-        x = self.layer1(x)
-        x = self.layer2(x)
-        x = self.layer3(x)
-        x = self.layer4(x)
-        x = self.avgpool(x)
-        return torch.flatten(x, 1)
+        return torch.flatten(self.avgpool(self.feature_map(x)), 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, in_channels, *spatial) -> (N, num_classes) logits."""
