@@ -10,9 +10,9 @@ decode step (``decode.run_decode``, 5 inner folds) for each decoder and reports:
 - the Spearman correlation of each decoder's ROI ranking with the simulator's planted order.
 
 With ``--ablation LOC,V1`` it also runs the 1D ResNet without its linear shortcut and with the
-files' voxel order, on those ROIs. Writes ``bench/out/decoders/decoders.tsv``. Usage:
+files' voxel order, on those ROIs. Writes ``bench/out/decoders/decoders.tsv`` (or ``--out``). Usage:
 
-    .venv/bin/python bench/decoders.py [--subject Subject1] [--rois V1,...] [--ablation LOC,V1] [--device cpu]
+    .venv/bin/python bench/decoders.py [--subject Subject1] [--rois V1,...] [--ablation LOC,V1] [--device cpu|cuda] [--out FILE]
 
 Run it alone: another torch process on 2 cores doubles every wall time.
 """
@@ -65,13 +65,20 @@ def _split_file(root: Path) -> Path:
     return path
 
 
+def _device_name(device: str) -> str:
+    """``cpu`` or the GPU's model name, e.g. ``cuda (NVIDIA H200)``, so timings name their hardware."""
+    if device.startswith("cuda"):
+        return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
+    return device
+
+
 def _row(name: str, metrics: dict, wall: float) -> dict:
     oof, cal = metrics["out_of_fold"], metrics["calibration"]
     return {
         "roi": metrics["roi"], "decoder": name, "top1": oof["top1"], "top5": oof["top5"], "chance": oof["top1_chance"],
         "nll_calibrated": cal["nll_after"], "ece_calibrated": cal["ece_after"], "temperature": cal["temperature"],
         "n_images": metrics["n_images"], "n_voxels": metrics["n_voxels"], "wall_s": round(wall, 1),
-        "device": metrics["device"], "threads": torch.get_num_threads(),
+        "device": _device_name(metrics["device"]), "threads": torch.get_num_threads(),
     }  # fmt: skip
 
 
@@ -82,6 +89,7 @@ def main() -> None:
     parser.add_argument("--ablation", default="", help="ROIs (comma-separated) on which to also run the 1D ResNet without shortcut and in file order")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=OUT / "decoders.tsv", help="the TSV to write (rewritten after every row)")
     args = parser.parse_args()
 
     root = _dataset(args.seed)
@@ -95,8 +103,9 @@ def main() -> None:
             metrics = run_decode(root, args.subject, roi, split, OUT / "runs" / name.replace(" ", "_") / roi, replace(cfg, device=args.device))
             rows.append(_row(name, metrics, time.perf_counter() - t0))
             print(pd.DataFrame(rows[-1:]).to_string(index=False, header=len(rows) == 1), flush=True)
-    table = pd.DataFrame(rows)
-    table.to_csv(OUT / "decoders.tsv", sep="\t", index=False, float_format="%.4f")
+            # Rewritten after every row, so a run cut short still leaves what it measured.
+            table = pd.DataFrame(rows)
+            table.to_csv(args.out, sep="\t", index=False, float_format="%.4f")
 
     wide = table.pivot(index="roi", columns="decoder", values="top1")[list(VARIANTS)]
     print("\nout-of-fold top-1 per ROI:\n" + wide.to_string(float_format="%.3f"))
@@ -107,7 +116,7 @@ def main() -> None:
     for name in wide:
         if len(wide) > 2:
             print(f"{name}: Spearman with the planted order {-spearmanr(rank, wide[name]).statistic:.3f} (target >= 0.9)")
-    print(f"wrote {OUT / 'decoders.tsv'}")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
