@@ -210,7 +210,6 @@ def run_decode(root: str | Path, subject: str, roi: str, split_spec: str | Path,
         "split": split.name,
         "n_images": len(rows),
         "n_categories": data.n_categories,
-        "n_voxels_roi": int(data.X.shape[1]),
         "n_voxels": n_kept,
         # ROI column indices (0-based, into the ROI's voxels as stored) in the order the decoder saw.
         "voxel_order": {"kind": cfg.voxel_order, "columns": order.tolist()},

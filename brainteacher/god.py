@@ -56,7 +56,6 @@ __all__ = [
     "read_subject",
     "TrainingData",
     "training_data",
-    "load_training_data",
     "GODLayout",
     "open_image",
     "image_paths",
@@ -657,11 +656,6 @@ class GODLayout:
             image_dir=self.image_dir if check_images else None,
             average_repeats=average_repeats,
         )
-
-
-def load_training_data(root: str | Path, subject: str, roi: str, **kwargs) -> TrainingData:
-    """Shortcut: ``GODLayout.from_root(root).load(subject, roi, ...)``."""
-    return GODLayout.from_root(root).load(subject, roi, **kwargs)
 
 
 def image_paths(image_dir: str | Path, names: Sequence[str]) -> list[Path]:

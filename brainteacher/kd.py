@@ -55,7 +55,6 @@ __all__ = [
     "std_normalise",
     "check_gld_teacher",
     "log_probs_from_probs",
-    "soft_targets",
     "label_smoothing_targets",
     "epsilon_matching_true_class_prob",
     "entropy",
@@ -156,14 +155,6 @@ def log_probs_from_probs(probs: Array, eps: float = 1e-8) -> Array:
         raise ValueError("probabilities must be finite and >= 0")
     clipped = np.maximum(p, eps)
     return np.log(clipped / clipped.sum(axis=-1, keepdims=True))
-
-
-def soft_targets(teacher_logits: Array, temperature: float) -> Array:
-    """(N, C) logits -> (N, C) tempered probabilities softmax(teacher / T); same type as the input."""
-    _check_temperature(temperature)
-    if isinstance(teacher_logits, torch.Tensor):
-        return torch.softmax(_at_least_float32(teacher_logits) / temperature, dim=-1)
-    return softmax(np.asarray(teacher_logits, np.float64) / temperature, axis=-1)
 
 
 def label_smoothing_targets(labels: Array, n_classes: int, epsilon: float) -> Array:

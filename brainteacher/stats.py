@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 from scipy import stats
 
-__all__ = ["mean_ci", "paired_difference", "holm", "bootstrap_ci", "sign_flip_p_value", "category_paired_test"]
+__all__ = ["mean_ci", "paired_difference", "holm", "sign_flip_p_value", "category_paired_test"]
 
 
 def _finite_1d(values: np.ndarray) -> np.ndarray:
@@ -110,24 +110,6 @@ def holm(p_values: np.ndarray) -> np.ndarray:
     out = flat.copy()
     out[present[order]] = adjusted_sorted
     return out.reshape(p.shape)
-
-
-def bootstrap_ci(values: np.ndarray, rng: np.random.Generator, n_boot: int = 2000, level: float = 0.95) -> tuple[float, float, float]:
-    """(mean, low, high): the mean of the non-NaN values and the percentile bootstrap interval of
-    the mean (``n_boot`` resamples with replacement, quantiles (1 -/+ level) / 2).
-
-    n == 0 gives (nan, nan, nan); n == 1 gives (x, nan, nan), as resampling one value says nothing.
-    """
-    _check_level(level)
-    if n_boot < 1:
-        raise ValueError(f"n_boot must be >= 1, got {n_boot}")
-    x = _finite_1d(values)
-    n = len(x)
-    if n < 2:
-        return (float(x[0]) if n else math.nan, math.nan, math.nan)
-    means = x[rng.integers(0, n, size=(n_boot, n))].mean(axis=1)
-    low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
-    return (float(x.mean()), float(low), float(high))
 
 
 # --- per-image comparisons with categories as the unit ---------------------------------------------

@@ -55,7 +55,7 @@ def teachers() -> list[str]:
 
 def _summary_metrics(value: float) -> dict[str, float]:
     return {"top1": value, "top1_chance": 0.02, "top5": value + 0.2, "top5_chance": 0.1, "mean_normalised_rank": 0.8,
-            "rank_chance": 0.5, "nll": 2.0 - value, "nll_chance": math.log(50), "ece": 0.05}  # fmt: skip
+            "nll": 2.0 - value, "nll_chance": math.log(50), "ece": 0.05}  # fmt: skip
 
 
 def heldout(split: str) -> tuple[list[str], np.ndarray]:
@@ -103,7 +103,7 @@ def write_student(root: Path, teacher: str, split: str, seed: int) -> Path:
 def write_decoder(root: Path, subject: str, roi: str, split: str) -> Path:
     data = {
         "subject": subject, "roi": roi, "decoder": DECODER, "split": split, "n_images": 1000, "n_categories": 50,
-        "n_voxels_roi": 900, "n_voxels": 500, "n_folds": 5, "epochs": 30,
+        "n_voxels": 500, "n_folds": 5, "epochs": 30,
         "out_of_fold": _summary_metrics(0.1 + 0.05 * ROIS.index(roi) + 0.02 * _noise(subject, roi, split)),
         "wall_time_s": 3.0, "device": "cpu", "config_hash": "abc", "git_revision": "deadbeef", "seed": 0, "config": {"root": DATA_ROOT},
     }  # fmt: skip

@@ -60,7 +60,7 @@ def test_packaged_tsvs_are_the_real_ones(name):
 
 
 def test_rows_are_aligned_by_stimulus_id_not_position(handmade):
-    data = god.load_training_data(handmade.root, "Subject1", "V1")
+    data = god.GODLayout.from_root(handmade.root).load("Subject1", "V1")
     table = god.read_stimulus_tsv(handmade.root / god.TRAINING_TSV)
     # Output rows follow the TSV; voxel 0 carries the TSV row each trial showed.
     np.testing.assert_array_equal(data.X[:, 0], np.arange(6))
@@ -95,7 +95,7 @@ def test_non_training_rows_are_ignored(handmade):
     keys = np.concatenate([handmade.keys[handmade.order], [1443537022563, 1443537000000]])
     voxels = np.column_stack([np.r_[handmade.order, 99, 99] * 1.0, np.zeros(n + 2)])
     handmade.write(voxels, datatype=np.r_[np.ones(n), 2, 3], stimulus_keys=keys)
-    data = god.load_training_data(handmade.root, "Subject1", "V1")
+    data = god.GODLayout.from_root(handmade.root).load("Subject1", "V1")
     np.testing.assert_array_equal(data.X[:, 0], np.arange(6))
 
 
@@ -104,7 +104,7 @@ def test_non_training_rows_are_ignored(handmade):
 
 def _expect(root, match, subject="Subject1", roi="V1"):
     with pytest.raises(DataError, match=match):
-        god.load_training_data(root, subject, roi)
+        god.GODLayout.from_root(root).load(subject, roi)
 
 
 def test_missing_subject_file(handmade):

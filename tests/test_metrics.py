@@ -118,7 +118,7 @@ def test_summary_is_json_ready_with_chance_levels():
     assert all(type(v) is float for v in summary.values())
     assert summary["top1"] == 0.25 and summary["top1_chance"] == 0.25
     assert summary["top5_chance"] == 1.0  # k = min(5, C) = 4
-    assert summary["rank_chance"] == 0.5 and summary["mean_normalised_rank"] == pytest.approx(0.5)
+    assert summary["mean_normalised_rank"] == pytest.approx(0.5)
     assert summary["nll"] == pytest.approx(nll(softmax(logits), LABELS))
 
 

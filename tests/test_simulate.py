@@ -181,7 +181,7 @@ def test_evaluation_set_is_disjoint_from_the_training_images(quick_dataset):
 def test_neighbouring_voxels_share_tuning_but_file_columns_are_shuffled(quick_dataset):
     """Signal correlation is higher between voxels 3 mm apart than between far ones, as in smooth
     fMRI; adjacent file columns are not neighbours, so a 1D axis must come from the coordinates."""
-    data = god.load_training_data(quick_dataset, "Subject1", "LOC", check_images=False)
+    data = god.GODLayout.from_root(quick_dataset).load("Subject1", "LOC", check_images=False)
     means = np.stack([data.X[data.labels == c].mean(axis=0) for c in np.unique(data.labels)])  # (C, V): averages noise
     corr = np.corrcoef(means.T)
     dist = np.linalg.norm(data.voxel_xyz[:, None] - data.voxel_xyz[None], axis=2)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from brainteacher.stats import bootstrap_ci, holm, mean_ci, paired_difference
+from brainteacher.stats import holm, mean_ci, paired_difference
 
 
 def test_mean_ci_matches_scipy_t_interval():
@@ -76,16 +76,6 @@ def test_holm_clips_and_passes_nan_through():
     assert holm([]).shape == (0,)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         holm([0.5, 1.5])
-
-
-def test_bootstrap_ci_covers_mean_and_is_reproducible():
-    x = np.random.default_rng(0).normal(1.0, 0.5, 40)
-    mean, low, high = bootstrap_ci(x, np.random.default_rng(1), n_boot=1000)
-    assert low < mean < high and mean == pytest.approx(x.mean())
-    # Close to the t interval for a roughly normal sample.
-    t_low, t_high = mean_ci(x)[1:]
-    assert low == pytest.approx(t_low, abs=0.05) and high == pytest.approx(t_high, abs=0.05)
-    assert bootstrap_ci(x, np.random.default_rng(1), n_boot=1000) == (mean, low, high)
 
 
 def test_differences_equal_up_to_rounding_are_not_significant():
