@@ -12,7 +12,7 @@ CONFIG ?= config/config.yaml
 SNAKEMAKE = $(BIN)/snakemake --workflow-profile workflow/profiles/default
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv lint clean lock report
+.PHONY: run test test-fast venv lint clean lock report
 
 venv: $(STAMP)
 
@@ -33,8 +33,16 @@ report: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Style and the workflow's own checks; CI runs this before the tests.
 lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check Snakefile workflow/rules
 	$(SNAKEMAKE) --lint
+
+# The fast loop while editing: every test not marked slow (under 30 s).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lock: $(STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable | sed 's/+cpu$$//' | grep -v "^pip==" > requirements.lock.new && $(BIN)/python -m pip freeze --all | grep "^setuptools==" >> requirements.lock.new && mv requirements.lock.new requirements.lock
