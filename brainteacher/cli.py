@@ -17,9 +17,7 @@ from typing import NoReturn
 from brainteacher import __version__
 from brainteacher.errors import DataError
 from brainteacher.options import add_options, from_args
-from brainteacher.options import device_name as _device
 from brainteacher.options import nonempty as _nonempty
-from brainteacher.options import number as _float
 from brainteacher.options import path as _path
 from brainteacher.options import whole as _int
 
@@ -206,14 +204,17 @@ def _network_teacher(args: argparse.Namespace) -> None:
 
     net = from_args(NetworkConfig, args)
     cfg = from_args(StudentConfig, args, only=NETWORK_SHARES, depth=net.depth)
-    run_network_teacher(args.root, args.split, args.out, cfg, n_folds=net.folds, seed=net.seed, image_cache=args.image_cache)
+    run_network_teacher(
+        args.root, args.split, args.out, cfg, n_folds=net.folds, seed=net.seed, image_cache=args.image_cache
+    )
 
 
 def _distill_args(p: argparse.ArgumentParser) -> None:
     from brainteacher.configs import StudentConfig
 
     _image_args(p)
-    p.add_argument("--seed", type=_SEED, default=0, help="initialisation, batches, augmentation and the random/shuffled controls")
+    seed_help = "initialisation, batches, augmentation and the random/shuffled controls"
+    p.add_argument("--seed", type=_SEED, default=0, help=seed_help)
     p.add_argument("--teacher", required=True, help="none, network, oracle, brain-mean/ROI or KIND/SOURCE/ROI (see brainteacher.teachers)")
     p.add_argument("--teacher-input", nargs="*", default=[], type=_path, help="decode folder(s), network-teacher folder or ground_truth.json")
     p.add_argument("--decoder", default=None, help="label: the decoder a brain teacher's folders came from")

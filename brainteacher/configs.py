@@ -87,11 +87,17 @@ class DecoderConfig:
 
     decoder: str = option("resnet1d", "the decoder", choices="brainteacher.decode:DECODERS", in_config=False)
     n_folds: int = option(5, "inner stratified folds for out-of-fold soft labels", key="folds", low=2)
-    n_voxels: int | None = option(None, "top-N voxels by ANOVA F (null: 500, or 1000 for LVC/HVC/VC; 0 keeps all)", low=0)
+    n_voxels: int | None = option(
+        None, "top-N voxels by ANOVA F (null: 500, or 1000 for LVC/HVC/VC; 0 keeps all)", low=0
+    )
     within_run: bool = option(True, "z-score each voxel within each run (training rows' statistics)")
     width: int = option(8, "ResNet base width (64 = torchvision's)", low=1, high=_WIDTH_MAX)
     input_noise: float = option(1.0, "SD of Gaussian noise added to training batches", low=0)
-    voxel_order: str = option("spatial", "the 1D axis: spatial (3D Hilbert curve over voxel_x/y/z) or file", choices="brainteacher.voxelorder:VOXEL_ORDERS")
+    voxel_order: str = option(
+        "spatial",
+        "the 1D axis: spatial (3D Hilbert curve over voxel_x/y/z) or file",
+        choices="brainteacher.voxelorder:VOXEL_ORDERS",
+    )
     stem: str = option("imagenet", "resnet1d stem (how much the first layers downsample)", choices=_STEMS)
     linear_shortcut: bool = option(True, "resnet1d: add a linear read-out of every voxel to the residual stages")
     keep_repeats: bool = option(False, "train on every presentation instead of averaging an image's repeats")
@@ -147,17 +153,27 @@ class StudentConfig:
     or ``gld`` (weights in ``gld``); ``init`` is ``random``, ``weights`` (needs ``weights``) or
     ``simclr`` (needs ``init_checkpoint``, a ``pretrain-simclr`` backbone)."""
 
-    arch: str = option("resnet18", "resnet18 (the ResNet of --depth/--width/--stem) or tiny (2 conv blocks + classifier, ~12k parameters)", choices="brainteacher.archs:ARCHS")
+    arch: str = option(
+        "resnet18",
+        "resnet18 (the ResNet of --depth/--width/--stem) or tiny (2 conv blocks + classifier, ~12k parameters)",
+        choices="brainteacher.archs:ARCHS",
+    )
     depth: int = option(18, "ResNet depth", choices=(18, 34))
     width: int = option(16, "ResNet base width (64 = torchvision's)", low=1, high=_WIDTH_MAX)
     image_size: int = option(32, "pixels per side of the cached images", low=16, high=_PIXELS_MAX)
     stem: str = option("imagenet", "imagenet (7x7/2 + maxpool), small (3x3/1) or small-s2 (3x3/2)", choices=_STEMS)
     alpha: float = option(0.9, "weight of the KD term (0 = cross-entropy only)", low=0, high=1)
     temperature: float = option(2.0, "Hinton's T", low=0, low_open=True)
-    weights: str | None = option(None, "torchvision-format state_dict to start from (fc skipped; never downloaded)", kind="path")
+    weights: str | None = option(
+        None, "torchvision-format state_dict to start from (fc skipped; never downloaded)", kind="path"
+    )
     device: str = option("auto", "auto (CUDA if available), cpu or cuda[:N]", kind="device")
     train: TrainConfig = option(default_factory=_student_train_config, expose=_TRAIN_BY_STEPS)
-    loss: str = option("hinton", "hinton (KD at --temperature, weight --alpha) or gld (global + local logits + relations)", choices=LOSSES)
+    loss: str = option(
+        "hinton",
+        "hinton (KD at --temperature, weight --alpha) or gld (global + local logits + relations)",
+        choices=LOSSES,
+    )
     gld: GLDConfig = option(default_factory=GLDConfig, expose=("alpha", "beta", "regions", "terms"), prefix="gld_")
     init: str = option("random", "random, weights (--weights) or simclr (--init-checkpoint)", choices=INITS)
     init_checkpoint: str | None = option(None, "a pretrain-simclr backbone (its fc-less state_dict)", in_config=False)
@@ -278,7 +294,9 @@ def _write_schema(path: str) -> None:
 
     with open(path) as f:
         schema = yaml.safe_load(f)
-    text = yaml.safe_dump(render_schema(schema), sort_keys=False, default_flow_style=None, width=float("inf"), allow_unicode=True)
+    text = yaml.safe_dump(
+        render_schema(schema), sort_keys=False, default_flow_style=None, width=float("inf"), allow_unicode=True
+    )
     with open(path, "w") as f:
         f.write(text)
 

@@ -160,7 +160,9 @@ def _for_roi(cfg: DecoderConfig, roi: str) -> DecoderConfig:
     return replace(cfg, n_voxels=default_n_voxels(roi) if cfg.n_voxels is None else (cfg.n_voxels or None))
 
 
-def run_decode(root: str | Path, subject: str, roi: str, split_spec: str | Path, out: str | Path, cfg: DecoderConfig) -> dict:
+def run_decode(
+    root: str | Path, subject: str, roi: str, split_spec: str | Path, out: str | Path, cfg: DecoderConfig
+) -> dict:
     """Decode one subject x ROI on a split's training images and write a teacher folder into
     ``out`` (see :func:`write_soft_labels`: calibrated and raw out-of-fold logits, soft labels,
     image ids, labels, folds and ``metrics.json``). ``cfg.keep_repeats`` trains on every presentation."""

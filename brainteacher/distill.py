@@ -35,7 +35,7 @@ from brainteacher.images import augment, channel_stats, load_evaluation_images, 
 from brainteacher.io import atomic_dir, atomic_path, provenance, read_json, save_npy, write_json
 from brainteacher.archs import build_student, measure_latency
 from brainteacher.configs import INITS, NetworkConfig, StudentConfig
-from brainteacher.kd import GLDConfig, check_gld_teacher, gld_loss, kd_loss, region_logits
+from brainteacher.kd import check_gld_teacher, gld_loss, kd_loss, region_logits
 from brainteacher.metrics import classification_summary, per_category_accuracy
 from brainteacher.resnet import count_parameters, load_torchvision_weights
 from brainteacher.splits import read_split, stratified_folds

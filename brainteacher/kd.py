@@ -271,6 +271,7 @@ def random_targets_matching(labels: np.ndarray, n_classes: int, true_class_prob:
 # --- GLD ------------------------------------------------------------------------------------------
 
 # LOSSES, GLD_TERMS and GLDConfig live in brainteacher.configs (torch-free: the workflow reads them).
+_NEEDS_FEATURE_MAPS = ("local", "relation")
 
 
 def check_gld_teacher(cfg: GLDConfig, teacher: str, has_feature_maps: bool) -> None:

@@ -74,7 +74,9 @@ class Spec:
     prefix: str = ""
 
 
-def option(default: Any = dataclasses.MISSING, help: str = "", *, default_factory: Any = dataclasses.MISSING, **spec: Any) -> Any:
+def option(
+    default: Any = dataclasses.MISSING, help: str = "", *, default_factory: Any = dataclasses.MISSING, **spec: Any
+) -> Any:
     """A dataclass field that is also a command option and a config key (see :class:`Spec`)."""
     return dataclasses.field(default=default, default_factory=default_factory, metadata={_META: Spec(help, **spec)})
 
@@ -108,7 +110,9 @@ def _exposed(leaf: Leaf, parent: str, prefix: str, default: Any) -> Leaf:
     return dataclasses.replace(leaf, path=(parent, leaf.path[0]), key=prefix + leaf.key, type=tp, default=default)
 
 
-def leaves(cls: type, *, only: Sequence[str] | None = None, skip: Sequence[str] = (), in_config: bool | None = None) -> list[Leaf]:
+def leaves(
+    cls: type, *, only: Sequence[str] | None = None, skip: Sequence[str] = (), in_config: bool | None = None
+) -> list[Leaf]:
     """The options of config class ``cls``, nested ones flattened, in field order; ``only``/``skip``
     select by key, ``in_config`` by whether a config key sets them."""
     hints = typing.get_type_hints(cls)
@@ -126,7 +130,9 @@ def leaves(cls: type, *, only: Sequence[str] | None = None, skip: Sequence[str] 
     return [
         leaf
         for leaf in found
-        if (only is None or leaf.key in only) and leaf.key not in skip and (in_config is None or leaf.spec.in_config == in_config)
+        if (only is None or leaf.key in only)
+        and leaf.key not in skip
+        and (in_config is None or leaf.spec.in_config == in_config)
     ]
 
 
@@ -254,13 +260,17 @@ def _argparse_kwargs(leaf: Leaf) -> dict[str, Any]:
     return kwargs
 
 
-def add_options(parser: argparse.ArgumentParser, cls: type, *, only: Sequence[str] | None = None, skip: Sequence[str] = ()) -> None:
+def add_options(
+    parser: argparse.ArgumentParser, cls: type, *, only: Sequence[str] | None = None, skip: Sequence[str] = ()
+) -> None:
     """Add ``cls``'s options (see :func:`leaves` for ``only``/``skip``) to ``parser``, defaults from ``cls``."""
     for leaf in leaves(cls, only=only, skip=skip):
         parser.add_argument(leaf.flag, **_argparse_kwargs(leaf))
 
 
-def from_args(cls: type, args: argparse.Namespace, *, only: Sequence[str] | None = None, skip: Sequence[str] = (), **given: Any) -> Any:
+def from_args(
+    cls: type, args: argparse.Namespace, *, only: Sequence[str] | None = None, skip: Sequence[str] = (), **given: Any
+) -> Any:
     """``cls`` built by keyword from the ``args`` that :func:`add_options` defined (same ``only``/
     ``skip``); a nested config is its default with the exposed values replaced; ``given`` fields
     are set as they are."""
@@ -279,7 +289,9 @@ def from_args(cls: type, args: argparse.Namespace, *, only: Sequence[str] | None
     return cls(**{**values, **given})
 
 
-def command_options(cls: type, section: Mapping[str, Any], *, only: Sequence[str] | None = None, skip: Sequence[str] = ()) -> str:
+def command_options(
+    cls: type, section: Mapping[str, Any], *, only: Sequence[str] | None = None, skip: Sequence[str] = ()
+) -> str:
     """``--flag value`` for each config option of ``cls`` from a workflow config ``section``, each
     value shell-quoted (a path may hold spaces). A null value is left out: the command's default
     is null too. A bool is ``--flag`` or ``--no-flag``; a list, ``--flag a b``."""
@@ -319,7 +331,9 @@ def _json_scalar(leaf: Leaf, scalar: type, optional: bool) -> dict[str, Any]:
     return prop
 
 
-def schema_properties(cls: type, *, only: Sequence[str] | None = None, skip: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
+def schema_properties(
+    cls: type, *, only: Sequence[str] | None = None, skip: Sequence[str] = ()
+) -> dict[str, dict[str, Any]]:
     """The JSON-schema ``properties`` of ``cls``'s config keys: type, bounds or enum, default, description."""
     props = {}
     for leaf in leaves(cls, only=only, skip=skip, in_config=True):

@@ -52,7 +52,10 @@ def disagreements(sections: dict, config: dict, schema: dict, readme: str) -> li
     for section, classes in sections.items():
         fields = {leaf.key: leaf for cls in classes for leaf in leaves(cls, in_config=True)}
         expected = set(fields) | set(configs.WORKFLOW_KEYS.get(section, ()))
-        for where, keys in (("config.yaml", set(config[section])), ("schema", set(schema["properties"][section]["properties"]))):
+        for where, keys in (
+            ("config.yaml", set(config[section])),
+            ("schema", set(schema["properties"][section]["properties"])),
+        ):
             problems += [f"{where}: {section}.{k} is not an option" for k in keys - expected]
             problems += [f"{where}: {section}.{k} is missing" for k in expected - keys]
         documented = {k.split(".", 1)[1] for k in rows if k.startswith(f"{section}.")}
@@ -61,14 +64,18 @@ def disagreements(sections: dict, config: dict, schema: dict, readme: str) -> li
         for key, leaf in fields.items():
             default = list(leaf.default) if isinstance(leaf.default, tuple) else leaf.default
             if config[section].get(key, default) != default:
-                problems.append(f"config.yaml: {section}.{key} is {config[section][key]!r}, the dataclass default {default!r}")
+                problems.append(
+                    f"config.yaml: {section}.{key} is {config[section][key]!r}, the dataclass default {default!r}"
+                )
             row = rows.get(f"{section}.{key}")
             if row and row["default"] != default_text(leaf.default):
                 problems.append(f"README: {section}.{key} default {row['default']} is not {default_text(leaf.default)}")
             if row and row["type"] != type_text(leaf):
                 problems.append(f"README: {section}.{key} type {row['type']!r} is not {type_text(leaf)!r}")
         if schema["properties"][section] != generated["properties"][section]:
-            problems.append(f"schema: section {section} differs from the generated one (python -m brainteacher.configs ...)")
+            problems.append(
+                f"schema: section {section} differs from the generated one (python -m brainteacher.configs ...)"
+            )
     return problems
 
 
@@ -81,12 +88,18 @@ def _changed_default(cls: type, name: str, value) -> type:
     hints = typing.get_type_hints(cls)
     f = next(f for f in dataclasses.fields(cls) if f.name == name)
     new = dataclasses.field(default=value, metadata=f.metadata)
-    return dataclasses.make_dataclass(cls.__name__, [(f.name, hints[f.name], new if f.name == name else f) for f in dataclasses.fields(cls)], frozen=True)
+    return dataclasses.make_dataclass(
+        cls.__name__,
+        [(f.name, hints[f.name], new if f.name == name else f) for f in dataclasses.fields(cls)],
+        frozen=True,
+    )
 
 
 def _with_new_field(cls: type) -> type:
     """``cls`` plus one option that no file knows yet."""
-    return dataclasses.make_dataclass(cls.__name__, [("shiny", int, option(3, "new", low=0))], bases=(cls,), frozen=True)
+    return dataclasses.make_dataclass(
+        cls.__name__, [("shiny", int, option(3, "new", low=0))], bases=(cls,), frozen=True
+    )
 
 
 def _schema_with(section: str, key: str, **change) -> dict:
@@ -102,17 +115,81 @@ def _readme_without(key: str) -> str:
 @pytest.mark.parametrize(
     "sections, config, schema, readme, problem",
     [
-        ({**configs.SECTIONS, "decode": (_changed_default(configs.DecoderConfig, "n_folds", 4),)}, CONFIG, SCHEMA, README, "decode.folds is 5"),
-        ({**configs.SECTIONS, "network": (_with_new_field(configs.NetworkConfig),)}, CONFIG, SCHEMA, README, "network.shiny is missing"),
-        (configs.SECTIONS, {**CONFIG, "decode": {**CONFIG["decode"], "epochs": 60}}, SCHEMA, README, "decode.epochs is 60"),
-        (configs.SECTIONS, {**CONFIG, "simclr": {k: v for k, v in CONFIG["simclr"].items() if k != "seed"}}, SCHEMA, README, "config.yaml: simclr.seed is missing"),
-        (configs.SECTIONS, CONFIG, _schema_with("decode", "within_run", default=False), README, "schema: section decode differs"),
-        (configs.SECTIONS, CONFIG, _schema_with("students", "steps", minimum=2), README, "schema: section students differs"),
-        (configs.SECTIONS, CONFIG, SCHEMA, _readme_without("students.gld_beta"), "README: students.gld_beta is missing"),
-        (configs.SECTIONS, CONFIG, SCHEMA, README.replace("| `network.folds` | int >= 2 | 3 |", "| `network.folds` | int >= 2 | 4 |"), "network.folds default 4"),
-        (configs.SECTIONS, CONFIG, SCHEMA, README.replace("| `decode.width` | int 1..1024 |", "| `decode.width` | int |"), "decode.width type"),
+        (
+            {**configs.SECTIONS, "decode": (_changed_default(configs.DecoderConfig, "n_folds", 4),)},
+            CONFIG,
+            SCHEMA,
+            README,
+            "decode.folds is 5",
+        ),
+        (
+            {**configs.SECTIONS, "network": (_with_new_field(configs.NetworkConfig),)},
+            CONFIG,
+            SCHEMA,
+            README,
+            "network.shiny is missing",
+        ),
+        (
+            configs.SECTIONS,
+            {**CONFIG, "decode": {**CONFIG["decode"], "epochs": 60}},
+            SCHEMA,
+            README,
+            "decode.epochs is 60",
+        ),
+        (
+            configs.SECTIONS,
+            {**CONFIG, "simclr": {k: v for k, v in CONFIG["simclr"].items() if k != "seed"}},
+            SCHEMA,
+            README,
+            "config.yaml: simclr.seed is missing",
+        ),
+        (
+            configs.SECTIONS,
+            CONFIG,
+            _schema_with("decode", "within_run", default=False),
+            README,
+            "schema: section decode differs",
+        ),
+        (
+            configs.SECTIONS,
+            CONFIG,
+            _schema_with("students", "steps", minimum=2),
+            README,
+            "schema: section students differs",
+        ),
+        (
+            configs.SECTIONS,
+            CONFIG,
+            SCHEMA,
+            _readme_without("students.gld_beta"),
+            "README: students.gld_beta is missing",
+        ),
+        (
+            configs.SECTIONS,
+            CONFIG,
+            SCHEMA,
+            README.replace("| `network.folds` | int >= 2 | 3 |", "| `network.folds` | int >= 2 | 4 |"),
+            "network.folds default 4",
+        ),
+        (
+            configs.SECTIONS,
+            CONFIG,
+            SCHEMA,
+            README.replace("| `decode.width` | int 1..1024 |", "| `decode.width` | int |"),
+            "decode.width type",
+        ),
     ],
-    ids=["dataclass default", "dataclass field", "config value", "config key", "schema default", "schema bound", "README row", "README default", "README type"],
+    ids=[
+        "dataclass default",
+        "dataclass field",
+        "config value",
+        "config key",
+        "schema default",
+        "schema bound",
+        "README row",
+        "README default",
+        "README type",
+    ],
 )
 def test_a_change_to_one_place_alone_is_caught(sections, config, schema, readme, problem):
     assert any(problem in p for p in disagreements(sections, config, schema, readme))
@@ -120,7 +197,11 @@ def test_a_change_to_one_place_alone_is_caught(sections, config, schema, readme,
 
 def _parse(command: str, options: str):
     """Parse ``command`` with the workflow's rendered options plus the paths a rule adds."""
-    required = {"decode": "--subject Subject1 --roi V1 --split all", "distill": "--split S --teacher none", "make-splits": ""}
+    required = {
+        "decode": "--subject Subject1 --roi V1 --split all",
+        "distill": "--split S --teacher none",
+        "make-splits": "",
+    }
     argv = [command, "--root", "D", "--out", "O", *shlex.split(f"{required.get(command, '--split S')} {options}")]
     return cli.build_parser().parse_args(argv)
 
@@ -154,7 +235,9 @@ def test_keep_repeats_is_set_from_the_config():
 def test_a_null_option_is_left_to_the_command_and_values_are_quoted():
     students = {**CONFIG["students"], "weights": "my weights/r18.pth"}
     rendered = configs.workflow_options("distill", {**CONFIG, "students": students})
-    assert "--weights 'my weights/r18.pth'" in rendered and "--n-voxels" not in configs.workflow_options("decode", CONFIG)
+    assert "--weights 'my weights/r18.pth'" in rendered and "--n-voxels" not in configs.workflow_options(
+        "decode", CONFIG
+    )
     assert re.search(r"--gld-terms global local relation( |$)", rendered)
 
 
