@@ -10,13 +10,16 @@ import argparse
 import json
 import logging
 import sys
-import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
 from brainteacher import __version__
 from brainteacher.errors import DataError
+from brainteacher.options import add_options, from_args
+from brainteacher.options import nonempty as _nonempty
+from brainteacher.options import path as _path
+from brainteacher.options import whole as _int
 
 log = logging.getLogger("brainteacher")
 
@@ -40,68 +43,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"brainteacher: error: {message} (see {self.prog} --help)\n")
 
 
-def _int(low: int, high: int | None = None) -> Callable[[str], int]:
-    """An argparse type: a whole number in [low, high], refused at parse time with the range."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-        if value < low or (high is not None and value > high):
-            bounds = f">= {low}" if high is None else f"in {low}..{high}"
-            raise argparse.ArgumentTypeError(f"must be a whole number {bounds}, got {value}")
-        return value
-
-    return parse
-
-
-def _float(low: float, high: float = math.inf, *, low_open: bool = False) -> Callable[[str], float]:
-    """An argparse type: a finite number in [low, high] (or (low, high] with ``low_open``)."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        # NaN fails every comparison, so it is refused by name rather than slipping through.
-        if not math.isfinite(value) or value > high or value < low or (low_open and value == low):
-            bounds = f"{'>' if low_open else '>='} {low}" if high == math.inf else f"in {'(' if low_open else '['}{low}, {high}]"
-            raise argparse.ArgumentTypeError(f"must be a finite number {bounds}, got {text}")
-        return value
-
-    return parse
-
-
 _SEED = _int(0, 2**32 - 1)  # numpy's default_rng refuses negative seeds
 _PIXELS = _int(1, 2048)  # an upper bound, so a typo cannot decode every image at a gigapixel
-_WIDTH = _int(1, 1024)  # torchvision's ResNets use 64
-
-
-def _device(text: str) -> str:
-    """An argparse type: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``; CUDA only where there is one."""
-    if text in ("auto", "cpu"):
-        return text
-    kind, _, index = text.partition(":")
-    if kind != "cuda" or not (index == "" or index.isdigit()):
-        raise argparse.ArgumentTypeError(f"must be auto, cpu, cuda or cuda:N, got {text!r}")
-    import torch
-
-    if not torch.cuda.is_available() or int(index or 0) >= torch.cuda.device_count():
-        raise argparse.ArgumentTypeError(f"{text} is not available on this machine ({torch.cuda.device_count()} CUDA devices)")
-    return text
-
-
-def _nonempty(text: str) -> str:
-    """An argparse type for a name or path that must not be blank."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("must not be empty")
-    return text
-
-
-def _path(text: str) -> Path:
-    """An argparse type: a path, never blank (``Path("")`` would silently mean the current folder)."""
-    return Path(_nonempty(text))
 
 
 def _dataset_arg(p: argparse.ArgumentParser) -> None:
@@ -177,8 +120,9 @@ def _inspect(args: argparse.Namespace) -> None:
 def _splits_args(p: argparse.ArgumentParser) -> None:
     _dataset_arg(p)
     p.add_argument("--out", type=_path, required=True, help="folder for split0.json ... split<K-1>.json")
-    p.add_argument("--n-splits", type=_int(2), default=4, help="K: split k tests on fold k of each category (4: 6 train / 2 test of 8)")
-    p.add_argument("--seed", type=_SEED, default=0)
+    from brainteacher.configs import SplitsConfig
+
+    add_options(p, SplitsConfig)
 
 
 @_command("make-splits", "write K stratified train/test splits of the training images", _splits_args)
@@ -202,92 +146,34 @@ def _make_splits(args: argparse.Namespace) -> None:
 
 
 def _decode_args(p: argparse.ArgumentParser) -> None:
-    from brainteacher.decode import DECODERS, DecoderConfig
+    from brainteacher.configs import DecoderConfig
     from brainteacher.god import ROIS
-    from brainteacher.resnet import STEMS
-    from brainteacher.voxelorder import VOXEL_ORDERS
-    from brainteacher.train import TrainConfig
 
-    d, t = DecoderConfig(), TrainConfig()
     _dataset_arg(p)
     p.add_argument("--subject", required=True)
     p.add_argument("--roi", required=True, choices=ROIS)
     p.add_argument("--split", type=_nonempty, required=True, help="a split file (see make-splits) or 'all'")
     p.add_argument("--out", type=_path, required=True, help="output folder (replaced atomically)")
-    p.add_argument("--decoder", default=d.decoder, choices=sorted(DECODERS))
-    p.add_argument("--folds", type=_int(2), default=d.n_folds, help="inner stratified folds for out-of-fold soft labels")
-    p.add_argument("--n-voxels", type=_int(0), default=None, help="top-N voxels by ANOVA F (default: 500, or 1000 for LVC/HVC/VC; 0 keeps all)")
-    p.add_argument("--within-run", action="store_true", help="z-score each voxel within each run")
-    p.add_argument("--keep-repeats", action="store_true", help="train on every presentation instead of averaging repeats")
-    p.add_argument("--width", type=_WIDTH, default=d.width, help="ResNet base width (64 = torchvision's)")
-    p.add_argument("--input-noise", type=_float(0), default=d.input_noise, help="SD of Gaussian noise added to training batches")
-    p.add_argument("--voxel-order", default=d.voxel_order, choices=VOXEL_ORDERS, help="the 1D axis: spatial (3D Hilbert curve over voxel_x/y/z) or file")
-    p.add_argument("--stem", default=d.stem, choices=sorted(STEMS), help="resnet1d stem (how much the first layers downsample)")
-    p.add_argument("--linear-shortcut", action=argparse.BooleanOptionalAction, default=d.linear_shortcut, help="resnet1d: add a linear read-out of every voxel to the residual stages")
-    p.add_argument("--epochs", type=_int(1), default=t.epochs)
-    p.add_argument("--batch-size", type=_int(1), default=t.batch_size)
-    p.add_argument("--lr", type=_float(0, low_open=True), default=t.lr)
-    p.add_argument("--weight-decay", type=_float(0), default=t.weight_decay)
-    p.add_argument("--seed", type=_SEED, default=d.seed)
-    p.add_argument("--device", type=_device, default=d.device, help="auto (CUDA if available), cpu or cuda[:N]")
+    add_options(p, DecoderConfig)
 
 
 @_command("decode", "cross-fit a decoder for one subject x ROI and write out-of-fold logits and soft labels", _decode_args)
 def _decode(args: argparse.Namespace) -> None:
-    from brainteacher.decode import DecoderConfig, default_n_voxels, run_decode
-    from brainteacher.train import TrainConfig
+    from brainteacher.configs import DecoderConfig
+    from brainteacher.decode import run_decode
 
-    n_voxels = default_n_voxels(args.roi) if args.n_voxels is None else (args.n_voxels or None)
-    train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay)
-    cfg = DecoderConfig(
-        decoder=args.decoder,
-        n_folds=args.folds,
-        n_voxels=n_voxels,
-        within_run=args.within_run,
-        width=args.width,
-        input_noise=args.input_noise,
-        voxel_order=args.voxel_order,
-        stem=args.stem,
-        linear_shortcut=args.linear_shortcut,
-        seed=args.seed,
-        device=args.device,
-        train=train,
-    )
-    run_decode(args.root, args.subject, args.roi, args.split, args.out, cfg, average_repeats=not args.keep_repeats)
+    run_decode(args.root, args.subject, args.roi, args.split, args.out, from_args(DecoderConfig, args))
 
 
 # --- images, network teacher, distill -------------------------------------------------------------
 
 
-def _student_args(p: argparse.ArgumentParser, depth: int) -> None:
-    """The image-classifier options shared by ``network-teacher`` and ``distill``."""
-    from brainteacher.distill import StudentConfig
-    from brainteacher.resnet import STEMS
-
-    s = StudentConfig()
+def _image_args(p: argparse.ArgumentParser) -> None:
+    """The options of every image-classifier command that no config section holds."""
     _dataset_arg(p)
     p.add_argument("--split", type=_nonempty, required=True, help="a split file (see make-splits)")
     p.add_argument("--out", type=_path, required=True, help="output folder (replaced atomically)")
-    p.add_argument("--seed", type=_SEED, default=0)
     p.add_argument("--image-cache", type=_path, default=None, help="a .npy of every training image at --image-size (see cache-images)")
-    p.add_argument("--depth", type=int, default=depth, choices=[18, 34])
-    p.add_argument("--width", type=_WIDTH, default=s.width, help="ResNet base width (64 = torchvision's)")
-    p.add_argument("--image-size", type=_PIXELS, default=s.image_size, help="pixels per side")
-    p.add_argument("--stem", default=s.stem, choices=sorted(STEMS), help="imagenet (7x7/2 + maxpool), small (3x3/1) or small-s2 (3x3/2)")
-    p.add_argument("--weights", default=None, help="torchvision-format state_dict to start from (fc skipped; never downloaded)")
-    p.add_argument("--steps", type=_int(1), default=s.train.steps, help="optimizer steps (the schedule's length)")
-    p.add_argument("--batch-size", type=_int(1), default=s.train.batch_size)
-    p.add_argument("--lr", type=_float(0, low_open=True), default=s.train.lr)
-    p.add_argument("--weight-decay", type=_float(0), default=s.train.weight_decay)
-    p.add_argument("--device", type=_device, default=s.device, help="auto (CUDA if available), cpu or cuda[:N]")
-
-
-def _student_config(args: argparse.Namespace, **kd) -> "StudentConfig":  # noqa: F821
-    from brainteacher.distill import StudentConfig
-    from brainteacher.train import TrainConfig
-
-    train = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, log_every=20)
-    return StudentConfig(depth=args.depth, width=args.width, image_size=args.image_size, stem=args.stem, weights=args.weights, device=args.device, train=train, **kd)
 
 
 def _cache_args(p: argparse.ArgumentParser) -> None:
@@ -304,93 +190,62 @@ def _cache_images(args: argparse.Namespace) -> None:
 
 
 def _network_args(p: argparse.ArgumentParser) -> None:
-    _student_args(p, depth=34)
-    p.add_argument("--folds", type=_int(2), default=4, help="inner folds: each image's target comes from a model that never saw it")
+    from brainteacher.configs import NETWORK_SHARES, NetworkConfig, StudentConfig
+
+    _image_args(p)
+    add_options(p, StudentConfig, only=NETWORK_SHARES)
+    add_options(p, NetworkConfig)
 
 
 @_command("network-teacher", "cross-fit a ResNet-34 on a split's training images and write out-of-fold logits", _network_args)
 def _network_teacher(args: argparse.Namespace) -> None:
+    from brainteacher.configs import NETWORK_SHARES, NetworkConfig, StudentConfig
     from brainteacher.distill import run_network_teacher
 
-    run_network_teacher(args.root, args.split, args.out, _student_config(args), n_folds=args.folds, seed=args.seed, image_cache=args.image_cache)
+    net = from_args(NetworkConfig, args)
+    cfg = from_args(StudentConfig, args, only=NETWORK_SHARES, depth=net.depth)
+    run_network_teacher(
+        args.root, args.split, args.out, cfg, n_folds=net.folds, seed=net.seed, image_cache=args.image_cache
+    )
 
 
 def _distill_args(p: argparse.ArgumentParser) -> None:
-    from brainteacher.distill import StudentConfig
+    from brainteacher.configs import StudentConfig
 
-    s = StudentConfig()
-    _student_args(p, depth=18)
+    _image_args(p)
+    seed_help = "initialisation, batches, augmentation and the random/shuffled controls"
+    p.add_argument("--seed", type=_SEED, default=0, help=seed_help)
     p.add_argument("--teacher", required=True, help="none, network, oracle, brain-mean/ROI or KIND/SOURCE/ROI (see brainteacher.teachers)")
     p.add_argument("--teacher-input", nargs="*", default=[], type=_path, help="decode folder(s), network-teacher folder or ground_truth.json")
     p.add_argument("--decoder", default=None, help="label: the decoder a brain teacher's folders came from")
-    p.add_argument("--alpha", type=_float(0, 1), default=s.alpha, help="weight of the KD term (0 = cross-entropy only)")
-    p.add_argument("--temperature", type=_float(0, low_open=True), default=s.temperature, help="Hinton's T")
-    _toolbox_args(p, s)
-
-
-def _toolbox_args(p: argparse.ArgumentParser, s) -> None:
-    """Student architecture, KD loss family and initialisation (issue 14)."""
-    from brainteacher.archs import ARCHS
-    from brainteacher.distill import INITS
-    from brainteacher.kd import GLD_TERMS, LOSSES
-
-    p.add_argument("--arch", default=s.arch, choices=ARCHS, help="resnet18 (the ResNet of --depth/--width/--stem) or tiny (2 conv blocks + classifier, ~12k parameters)")
-    p.add_argument("--loss", default=s.loss, choices=LOSSES, help="hinton (KD at --temperature, weight --alpha) or gld (global + local logits + relations)")
-    p.add_argument("--gld-alpha", type=_float(0, 1), default=s.gld.alpha, help="GLD: weight of the global term (CE gets 1 - it)")
-    p.add_argument("--gld-beta", type=_float(0), default=s.gld.beta, help="GLD: weight of the relation term")
-    p.add_argument("--gld-regions", type=_int(1, 8), default=s.gld.regions, help="GLD: regions per side of the last feature map")
-    p.add_argument("--gld-terms", nargs="+", default=list(s.gld.terms), choices=GLD_TERMS, help="GLD terms; a brain teacher allows only global")
-    p.add_argument("--init", default=s.init, choices=INITS, help="random, weights (--weights) or simclr (--init-checkpoint)")
-    p.add_argument("--init-checkpoint", default=None, help="a pretrain-simclr backbone (its fc-less state_dict)")
-
-
-def _toolbox_config(args: argparse.Namespace) -> dict:
-    from brainteacher.kd import GLDConfig, parse_gld_terms
-
-    gld = GLDConfig(alpha=args.gld_alpha, beta=args.gld_beta, regions=args.gld_regions, terms=parse_gld_terms(args.gld_terms))
-    return {"arch": args.arch, "loss": args.loss, "gld": gld, "init": args.init, "init_checkpoint": args.init_checkpoint}
+    add_options(p, StudentConfig)
 
 
 @_command("distill", "train a student (ResNet-18 or tiny) with one teacher on a split; test it on the held-out images", _distill_args)
 def _distill(args: argparse.Namespace) -> None:
+    from brainteacher.configs import StudentConfig
     from brainteacher.distill import run_distill
 
-    cfg = _student_config(args, alpha=args.alpha, temperature=args.temperature, **_toolbox_config(args))
+    cfg = from_args(StudentConfig, args)
     run_distill(args.root, args.split, args.teacher, args.teacher_input, args.seed, args.out, cfg, image_cache=args.image_cache, decoder=args.decoder)
 
 
 def _simclr_args(p: argparse.ArgumentParser) -> None:
-    from brainteacher.archs import ARCHS
-    from brainteacher.resnet import STEMS
-    from brainteacher.simclr import SimCLRConfig
+    from brainteacher.configs import SimCLRConfig
 
-    c = SimCLRConfig()
     _dataset_arg(p)
     p.add_argument("--split", type=_nonempty, required=True, help="a split file: only its training images are used")
     p.add_argument("--out", type=_path, required=True, help="output folder (replaced atomically): backbone.pt, image_ids.npy, metrics.json")
     p.add_argument("--image-cache", type=_path, default=None, help="a .npy of every training image at --image-size (see cache-images)")
-    p.add_argument("--arch", default=c.arch, choices=ARCHS)
-    p.add_argument("--depth", type=int, default=c.depth, choices=[18, 34])
-    p.add_argument("--width", type=_WIDTH, default=c.width)
-    p.add_argument("--stem", default=c.stem, choices=sorted(STEMS))
-    p.add_argument("--image-size", type=_PIXELS, default=c.image_size)
-    p.add_argument("--steps", type=_int(1), default=c.steps)
-    p.add_argument("--batch-size", type=_int(2), default=c.batch_size)
-    p.add_argument("--lr", type=_float(0, low_open=True), default=c.lr)
-    p.add_argument("--weight-decay", type=_float(0), default=c.weight_decay)
-    p.add_argument("--temperature", type=_float(0, low_open=True), default=c.temperature, help="NT-Xent temperature")
-    p.add_argument("--projection-dim", type=_int(1), default=c.projection_dim, help="projection head output (dropped after pretraining)")
-    p.add_argument("--extra-per-category", type=_int(0), default=c.extra_per_category, help="extra unlabelled renders per category (simulated data only)")
-    p.add_argument("--seed", type=_SEED, default=c.seed)
-    p.add_argument("--device", type=_device, default=c.device)
+    add_options(p, SimCLRConfig)
 
 
 @_command("pretrain-simclr", "SimCLR-pretrain a student backbone on a split's training images (+ simulated extra renders)", _simclr_args)
 def _pretrain_simclr(args: argparse.Namespace) -> None:
-    from brainteacher.simclr import SimCLRConfig, pretrain_simclr
+    from brainteacher.configs import SimCLRConfig
+    from brainteacher.simclr import pretrain_simclr
 
-    keys = ("arch", "depth", "width", "stem", "image_size", "steps", "batch_size", "lr", "weight_decay", "temperature", "projection_dim", "extra_per_category", "seed", "device")
-    pretrain_simclr(args.root, args.split, args.out, SimCLRConfig(**{k: getattr(args, k) for k in keys}), image_cache=args.image_cache)
+    pretrain_simclr(args.root, args.split, args.out, from_args(SimCLRConfig, args), image_cache=args.image_cache)
 
 
 # --- runs: provenance, aggregate and plots ------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,13 +21,14 @@ from torch import nn
 
 from brainteacher import god
 from brainteacher.calibration import calibrate
+from brainteacher.configs import DecoderConfig
 from brainteacher.io import atomic_dir, provenance, save_npy, write_json
 from brainteacher.metrics import classification_summary, softmax
 from brainteacher.preprocess import fit_preprocessor
-from brainteacher.resnet import STEMS, resnet18
+from brainteacher.resnet import resnet18
 from brainteacher.splits import read_split, stratified_folds
-from brainteacher.train import TrainConfig, fit, pick_device, predict_logits, seed_everything
-from brainteacher.voxelorder import VOXEL_ORDERS, voxel_order
+from brainteacher.train import fit, pick_device, predict_logits, seed_everything
+from brainteacher.voxelorder import voxel_order
 
 __all__ = ["DECODERS", "DecoderConfig", "build_decoder", "out_of_fold_logits", "run_decode", "default_n_voxels", "write_soft_labels"]
 
@@ -64,36 +65,6 @@ def _linear(n_voxels: int, n_classes: int, cfg: DecoderConfig) -> nn.Module:
 
 
 DECODERS: dict[str, Callable[[int, int, DecoderConfig], nn.Module]] = {"resnet1d": _resnet1d, "linear": _linear}
-
-
-@dataclass(frozen=True)
-class DecoderConfig:
-    """How to decode. ``n_voxels`` None keeps every voxel; ``within_run`` z-scores within each run;
-    ``input_noise`` is the SD of Gaussian noise added to the z-scored voxels of every training batch
-    (an augmentation: without it the 1D ResNet memorises ~100 trials). ``voxel_order`` (a key of
-    ``voxelorder.VOXEL_ORDERS``) sets the 1D axis; ``stem`` and ``linear_shortcut`` shape the
-    1D ResNet (the ablation switches; the linear decoder ignores them)."""
-
-    decoder: str = "resnet1d"
-    n_folds: int = 5
-    n_voxels: int | None = 500
-    within_run: bool = False
-    width: int = 8
-    input_noise: float = 1.0
-    voxel_order: str = "spatial"
-    stem: str = "imagenet"
-    linear_shortcut: bool = True
-    seed: int = 0
-    device: str = "auto"
-    train: TrainConfig = field(default_factory=TrainConfig)
-
-    def __post_init__(self) -> None:
-        if self.decoder not in DECODERS:
-            raise ValueError(f"unknown decoder {self.decoder!r}; choose one of {', '.join(DECODERS)}")
-        if self.voxel_order not in VOXEL_ORDERS:
-            raise ValueError(f"unknown voxel order {self.voxel_order!r}; choose one of {', '.join(VOXEL_ORDERS)}")
-        if self.stem not in STEMS:
-            raise ValueError(f"unknown stem {self.stem!r}; choose one of {', '.join(STEMS)}")
 
 
 def build_decoder(cfg: DecoderConfig, n_voxels: int, n_classes: int) -> nn.Module:
@@ -141,7 +112,8 @@ def out_of_fold_logits(
     n_kept = X.shape[1]
     for k in range(cfg.n_folds):
         tr, te = folds != k, folds == k
-        prep = fit_preprocessor(X[tr], y[tr], runs[tr], n_voxels=cfg.n_voxels, within_run=cfg.within_run)
+        # Here no ROI is known: None, like 0, keeps every voxel (run_decode resolves None first).
+        prep = fit_preprocessor(X[tr], y[tr], runs[tr], n_voxels=cfg.n_voxels or None, within_run=cfg.within_run)
         n_kept = len(prep.keep)
         log.info("fold %d/%d: %d training rows, %d held out, %d voxels", k + 1, cfg.n_folds, tr.sum(), te.sum(), n_kept)
         logits[te] = _fit_fold(prep.transform(X[tr], runs[tr]), y[tr], prep.transform(X[te], runs[te]), n_classes, cfg, device, cfg.seed * 1000 + k, f"fold {k + 1}/{cfg.n_folds} ")
@@ -183,11 +155,20 @@ def write_soft_labels(out: str | Path, logits: np.ndarray, image_ids, labels: np
     return metrics
 
 
-def run_decode(root: str | Path, subject: str, roi: str, split_spec: str | Path, out: str | Path, cfg: DecoderConfig, *, average_repeats: bool = True) -> dict:
+def _for_roi(cfg: DecoderConfig, roi: str) -> DecoderConfig:
+    """``cfg`` with ``n_voxels`` resolved for ``roi``: None -> GOD's count, 0 -> None (every voxel)."""
+    return replace(cfg, n_voxels=default_n_voxels(roi) if cfg.n_voxels is None else (cfg.n_voxels or None))
+
+
+def run_decode(
+    root: str | Path, subject: str, roi: str, split_spec: str | Path, out: str | Path, cfg: DecoderConfig
+) -> dict:
     """Decode one subject x ROI on a split's training images and write a teacher folder into
     ``out`` (see :func:`write_soft_labels`: calibrated and raw out-of-fold logits, soft labels,
-    image ids, labels, folds and ``metrics.json``)."""
+    image ids, labels, folds and ``metrics.json``). ``cfg.keep_repeats`` trains on every presentation."""
     t0 = time.perf_counter()
+    cfg = _for_roi(cfg, roi)  # recorded resolved, as the command line passed it before
+    average_repeats = not cfg.keep_repeats
     data = god.GODLayout.from_root(root).load(subject, roi, average_repeats=average_repeats, check_images=False)
     split = read_split(split_spec, data.image_ids)
     rows = np.flatnonzero(split.train_mask(data.image_ids))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,11 +34,12 @@ from brainteacher.errors import DataError
 from brainteacher.images import augment, channel_stats, load_evaluation_images, load_training_images, normalise
 from brainteacher.io import atomic_dir, atomic_path, provenance, read_json, save_npy, write_json
 from brainteacher.archs import build_student, measure_latency
-from brainteacher.kd import GLDConfig, check_gld_teacher, gld_loss, kd_loss, region_logits
+from brainteacher.configs import INITS, NetworkConfig, StudentConfig
+from brainteacher.kd import check_gld_teacher, gld_loss, kd_loss, region_logits
 from brainteacher.metrics import classification_summary, per_category_accuracy
 from brainteacher.resnet import count_parameters, load_torchvision_weights
 from brainteacher.splits import read_split, stratified_folds
-from brainteacher.train import TrainConfig, fit, pick_device, predict_logits, seed_everything
+from brainteacher.train import fit, pick_device, predict_logits, seed_everything
 
 __all__ = [
     "StudentConfig",
@@ -53,54 +54,9 @@ __all__ = [
     "run_network_teacher",
 ]
 
-INITS = ("random", "weights", "simclr")
 NETWORK_RECORD = "network.json"  # the network teacher's fold models: architecture and input statistics
 
 log = logging.getLogger("brainteacher.distill")
-
-
-def _student_train_config() -> TrainConfig:
-    # 300 steps of 32 images: ~80 passes over a quick split's 120 images, enough to fit them.
-    return TrainConfig(steps=300, batch_size=32, lr=2e-3, weight_decay=5e-4, log_every=20)
-
-
-@dataclass(frozen=True)
-class StudentConfig:
-    """An image classifier and its distillation. ``width`` 64 is torchvision's ResNet; ``image_size``
-    is pixels per side of the cached images; ``alpha`` weighs the KD term and ``temperature`` is
-    Hinton's T; ``stem`` a key of ``resnet.STEMS`` (``imagenet`` is torchvision's and the fastest
-    per accuracy at 32 px on CPU); ``weights`` is an optional torchvision-format state_dict file to
-    start from (its ``fc`` is skipped; needs the ``imagenet`` stem). ``arch`` is ``resnet18`` (the
-    ResNet of ``depth``, ``width``, ``stem``) or ``tiny`` (``archs.TinyNet``); ``loss`` is ``hinton``
-    or ``gld`` (weights in ``gld``); ``init`` is ``random``, ``weights`` (needs ``weights``) or
-    ``simclr`` (needs ``init_checkpoint``, a ``pretrain-simclr`` backbone)."""
-
-    arch: str = "resnet18"
-    depth: int = 18
-    width: int = 16
-    image_size: int = 32
-    stem: str = "imagenet"
-    alpha: float = 0.9
-    temperature: float = 2.0
-    weights: str | None = None
-    device: str = "auto"
-    train: TrainConfig = field(default_factory=_student_train_config)
-    loss: str = "hinton"
-    gld: GLDConfig = field(default_factory=GLDConfig)
-    init: str = "random"
-    init_checkpoint: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.weights and self.init == "random":
-            object.__setattr__(self, "init", "weights")  # a weights file given is a weights init (as before)
-        if self.init not in INITS:
-            raise ValueError(f"unknown init {self.init!r}; valid: {', '.join(INITS)}")
-        if self.init == "weights" and not self.weights:
-            raise ValueError("init 'weights' needs a weights file (--weights)")
-        if self.init == "simclr" and not self.init_checkpoint:
-            raise ValueError("init 'simclr' needs a pretrain-simclr checkpoint (--init-checkpoint)")
-        if self.loss not in ("hinton", "gld"):
-            raise ValueError(f"unknown loss {self.loss!r}; valid: hinton, gld")
 
 
 @dataclass(frozen=True)
@@ -392,7 +348,7 @@ def load_network_teacher(folder: str | Path, train_ids, student_stats, regions: 
 
 
 def run_network_teacher(
-    root: str | Path, split_spec: str | Path, out: str | Path, cfg: StudentConfig, *, n_folds: int = 4, seed: int = 0, image_cache: str | Path | None = None
+    root: str | Path, split_spec: str | Path, out: str | Path, cfg: StudentConfig, *, n_folds: int = NetworkConfig.folds, seed: int = NetworkConfig.seed, image_cache: str | Path | None = None
 ) -> dict:
     """Cross-fit a ResNet (``cfg.depth``, 34 for the network teacher) over a split's training images
     with ``n_folds`` stratified folds, and write its out-of-fold logits as a teacher folder (the

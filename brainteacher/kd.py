@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
@@ -40,6 +39,7 @@ import torch.nn.functional as F
 from scipy.optimize import brentq
 from scipy.special import xlogy
 
+from brainteacher.configs import GLD_TERMS, LOSSES, GLDConfig
 from brainteacher.metrics import softmax
 
 __all__ = [
@@ -261,34 +261,8 @@ def random_targets_matching(labels: np.ndarray, n_classes: int, true_class_prob:
 
 # --- GLD ------------------------------------------------------------------------------------------
 
-LOSSES = ("hinton", "gld")
-GLD_TERMS = ("global", "local", "relation")
+# LOSSES, GLD_TERMS and GLDConfig live in brainteacher.configs (torch-free: the workflow reads them).
 _NEEDS_FEATURE_MAPS = ("local", "relation")
-
-
-@dataclass(frozen=True)
-class GLDConfig:
-    """GLD's weights (the paper's defaults). ``alpha`` weighs the global term and ``1 - alpha`` the
-    cross-entropy; the local term's weight is the number of regions R = regions^d; ``beta`` weighs
-    the relation term; ``regions`` cells per spatial side; ``terms`` which distillation terms to use."""
-
-    alpha: float = 0.7
-    beta: float = 500.0
-    regions: int = 2
-    terms: tuple[str, ...] = GLD_TERMS
-
-    def __post_init__(self) -> None:
-        _check_alpha(self.alpha)
-        unknown = [t for t in self.terms if t not in GLD_TERMS]
-        if unknown or not self.terms:
-            raise ValueError(f"GLD terms must be a non-empty subset of {', '.join(GLD_TERMS)}; got {list(self.terms)}")
-        if self.regions < 1 or not (math.isfinite(self.beta) and self.beta >= 0):
-            raise ValueError(f"GLD needs regions >= 1 and beta >= 0, got regions={self.regions}, beta={self.beta}")
-
-    @property
-    def needs_feature_maps(self) -> bool:
-        """Whether a term needs the teacher's feature maps (local, relation): a network teacher."""
-        return any(t in _NEEDS_FEATURE_MAPS for t in self.terms)
 
 
 def check_gld_teacher(cfg: GLDConfig, teacher: str, has_feature_maps: bool) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ from torch import nn
 
 from brainteacher import god
 from brainteacher.archs import build_student
+from brainteacher.configs import SimCLRConfig
 from brainteacher.images import augment, channel_stats, load_image_cache, normalise
 from brainteacher.io import atomic_dir, provenance, read_json, save_npy, write_json
 from brainteacher.splits import read_split
@@ -36,28 +37,6 @@ __all__ = ["SimCLRConfig", "nt_xent", "colour_jitter", "unlabelled_images", "ext
 log = logging.getLogger("brainteacher.simclr")
 
 BACKBONE_FILE = "backbone.pt"
-
-
-@dataclass(frozen=True)
-class SimCLRConfig:
-    """The backbone (``arch``, ``depth``, ``width``, ``stem``, ``image_size``: the students') and
-    its pretraining: ``steps`` AdamW steps of ``batch_size`` images (2 views each), NT-Xent
-    ``temperature``, projection to ``projection_dim``, ``extra_per_category`` simulated renders."""
-
-    arch: str = "resnet18"
-    depth: int = 18
-    width: int = 16
-    stem: str = "imagenet"
-    image_size: int = 32
-    steps: int = 300
-    batch_size: int = 64
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    temperature: float = 0.5
-    projection_dim: int = 64
-    extra_per_category: int = 8
-    seed: int = 0
-    device: str = "auto"
 
 
 def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:

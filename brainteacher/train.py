@@ -12,33 +12,16 @@ import math
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
+from brainteacher.configs import TrainConfig  # defined torch-free, so the workflow can read its defaults
+
 __all__ = ["TrainConfig", "pick_device", "seed_everything", "fit", "predict_logits"]
 
 log = logging.getLogger("brainteacher.train")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Optimisation settings. ``lr`` follows a linear warm-up then a cosine decay to ``lr * min_lr_ratio``.
-
-    The schedule's length is ``steps`` optimizer steps when set (students: the same number of
-    updates whatever the training-set size), else ``epochs`` passes over the data (decoders).
-    Warm-up is ``warmup_epochs`` passes, at most a fifth of the schedule."""
-
-    epochs: int = 60
-    steps: int | None = None
-    batch_size: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 1e-2
-    warmup_epochs: int = 2
-    min_lr_ratio: float = 0.01
-    log_every: int = 10  # epochs between progress lines (every epoch is logged at DEBUG)
 
 
 def pick_device(requested: str = "auto") -> torch.device:

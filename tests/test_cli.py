@@ -34,7 +34,7 @@ def _distill(*options: str) -> list[str]:
         (["decode", "--data", "D", "--subject", "S", "--roi", "V9", "--split", "all", "--out", "O"], "argument --roi: invalid choice: 'V9'"),
         (_distill("--alpha", "1.5"), "argument --alpha: must be a finite number in [0, 1], got 1.5"),
         (_distill("--temperature", "0"), "argument --temperature: must be a finite number > 0, got 0"),
-        (_distill("--image-size", "0"), "argument --image-size: must be a whole number in 1..2048, got 0"),
+        (_distill("--image-size", "0"), "argument --image-size: must be a whole number in 16..2048, got 0"),
         (_distill("--depth", "50"), "argument --depth: invalid choice: 50"),
         (["inspect-data", "--root", "DATA", "--rois", "V1", "XX"], "argument --rois: invalid choice: 'XX'"),
         (["make-splits", "--root", "DATA", "--out", "OUT", "--n-splits", "1"], "argument --n-splits: must be a whole number >= 2, got 1"),

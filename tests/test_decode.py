@@ -169,7 +169,7 @@ def test_repeated_trials_of_an_image_share_a_fold(handmade, tmp_path, monkeypatc
     rng = np.random.default_rng(0)
     for session in ("ses1", "ses2"):
         handmade.write(rng.normal(size=(n, 6)), name=f"Subject1_{session}.h5")
-    cfg = DecoderConfig(decoder="linear", n_folds=3, n_voxels=None, train=TrainConfig(epochs=2, log_every=1000))
+    cfg = DecoderConfig(decoder="linear", n_folds=3, n_voxels=None, keep_repeats=True, train=TrainConfig(epochs=2, log_every=1000))
     seen = {}
     real = decode._fit_fold
 
@@ -178,7 +178,7 @@ def test_repeated_trials_of_an_image_share_a_fold(handmade, tmp_path, monkeypatc
         return real(X_tr, y_tr, X_te, *args, **kwargs)
 
     monkeypatch.setattr(decode, "_fit_fold", spy)
-    run_decode(handmade.root, "Subject1", "V1", "all", tmp_path / "out", cfg, average_repeats=False)
+    run_decode(handmade.root, "Subject1", "V1", "all", tmp_path / "out", cfg)
     ids = np.load(tmp_path / "out" / "image_ids.npy")
     assert list(ids) == list(god.read_stimulus_tsv(handmade.root / god.TRAINING_TSV).names)  # one row per image
     assert seen["n_train"] == [8, 8, 8]  # 12 trials; each fold holds out both trials of 2 images

@@ -397,9 +397,9 @@ MUTATIONS = {
 # --- running a command and judging its end ------------------------------------------------------
 
 
-def _load_only(root, subject, roi, split_spec, out, cfg, *, average_repeats=True) -> dict:
+def _load_only(root, subject, roi, split_spec, out, cfg) -> dict:
     """What ``run_decode`` does before training: load one subject x ROI and read the split."""
-    data = god.GODLayout.from_root(root).load(subject, roi, average_repeats=average_repeats, check_images=False)
+    data = god.GODLayout.from_root(root).load(subject, roi, average_repeats=not cfg.keep_repeats, check_images=False)
     read_split(split_spec, data.image_ids)
     return {}
 

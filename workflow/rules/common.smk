@@ -11,6 +11,7 @@ from snakemake.utils import validate
 
 # ROIs and teacher kinds come from the package (torch-free modules), not from a copy here.
 from brainteacher.aggregate import BRAIN_KINDS, GLOBAL_KINDS
+from brainteacher.configs import workflow_options
 from brainteacher.god import ROIS
 from brainteacher.runs import PROVENANCE_FILE, SHARED_DATA, config_name, run_name
 
@@ -99,32 +100,15 @@ ROI_PATTERN = "|".join(ROIS)
 TEACHER_PATTERN = rf"{'|'.join(GLOBAL_KINDS)}|(?:{'|'.join(BRAIN_KINDS)})/(?:Subject\d+|mean)/(?:{ROI_PATTERN})"
 
 
-
-def _options(section, flags):
-    """CLI options ``--flag value`` from config[section] for each key in ``flags`` (None skipped),
-    each value shell-quoted (a weights path may hold spaces)."""
-    values = config[section]
-    return " ".join(f"--{key.replace('_', '-')} {shlex.quote(str(values[key]))}" for key in flags if values.get(key) is not None)
-
-
+# Each command's config options, rendered from the package's config dataclasses (brainteacher.configs),
+# the one place an option's name and default live.
 def decode_options(wildcards):
-    """The decode CLI's options from config['decode'] (n_voxels null = GOD's 500/1000 per ROI)."""
-    opts = _options("decode", ["folds", "width", "input_noise", "voxel_order", "stem", "epochs", "batch_size", "lr", "weight_decay", "seed", "device", "n_voxels"])
-    shortcut = " --linear-shortcut" if config["decode"].get("linear_shortcut", True) else " --no-linear-shortcut"
-    return opts + shortcut + (" --within-run" if config["decode"].get("within_run") else "")
-
-
-STUDENT_FLAGS = ["width", "image_size", "stem", "steps", "batch_size", "lr", "weight_decay", "device", "weights"]
-
-
-GLD_FLAGS = ["gld_alpha", "gld_beta", "gld_regions"]
+    return workflow_options("decode", config)
 
 
 def student_options(wildcards):
-    terms = " ".join(shlex.quote(t) for t in STUDENTS["gld_terms"])
-    opts = f"{_options('students', STUDENT_FLAGS + ['depth', 'alpha', 'temperature', 'arch', 'loss', 'init'] + GLD_FLAGS)} --gld-terms {terms}"
     checkpoints = "".join(f" --init-checkpoint {shlex.quote(f)}" for f in init_files(wildcards))
-    return f"{opts}{checkpoints}"
+    return workflow_options("distill", config) + checkpoints
 
 
 def simclr_backbone(split):
@@ -137,8 +121,7 @@ def init_files(wildcards):
 
 
 def simclr_options(wildcards):
-    student = _options("students", ["arch", "depth", "width", "stem", "image_size", "device"])
-    return f"{student} {_options('simclr', ['steps', 'batch_size', 'lr', 'temperature', 'projection_dim', 'extra_per_category', 'seed'])}"
+    return workflow_options("pretrain-simclr", config)
 
 
 def gld_needs_network_maps():
@@ -163,7 +146,7 @@ _refuse_gld_local_terms_for_global_logit_teachers()
 
 
 def network_options(wildcards):
-    return f"{_options('students', STUDENT_FLAGS)} {_options('network', ['depth', 'folds', 'seed'])}"
+    return workflow_options("network-teacher", config)
 
 
 def teachers():

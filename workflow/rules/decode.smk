@@ -11,8 +11,7 @@ rule make_splits:
         py=PY,
         root=data_root(),
         out=subpath(output[0], parent=True),
-        n=config["splits"]["n_splits"],
-        seed=config["splits"]["seed"],
+        options=workflow_options("make-splits", config),
     conda:
         "../envs/brainteacher.yaml"
     log:
@@ -20,7 +19,7 @@ rule make_splits:
     benchmark:
         in_run("benchmarks/make_splits.tsv")
     shell:
-        "{params.py} make-splits --root {params.root:q} --out {params.out:q} --n-splits {params.n} --seed {params.seed} 2> {log:q}"
+        "{params.py} make-splits --root {params.root:q} --out {params.out:q} {params.options} 2> {log:q}"
 
 
 rule decode:
