@@ -33,13 +33,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from brainteacher import god
 from brainteacher.errors import DataError
 from brainteacher.io import atomic_path, provenance, read_json, write_json
 from brainteacher.runs import check_dataset_root
 from brainteacher.metrics import macro_pr_auc, macro_roc_auc, softmax
 from brainteacher.comparisons import EVALUATION_SET, OUTCOMES, paired_image_test, read_scored_images, scoring_set
 from brainteacher.stats import holm, mean_ci
+from brainteacher.registry import MEAN_SOURCE, ROIS, brain_kinds, global_kinds, kind_names
 
 __all__ = [
     "COLUMNS",
@@ -59,10 +59,6 @@ __all__ = [
 
 log = logging.getLogger("brainteacher.aggregate")
 
-# Mirrors brainteacher.teachers (checked by a test); not imported because teachers imports torch.
-GLOBAL_KINDS = ("none", "network", "oracle")
-BRAIN_KINDS = ("brain", "label-smoothing", "shuffled-brain", "class-mean-brain", "random")
-MEAN_SOURCE = "mean"
 BASELINE_KIND = "none"
 GLOBAL_ROI = "all"  # the summary's ROI for teachers that use no ROI
 NO_SUBJECT = "-"  # the summary's subject for the mean source and the global teachers
@@ -119,7 +115,7 @@ DECODER_DOCS: dict[str, str] = {
 
 STUDENT_DOCS: dict[str, str] = {
     "teacher": "teacher spec: none, network, oracle or KIND/SOURCE/ROI (e.g. brain/Subject1/LOC)",
-    "kind": "teacher kind: none, network, oracle, brain, label-smoothing, shuffled-brain, class-mean-brain, random",
+    "kind": f"teacher kind: {', '.join(kind_names())}",
     "source": "whose brain data the teacher derives from: a subject, or mean (mean over subjects); NA for none/network/oracle",
     "roi": "ROI of the brain-derived teacher; NA for none/network/oracle",
     "decoder": "decoder whose out-of-fold logits the brain-derived teacher came from; NA for none/network/oracle",
@@ -291,7 +287,7 @@ def _sort_rows(table: pd.DataFrame, orders: Mapping[str, Sequence[Any]]) -> pd.D
 
 def _group_order() -> tuple[str, ...]:
     """Teacher groups in display order: none, network, oracle, brain, brain-mean, label-smoothing, ..."""
-    return GLOBAL_KINDS + tuple(g for kind in BRAIN_KINDS for g in (kind, f"{kind}-{MEAN_SOURCE}"))
+    return global_kinds() + tuple(g for kind in brain_kinds() for g in (kind, f"{kind}-{MEAN_SOURCE}"))
 
 
 # --- tables --------------------------------------------------------------------------------------
@@ -308,7 +304,7 @@ def decoder_table(paths: Iterable[str | Path]) -> pd.DataFrame:
         raise ValueError("no decoder metrics files given (results/<run>/decode/{decoder}/{subject}/{roi}/split{k}/metrics.json)")
     table = pd.DataFrame([_decoder_row(p) for p in paths], columns=list(DECODER_COLUMNS))
     _check_unique(table, ("subject", "roi", "decoder", "split"), paths)
-    return _sort_rows(table, {"subject": (), "roi": god.ROIS, "decoder": (), "split": ()})
+    return _sort_rows(table, {"subject": (), "roi": ROIS, "decoder": (), "split": ()})
 
 
 def student_table(paths: Iterable[str | Path]) -> pd.DataFrame:
@@ -317,7 +313,7 @@ def student_table(paths: Iterable[str | Path]) -> pd.DataFrame:
     paths = [Path(p) for p in paths]
     table = pd.DataFrame([_student_row(p) for p in paths], columns=list(STUDENT_COLUMNS))
     _check_unique(table, ("teacher", "split", "seed"), paths)
-    table = _sort_rows(table, {"kind": GLOBAL_KINDS + BRAIN_KINDS, "source": (), "roi": god.ROIS, "split": (), "seed": ()})
+    table = _sort_rows(table, {"kind": kind_names(), "source": (), "roi": ROIS, "split": (), "seed": ()})
     # NaN-free integer columns stay integers in the TSV (a seed is not 0.0).
     if not table.empty:
         table["seed"] = table["seed"].astype(np.int64)
@@ -327,7 +323,7 @@ def student_table(paths: Iterable[str | Path]) -> pd.DataFrame:
 def teacher_group(kind: str, source: str | None) -> str:
     """The summary's teacher group: ``brain`` for brain/Subject1/..., ``brain-mean`` for
     brain/mean/..., ``none`` / ``network`` / ``oracle`` for the global teachers."""
-    if kind in GLOBAL_KINDS:
+    if kind in global_kinds():
         return kind
     return f"{kind}-{MEAN_SOURCE}" if source == MEAN_SOURCE else kind
 
@@ -336,7 +332,7 @@ def _with_units(students: pd.DataFrame) -> pd.DataFrame:
     """``students`` plus the summary's ``group``, ``unit_roi`` ("all" for global teachers) and
     ``subject`` ("-" for the mean source and global teachers) columns."""
     units = students.copy()
-    is_global = units["kind"].isin(GLOBAL_KINDS).to_numpy()
+    is_global = units["kind"].isin(global_kinds()).to_numpy()
     is_mean = (units["source"] == MEAN_SOURCE).to_numpy()
     units["group"] = [teacher_group(k, s) for k, s in zip(units["kind"], units["source"])]
     units["unit_roi"] = np.where(is_global, GLOBAL_ROI, units["roi"].astype(object))
@@ -349,7 +345,7 @@ def _is_compared(kind: str, ref_kind: str | None) -> bool:
     compared with it; only the other brain-derived kinds have a control of the same source/ROI."""
     if ref_kind is None:
         return kind != BASELINE_KIND
-    return kind in BRAIN_KINDS and kind != ref_kind
+    return kind in brain_kinds() and kind != ref_kind
 
 
 def score_column(students: pd.DataFrame, metric: str) -> str:
@@ -450,7 +446,7 @@ def summary_table(
         if metric in students.columns
     ]
     summary = _add_holm(pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS)), primary)
-    return _sort_rows(summary, {"teacher": _group_order(), "roi": (GLOBAL_ROI, *god.ROIS), "metric": (*metrics, *RUN_LEVEL_METRICS)})
+    return _sort_rows(summary, {"teacher": _group_order(), "roi": (GLOBAL_ROI, *ROIS), "metric": (*metrics, *RUN_LEVEL_METRICS)})
 
 
 RUN_LEVEL_METRICS = ("roc_auc", "pr_auc")

@@ -9,9 +9,8 @@ from snakemake.settings.types import DeploymentMethod
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-# ROIs and teacher kinds come from the package (torch-free modules), not from a copy here.
-from brainteacher.aggregate import BRAIN_KINDS, GLOBAL_KINDS
-from brainteacher.god import ROIS
+# ROIs, decoders and teacher kinds come from the package's torch-free registry, not from a copy here.
+from brainteacher.registry import DECODERS, MEAN_SOURCE, ROIS, expand_teachers, parse_teacher, teacher_pattern
 from brainteacher.runs import PROVENANCE_FILE, SHARED_DATA, config_name, run_name
 
 
@@ -96,7 +95,8 @@ PROVENANCE = in_run(f"tables/{PROVENANCE_FILE}")
 IMAGE_CACHE = in_run(f"images/{STUDENTS['image_size']}px.npy")
 
 ROI_PATTERN = "|".join(ROIS)
-TEACHER_PATTERN = rf"{'|'.join(GLOBAL_KINDS)}|(?:{'|'.join(BRAIN_KINDS)})/(?:Subject\d+|mean)/(?:{ROI_PATTERN})"
+DECODER_PATTERN = "|".join(DECODERS)
+TEACHER_PATTERN = teacher_pattern(ROIS)
 
 
 
@@ -167,21 +167,8 @@ def network_options(wildcards):
 
 
 def teachers():
-    """Every teacher name the config asks for (see brainteacher.teachers for the grammar)."""
-    names = []
-    for kind in STUDENTS["teachers"]:
-        if kind in GLOBAL_KINDS:
-            if kind == "oracle" and not simulated():
-                raise ValueError("config students.teachers: 'oracle' needs simulated data (data.source: simulate)")
-            names.append(kind)
-        elif kind == "brain":
-            names += [f"brain/{s}/{r}" for s in config["subjects"] for r in config["rois"]]
-        elif kind == "brain-mean":
-            names += [f"brain/mean/{r}" for r in config["rois"]]
-        else:
-            sources = (["mean"] if "mean" in STUDENTS["control_sources"] else []) + (config["subjects"] if "subjects" in STUDENTS["control_sources"] else [])
-            names += [f"{kind}/{s}/{r}" for s in sources for r in config["rois"]]
-    return names
+    """Every teacher name the config asks for (brainteacher.registry.expand_teachers)."""
+    return expand_teachers(config)
 
 
 def decode_dir(decoder, subject, roi, split):
@@ -197,9 +184,9 @@ def teacher_dirs(wildcards):
         return [in_run(f"network/split{wildcards.split}")]
     if t == "oracle":
         return [f"{data_root()}/ground_truth.json"]
-    _, source, roi = t.split("/")
-    subjects = config["subjects"] if source == "mean" else [source]
-    return [decode_dir(STUDENTS["teacher_decoder"], s, roi, wildcards.split) for s in subjects]
+    spec = parse_teacher(t)
+    subjects = config["subjects"] if spec.source == MEAN_SOURCE else [spec.source]
+    return [decode_dir(STUDENTS["teacher_decoder"], s, spec.roi, wildcards.split) for s in subjects]
 
 
 # The files of a teacher folder that a student reads (brainteacher.teachers.read_teacher_dir).
