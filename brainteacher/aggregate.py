@@ -26,7 +26,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from brainteacher.errors import DataError
+from brainteacher.formats import student_dir, teacher_dir
 from brainteacher.io import atomic_path, provenance, read_json, write_json
 from brainteacher.runs import check_dataset_root
 from brainteacher.metrics import macro_pr_auc, macro_roc_auc, softmax
@@ -193,14 +194,18 @@ _TEACHER_STATS = ("true_class_prob", "entropy", "top1")
 # --- reading metrics.json files -----------------------------------------------------------------
 
 
-def _read_metrics(path: Path, keys: Iterable[str], nested: str) -> dict[str, Any]:
-    """The JSON object in ``path``, after checking it has ``keys`` and ``nested`` holds every metric."""
+def _read_metrics(
+    path: Path, keys: Iterable[str], nested: str, check_version: Callable[[dict, Path], None]
+) -> dict[str, Any]:
+    """The JSON object in ``path``, after checking its format version (``check_version``, first: an
+    older format may lack keys), that it has ``keys`` and that ``nested`` holds every metric."""
     try:
         data = read_json(path)
     except (OSError, json.JSONDecodeError) as err:
         raise DataError(path, f"cannot read metrics: {err}") from err
     if not isinstance(data, dict):
         raise DataError(path, "metrics file does not hold a JSON object")
+    check_version(data, path)
     missing = [k for k in (*keys, nested) if k not in data]
     if not missing and isinstance(data[nested], dict):
         missing = [f"{nested}.{m}" for m in _METRICS if m not in data[nested]]
@@ -212,7 +217,7 @@ def _read_metrics(path: Path, keys: Iterable[str], nested: str) -> dict[str, Any
 
 
 def _decoder_row(path: Path) -> dict[str, Any]:
-    data = _read_metrics(path, _DECODER_KEYS, "out_of_fold")
+    data = _read_metrics(path, _DECODER_KEYS, "out_of_fold", teacher_dir.check)
     calibration = data.get("calibration") or {}
     row = {k: data[k] for k in _DECODER_KEYS} | {m: data["out_of_fold"][m] for m in _METRICS}
     row |= {col: calibration.get(key, math.nan) for col, key in _CALIBRATION_KEYS.items()}
@@ -220,7 +225,7 @@ def _decoder_row(path: Path) -> dict[str, Any]:
 
 
 def _student_row(path: Path) -> dict[str, Any]:
-    data = _read_metrics(path, (*_STUDENT_KEYS.values(), *_STUDENT_INFO, "teacher_stats"), "test")
+    data = _read_metrics(path, (*_STUDENT_KEYS.values(), *_STUDENT_INFO, "teacher_stats"), "test", student_dir.check)
     stats = data["teacher_stats"] or {}  # null for the baseline: it has no targets
     evaluation = data.get("evaluation") or {}  # null on real data: no evaluation set
     train = data.get("train") or {}
@@ -233,7 +238,7 @@ def _student_row(path: Path) -> dict[str, Any]:
         | {k: data[k] for k in _STUDENT_INFO}
         | {"n_evaluation": data.get("n_evaluation", 0), "folder": str(path.parent)}
         | {k: data.get(k, d) for k, d in _TOOLBOX_DEFAULTS.items()}
-        | _aucs(path.parent, "test", "") | _aucs(path.parent, "eval", "eval_")
+        | _aucs(path.parent, student_dir.HELDOUT, "") | _aucs(path.parent, student_dir.EVALUATION, "eval_")
     )
     return {c: row[c] for c in STUDENT_COLUMNS}
 
@@ -242,9 +247,10 @@ def _student_row(path: Path) -> dict[str, Any]:
 _TOOLBOX_DEFAULTS = {"arch": "resnet18", "loss": None, "init": "random", "latency_ms_batch1": math.nan, "latency_ms_batch64": math.nan, "latency_threads": math.nan}
 
 
-def _aucs(folder: Path, prefix: str, column_prefix: str) -> dict[str, float]:
-    """Macro ROC-AUC and PR-AUC of a student's saved ``<prefix>_logits.npy`` (NaN when absent)."""
-    logits, labels = folder / f"{prefix}_logits.npy", folder / f"{prefix}_labels.npy"
+def _aucs(folder: Path, which: str, column_prefix: str) -> dict[str, float]:
+    """Macro ROC-AUC and PR-AUC of a student's ``which`` predictions (heldout, evaluation); NaN when absent."""
+    logits_file, _, labels_file = student_dir.prediction_files(which)
+    logits, labels = folder / logits_file, folder / labels_file
     if not (logits.is_file() and labels.is_file()):
         return {f"{column_prefix}roc_auc": math.nan, f"{column_prefix}pr_auc": math.nan}
     probs, y = softmax(np.load(logits), axis=1), np.load(labels).astype(np.int64)

@@ -28,7 +28,9 @@ from matplotlib.lines import Line2D
 from scipy import stats as scipy_stats
 
 from brainteacher.aggregate import BASELINE_KIND, COLUMNS, GLOBAL_ROI, MEAN_SOURCE, REFERENCES, gains_vs_baseline, positive_control_verdict, read_table, score_column
+from brainteacher.comparisons import scoring_set
 from brainteacher.errors import DataError
+from brainteacher.formats import student_dir
 from brainteacher.io import atomic_path, read_json
 from brainteacher.registry import global_kinds
 from brainteacher.runs import check_same_run
@@ -479,9 +481,8 @@ def accuracy_vs_size(tables: Sequence[pd.DataFrame], out_stem: Path, note: str =
 
 def _scored_predictions(folder: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """A student's scoring-set (logits (n, C), labels (n,)): evaluation set if saved, else held-out."""
-    folder = Path(folder)
-    prefix = "eval" if (folder / "eval_logits.npy").is_file() else "test"
-    return np.load(folder / f"{prefix}_logits.npy"), np.load(folder / f"{prefix}_labels.npy").astype(np.int64)
+    logits, _, labels = student_dir.prediction_files(scoring_set(folder))
+    return np.load(Path(folder) / logits), np.load(Path(folder) / labels).astype(np.int64)
 
 
 def category_order(ground_truth: str | Path | None, n_classes: int) -> tuple[np.ndarray, np.ndarray]:

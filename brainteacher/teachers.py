@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from brainteacher.errors import DataError
+from brainteacher.formats import teacher_dir
 from brainteacher.io import read_json
 from brainteacher.kd import entropy, epsilon_matching_true_class_prob, label_smoothing_targets, log_probs_from_probs, random_targets_matching
 from brainteacher.metrics import softmax
@@ -54,21 +55,13 @@ __all__ = ["CONTROL_TARGETS", "control_target", "TeacherSpec", "parse_teacher", 
 def read_teacher_dir(folder: str | Path, train_ids: Sequence[str], labels: np.ndarray, test_ids: Sequence[str] = ()) -> np.ndarray:
     """(n_train, C) float64 logits of a decode or network-teacher folder, rows in ``train_ids`` order.
 
-    The folder holds ``logits.npy`` (n, C), ``image_ids.npy`` (n,) and ``labels.npy`` (n,). Rows
-    are matched by image name, never by position; the folder's labels must agree with ``labels``.
-    Raises DataError if the folder misses a training image or holds any of ``test_ids``.
+    The folder's format: ``brainteacher.formats.teacher_dir``. Rows are matched by image name,
+    never by position; the folder's labels must agree with ``labels``. Raises DataError if the
+    folder is of another format version, misses a training image or holds any of ``test_ids``.
     """
     folder = Path(folder)
-    for name in ("logits.npy", "image_ids.npy", "labels.npy"):
-        if not (folder / name).is_file():
-            raise DataError(folder / name, "teacher file not found")
-    logits = np.load(folder / "logits.npy")
-    ids = [str(i) for i in np.load(folder / "image_ids.npy")]
-    their_labels = np.load(folder / "labels.npy")
-    if logits.ndim != 2 or len(logits) != len(ids) or len(their_labels) != len(ids):
-        raise DataError(folder, f"logits {logits.shape}, image_ids ({len(ids)},) and labels {their_labels.shape} do not match")
-    if not np.isfinite(logits).all():
-        raise DataError(folder / "logits.npy", "non-finite teacher logits")
+    rows = teacher_dir.read(folder)
+    logits, ids, their_labels = rows.logits, rows.image_ids, rows.labels
     leaked = set(ids) & set(test_ids)
     if leaked:
         raise DataError(folder, f"teacher holds {len(leaked)} of this split's test images (e.g. {sorted(leaked)[0]}); it must be fitted on the split's training images only")
@@ -78,7 +71,7 @@ def read_teacher_dir(folder: str | Path, train_ids: Sequence[str], labels: np.nd
         raise DataError(folder, f"teacher has no target for {len(missing)} training image(s), e.g. {missing[0]}; was it made for another split?")
     order = np.array([row[i] for i in train_ids])
     if not np.array_equal(their_labels[order], labels):
-        raise DataError(folder / "labels.npy", "teacher labels disagree with the dataset's labels for the same images")
+        raise DataError(folder / teacher_dir.LABELS, "teacher labels disagree with the dataset's labels for the same images")
     return logits[order].astype(np.float64)
 
 

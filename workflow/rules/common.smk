@@ -11,6 +11,8 @@ from snakemake.utils import validate
 
 # ROIs, decoders and teacher kinds come from the package's torch-free registry, not from a copy here.
 from brainteacher.registry import DECODERS, MEAN_SOURCE, ROIS, expand_teachers, parse_teacher, teacher_pattern
+# File names of the teacher folders, student folders and the image cache: their format modules.
+from brainteacher.formats import image_cache, student_dir, teacher_dir
 from brainteacher.runs import PROVENANCE_FILE, SHARED_DATA, config_name, run_name
 
 
@@ -92,7 +94,7 @@ def in_run(path):
 
 
 PROVENANCE = in_run(f"tables/{PROVENANCE_FILE}")
-IMAGE_CACHE = in_run(f"images/{STUDENTS['image_size']}px.npy")
+IMAGE_CACHE = in_run(f"images/{image_cache.cache_name(STUDENTS['image_size'])}")
 
 ROI_PATTERN = "|".join(ROIS)
 DECODER_PATTERN = "|".join(DECODERS)
@@ -189,12 +191,14 @@ def teacher_dirs(wildcards):
     return [decode_dir(STUDENTS["teacher_decoder"], s, spec.roi, wildcards.split) for s in subjects]
 
 
-# The files of a teacher folder that a student reads (brainteacher.teachers.read_teacher_dir).
-TEACHER_FILES = ["logits.npy", "image_ids.npy", "labels.npy"]
+# The files of a teacher folder that a student reads (brainteacher.formats.teacher_dir), and the
+# other files a decoder writes (its metrics.json is an output of its own).
+TEACHER_FILES = list(teacher_dir.READ_FILES)
+DECODE_FILES = [*TEACHER_FILES, teacher_dir.RAW_LOGITS, teacher_dir.SOFT_LABELS, teacher_dir.FOLDS]
 
 
 # The network teacher's fold models, kept for GLD's local terms (brainteacher.distill).
-NETWORK_MODEL_FILES = ["network.json", "folds.npy", *(f"fold{k}.pt" for k in range(config["network"]["folds"]))]
+NETWORK_MODEL_FILES = teacher_dir.network_model_files(config["network"]["folds"])
 
 
 def teacher_files(wildcards):
@@ -208,9 +212,9 @@ def teacher_files(wildcards):
 
 # The prediction files of a student that the summary's per-image comparisons read
 # (brainteacher.comparisons); the evaluation set exists on simulated data only.
-STUDENT_PREDICTIONS = ["test_logits.npy", "test_image_ids.npy", "test_labels.npy"]
+STUDENT_PREDICTIONS = list(student_dir.prediction_files(student_dir.HELDOUT))
 if simulated():
-    STUDENT_PREDICTIONS += ["eval_logits.npy", "eval_image_ids.npy", "eval_labels.npy"]
+    STUDENT_PREDICTIONS += student_dir.prediction_files(student_dir.EVALUATION)
 
 
 def ground_truth_option():
