@@ -29,7 +29,8 @@ def _set_version(path, version):
 def test_a_teacher_folder_holds_its_documented_files_and_reads_back(tmp_path):
     metrics = _teacher(tmp_path / "t")
     assert sorted(p.name for p in (tmp_path / "t").iterdir()) == sorted(teacher_dir.FILES)
-    assert metrics["format_version"] == teacher_dir.FORMAT_VERSION == json.loads((tmp_path / "t" / "metrics.json").read_text())["format_version"]
+    written = json.loads((tmp_path / "t" / "metrics.json").read_text())
+    assert metrics["format_version"] == written["format_version"] == teacher_dir.FORMAT_VERSION
     rows = teacher_dir.read(tmp_path / "t")
     assert rows.image_ids == list(IDS) and rows.logits.dtype == np.float32 and rows.logits.shape == (4, 2)
     np.testing.assert_array_equal(rows.labels, LABELS)
@@ -40,7 +41,8 @@ def test_a_teacher_folder_holds_its_documented_files_and_reads_back(tmp_path):
 def test_a_teacher_folder_of_another_version_is_refused_naming_its_metrics(tmp_path):
     _teacher(tmp_path / "t")
     _set_version(tmp_path / "t" / "metrics.json", 2)
-    with pytest.raises(DataError, match=r"metrics\.json: teacher folder format version 2, but this brainteacher reads version 1"):
+    message = r"metrics\.json: teacher folder format version 2, but this brainteacher reads version 1"
+    with pytest.raises(DataError, match=message):
         read_teacher_dir(tmp_path / "t", IDS, LABELS)
     # A folder from before the field (or hand-made, without metrics.json) is version 1.
     (tmp_path / "t" / "metrics.json").write_text("{}")
@@ -60,7 +62,8 @@ def test_a_student_folder_holds_its_documented_files_and_checks_its_version(tmp_
     metrics = student_dir.write(tmp_path / "s", {"wall_time_s": None}, test, None, save_model, started=0.0)
     names = {p.name for p in (tmp_path / "s").iterdir()}
     assert names == {student_dir.METRICS, student_dir.MODEL, *student_dir.prediction_files(student_dir.HELDOUT)}
-    assert metrics["size_mb"] == 1.0 and metrics["wall_time_s"] > 0 and metrics["format_version"] == student_dir.FORMAT_VERSION
+    assert metrics["size_mb"] == 1.0 and metrics["wall_time_s"] > 0
+    assert metrics["format_version"] == student_dir.FORMAT_VERSION
     student_dir.check(metrics, tmp_path / "s" / "metrics.json")
     with pytest.raises(DataError, match=r"s/metrics\.json: student folder format version 7"):
         student_dir.check({**metrics, "format_version": 7}, tmp_path / "s" / "metrics.json")

@@ -50,7 +50,8 @@ def test_expand_teachers_lists_every_spec_in_the_configs_order():
         "brain/mean/V1", "brain/mean/LOC",
         # The mean source first, then the subjects, whatever the order of control_sources.
         "shuffled-brain/mean/V1", "shuffled-brain/mean/LOC",
-        "shuffled-brain/Subject1/V1", "shuffled-brain/Subject1/LOC", "shuffled-brain/Subject2/V1", "shuffled-brain/Subject2/LOC",
+        "shuffled-brain/Subject1/V1", "shuffled-brain/Subject1/LOC",
+        "shuffled-brain/Subject2/V1", "shuffled-brain/Subject2/LOC",
     ]  # fmt: skip
     assert expand_teachers(_config(["random"], control_sources=["subjects"])) == [
         f"random/{s}/{r}" for s in ("Subject1", "Subject2") for r in ("V1", "LOC")
@@ -104,7 +105,9 @@ def test_the_registry_imports_nothing_heavy():
 
 # --- adding a control kind: one registry entry + its target function -------------------------------------
 
-FLIPPED = TeacherKind("flipped-brain", "the brain teacher's logits negated", brain_derived=True, control=True, target="flipped")
+FLIPPED = TeacherKind(
+    "flipped-brain", "the brain teacher's logits negated", brain_derived=True, control=True, target="flipped"
+)
 
 
 def _flipped(brain, labels, temperature, rng):
@@ -127,7 +130,8 @@ def test_a_new_control_kind_flows_through_the_target_list_parsing_and_dispatch(t
         expand_teachers(config)
     with temporary_teacher_kind(FLIPPED):
         # The workflow's target list and wildcard, and the spec grammar.
-        assert expand_teachers(config) == ["none", "brain/mean/V1", "brain/mean/LOC", "flipped-brain/mean/V1", "flipped-brain/mean/LOC"]
+        expected = ["none", "brain/mean/V1", "brain/mean/LOC", "flipped-brain/mean/V1", "flipped-brain/mean/LOC"]
+        assert expand_teachers(config) == expected
         assert re.fullmatch(registry.teacher_pattern(), "flipped-brain/Subject2/LOC")
         spec = parse_teacher("flipped-brain/Subject1/V1")
         assert spec == TeacherSpec("flipped-brain", "Subject1", "V1") and spec.is_brain_derived
