@@ -13,7 +13,7 @@ include: "workflow/rules/common.smk"
 wildcard_constraints:
     subject=r"Subject\d+",
     roi=ROI_PATTERN,
-    decoder="linear|resnet1d",
+    decoder=DECODER_PATTERN,
     split=r"\d+",
     seed=r"\d+",
     teacher=TEACHER_PATTERN,

@@ -26,20 +26,21 @@ import json
 import logging
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from brainteacher import god
 from brainteacher.errors import DataError
+from brainteacher.formats import student_dir, teacher_dir
 from brainteacher.io import atomic_path, provenance, read_json, write_json
 from brainteacher.runs import check_dataset_root
 from brainteacher.metrics import macro_pr_auc, macro_roc_auc, softmax
 from brainteacher.comparisons import EVALUATION_SET, OUTCOMES, paired_image_test, read_scored_images, scoring_set
 from brainteacher.stats import holm, mean_ci
+from brainteacher.registry import MEAN_SOURCE, ROIS, brain_kinds, global_kinds, kind_names
 
 __all__ = [
     "COLUMNS",
@@ -59,10 +60,6 @@ __all__ = [
 
 log = logging.getLogger("brainteacher.aggregate")
 
-# Mirrors brainteacher.teachers (checked by a test); not imported because teachers imports torch.
-GLOBAL_KINDS = ("none", "network", "oracle")
-BRAIN_KINDS = ("brain", "label-smoothing", "shuffled-brain", "class-mean-brain", "random")
-MEAN_SOURCE = "mean"
 BASELINE_KIND = "none"
 GLOBAL_ROI = "all"  # the summary's ROI for teachers that use no ROI
 NO_SUBJECT = "-"  # the summary's subject for the mean source and the global teachers
@@ -119,7 +116,7 @@ DECODER_DOCS: dict[str, str] = {
 
 STUDENT_DOCS: dict[str, str] = {
     "teacher": "teacher spec: none, network, oracle or KIND/SOURCE/ROI (e.g. brain/Subject1/LOC)",
-    "kind": "teacher kind: none, network, oracle, brain, label-smoothing, shuffled-brain, class-mean-brain, random",
+    "kind": f"teacher kind: {', '.join(kind_names())}",
     "source": "whose brain data the teacher derives from: a subject, or mean (mean over subjects); NA for none/network/oracle",
     "roi": "ROI of the brain-derived teacher; NA for none/network/oracle",
     "decoder": "decoder whose out-of-fold logits the brain-derived teacher came from; NA for none/network/oracle",
@@ -197,14 +194,18 @@ _TEACHER_STATS = ("true_class_prob", "entropy", "top1")
 # --- reading metrics.json files -----------------------------------------------------------------
 
 
-def _read_metrics(path: Path, keys: Iterable[str], nested: str) -> dict[str, Any]:
-    """The JSON object in ``path``, after checking it has ``keys`` and ``nested`` holds every metric."""
+def _read_metrics(
+    path: Path, keys: Iterable[str], nested: str, check_version: Callable[[dict, Path], None]
+) -> dict[str, Any]:
+    """The JSON object in ``path``, after checking its format version (``check_version``, first: an
+    older format may lack keys), that it has ``keys`` and that ``nested`` holds every metric."""
     try:
         data = read_json(path)
     except (OSError, json.JSONDecodeError) as err:
         raise DataError(path, f"cannot read metrics: {err}") from err
     if not isinstance(data, dict):
         raise DataError(path, "metrics file does not hold a JSON object")
+    check_version(data, path)
     missing = [k for k in (*keys, nested) if k not in data]
     if not missing and isinstance(data[nested], dict):
         missing = [f"{nested}.{m}" for m in _METRICS if m not in data[nested]]
@@ -216,7 +217,7 @@ def _read_metrics(path: Path, keys: Iterable[str], nested: str) -> dict[str, Any
 
 
 def _decoder_row(path: Path) -> dict[str, Any]:
-    data = _read_metrics(path, _DECODER_KEYS, "out_of_fold")
+    data = _read_metrics(path, _DECODER_KEYS, "out_of_fold", teacher_dir.check)
     calibration = data.get("calibration") or {}
     row = {k: data[k] for k in _DECODER_KEYS} | {m: data["out_of_fold"][m] for m in _METRICS}
     row |= {col: calibration.get(key, math.nan) for col, key in _CALIBRATION_KEYS.items()}
@@ -224,7 +225,7 @@ def _decoder_row(path: Path) -> dict[str, Any]:
 
 
 def _student_row(path: Path) -> dict[str, Any]:
-    data = _read_metrics(path, (*_STUDENT_KEYS.values(), *_STUDENT_INFO, "teacher_stats"), "test")
+    data = _read_metrics(path, (*_STUDENT_KEYS.values(), *_STUDENT_INFO, "teacher_stats"), "test", student_dir.check)
     stats = data["teacher_stats"] or {}  # null for the baseline: it has no targets
     evaluation = data.get("evaluation") or {}  # null on real data: no evaluation set
     train = data.get("train") or {}
@@ -237,7 +238,7 @@ def _student_row(path: Path) -> dict[str, Any]:
         | {k: data[k] for k in _STUDENT_INFO}
         | {"n_evaluation": data.get("n_evaluation", 0), "folder": str(path.parent)}
         | {k: data.get(k, d) for k, d in _TOOLBOX_DEFAULTS.items()}
-        | _aucs(path.parent, "test", "") | _aucs(path.parent, "eval", "eval_")
+        | _aucs(path.parent, student_dir.HELDOUT, "") | _aucs(path.parent, student_dir.EVALUATION, "eval_")
     )
     return {c: row[c] for c in STUDENT_COLUMNS}
 
@@ -246,9 +247,10 @@ def _student_row(path: Path) -> dict[str, Any]:
 _TOOLBOX_DEFAULTS = {"arch": "resnet18", "loss": None, "init": "random", "latency_ms_batch1": math.nan, "latency_ms_batch64": math.nan, "latency_threads": math.nan}
 
 
-def _aucs(folder: Path, prefix: str, column_prefix: str) -> dict[str, float]:
-    """Macro ROC-AUC and PR-AUC of a student's saved ``<prefix>_logits.npy`` (NaN when absent)."""
-    logits, labels = folder / f"{prefix}_logits.npy", folder / f"{prefix}_labels.npy"
+def _aucs(folder: Path, which: str, column_prefix: str) -> dict[str, float]:
+    """Macro ROC-AUC and PR-AUC of a student's ``which`` predictions (heldout, evaluation); NaN when absent."""
+    logits_file, _, labels_file = student_dir.prediction_files(which)
+    logits, labels = folder / logits_file, folder / labels_file
     if not (logits.is_file() and labels.is_file()):
         return {f"{column_prefix}roc_auc": math.nan, f"{column_prefix}pr_auc": math.nan}
     probs, y = softmax(np.load(logits), axis=1), np.load(labels).astype(np.int64)
@@ -291,7 +293,7 @@ def _sort_rows(table: pd.DataFrame, orders: Mapping[str, Sequence[Any]]) -> pd.D
 
 def _group_order() -> tuple[str, ...]:
     """Teacher groups in display order: none, network, oracle, brain, brain-mean, label-smoothing, ..."""
-    return GLOBAL_KINDS + tuple(g for kind in BRAIN_KINDS for g in (kind, f"{kind}-{MEAN_SOURCE}"))
+    return global_kinds() + tuple(g for kind in brain_kinds() for g in (kind, f"{kind}-{MEAN_SOURCE}"))
 
 
 # --- tables --------------------------------------------------------------------------------------
@@ -308,7 +310,7 @@ def decoder_table(paths: Iterable[str | Path]) -> pd.DataFrame:
         raise ValueError("no decoder metrics files given (results/<run>/decode/{decoder}/{subject}/{roi}/split{k}/metrics.json)")
     table = pd.DataFrame([_decoder_row(p) for p in paths], columns=list(DECODER_COLUMNS))
     _check_unique(table, ("subject", "roi", "decoder", "split"), paths)
-    return _sort_rows(table, {"subject": (), "roi": god.ROIS, "decoder": (), "split": ()})
+    return _sort_rows(table, {"subject": (), "roi": ROIS, "decoder": (), "split": ()})
 
 
 def student_table(paths: Iterable[str | Path]) -> pd.DataFrame:
@@ -317,7 +319,7 @@ def student_table(paths: Iterable[str | Path]) -> pd.DataFrame:
     paths = [Path(p) for p in paths]
     table = pd.DataFrame([_student_row(p) for p in paths], columns=list(STUDENT_COLUMNS))
     _check_unique(table, ("teacher", "split", "seed"), paths)
-    table = _sort_rows(table, {"kind": GLOBAL_KINDS + BRAIN_KINDS, "source": (), "roi": god.ROIS, "split": (), "seed": ()})
+    table = _sort_rows(table, {"kind": kind_names(), "source": (), "roi": ROIS, "split": (), "seed": ()})
     # NaN-free integer columns stay integers in the TSV (a seed is not 0.0).
     if not table.empty:
         table["seed"] = table["seed"].astype(np.int64)
@@ -327,7 +329,7 @@ def student_table(paths: Iterable[str | Path]) -> pd.DataFrame:
 def teacher_group(kind: str, source: str | None) -> str:
     """The summary's teacher group: ``brain`` for brain/Subject1/..., ``brain-mean`` for
     brain/mean/..., ``none`` / ``network`` / ``oracle`` for the global teachers."""
-    if kind in GLOBAL_KINDS:
+    if kind in global_kinds():
         return kind
     return f"{kind}-{MEAN_SOURCE}" if source == MEAN_SOURCE else kind
 
@@ -336,7 +338,7 @@ def _with_units(students: pd.DataFrame) -> pd.DataFrame:
     """``students`` plus the summary's ``group``, ``unit_roi`` ("all" for global teachers) and
     ``subject`` ("-" for the mean source and global teachers) columns."""
     units = students.copy()
-    is_global = units["kind"].isin(GLOBAL_KINDS).to_numpy()
+    is_global = units["kind"].isin(global_kinds()).to_numpy()
     is_mean = (units["source"] == MEAN_SOURCE).to_numpy()
     units["group"] = [teacher_group(k, s) for k, s in zip(units["kind"], units["source"])]
     units["unit_roi"] = np.where(is_global, GLOBAL_ROI, units["roi"].astype(object))
@@ -349,7 +351,7 @@ def _is_compared(kind: str, ref_kind: str | None) -> bool:
     compared with it; only the other brain-derived kinds have a control of the same source/ROI."""
     if ref_kind is None:
         return kind != BASELINE_KIND
-    return kind in BRAIN_KINDS and kind != ref_kind
+    return kind in brain_kinds() and kind != ref_kind
 
 
 def score_column(students: pd.DataFrame, metric: str) -> str:
@@ -450,7 +452,7 @@ def summary_table(
         if metric in students.columns
     ]
     summary = _add_holm(pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS)), primary)
-    return _sort_rows(summary, {"teacher": _group_order(), "roi": (GLOBAL_ROI, *god.ROIS), "metric": (*metrics, *RUN_LEVEL_METRICS)})
+    return _sort_rows(summary, {"teacher": _group_order(), "roi": (GLOBAL_ROI, *ROIS), "metric": (*metrics, *RUN_LEVEL_METRICS)})
 
 
 RUN_LEVEL_METRICS = ("roc_auc", "pr_auc")

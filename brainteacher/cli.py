@@ -56,7 +56,9 @@ def _dataset_arg(p: argparse.ArgumentParser) -> None:
 
 def _simulate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=_path, required=True, help="folder to write (replaced atomically)")
-    p.add_argument("--preset", default="quick", choices=["quick", "god"], help="quick (minutes on 2 CPU cores) or god (GOD-sized)")
+    from brainteacher.registry import PRESETS
+
+    p.add_argument("--preset", default="quick", choices=PRESETS, help="quick (minutes on 2 CPU cores) or god (GOD-sized)")
     p.add_argument("--seed", type=_SEED, default=0)
 
 
@@ -94,7 +96,7 @@ def _download(args: argparse.Namespace) -> None:
 
 def _inspect_args(p: argparse.ArgumentParser) -> None:
     _dataset_arg(p)
-    from brainteacher.god import ROIS
+    from brainteacher.registry import ROIS
 
     p.add_argument("--rois", nargs="+", default=None, choices=ROIS, metavar="ROI", help=f"ROIs to tabulate, of {', '.join(ROIS)} (default: all in the files)")
     p.add_argument("--out", type=_path, default=None, help="also write the TSV here")
@@ -147,7 +149,7 @@ def _make_splits(args: argparse.Namespace) -> None:
 
 def _decode_args(p: argparse.ArgumentParser) -> None:
     from brainteacher.configs import DecoderConfig
-    from brainteacher.god import ROIS
+    from brainteacher.registry import ROIS
 
     _dataset_arg(p)
     p.add_argument("--subject", required=True)

@@ -26,13 +26,14 @@ import numpy as np
 import pandas as pd
 
 from brainteacher.errors import DataError
+from brainteacher.formats import student_dir
 from brainteacher.metrics import softmax, topk_hits, true_class_nll
 from brainteacher.stats import category_paired_test
 
 __all__ = ["OUTCOMES", "ScoredImages", "read_scored_images", "scoring_set", "paired_image_test"]
 
-EVALUATION_SET, HELDOUT_SET = "evaluation", "heldout"
-_FILES = {EVALUATION_SET: ("eval_logits.npy", "eval_image_ids.npy", "eval_labels.npy"), HELDOUT_SET: ("test_logits.npy", "test_image_ids.npy", "test_labels.npy")}
+# The prediction sets and their files: brainteacher.formats.student_dir.
+EVALUATION_SET, HELDOUT_SET = student_dir.EVALUATION, student_dir.HELDOUT
 
 
 # Per-image outcome of (N, C) logits and (N,) labels; top-5 is top-min(5, C), as in the metrics.
@@ -56,14 +57,14 @@ class ScoredImages:
 
 def scoring_set(folder: str | Path) -> str:
     """``evaluation`` if the student folder holds evaluation-set predictions, else ``heldout``."""
-    return EVALUATION_SET if (Path(folder) / _FILES[EVALUATION_SET][0]).is_file() else HELDOUT_SET
+    return EVALUATION_SET if (Path(folder) / student_dir.prediction_files(EVALUATION_SET)[0]).is_file() else HELDOUT_SET
 
 
 def read_scored_images(folder: str | Path) -> ScoredImages:
     """The per-image outcomes of the student in ``folder`` (see the module docstring)."""
     folder = Path(folder)
     which = scoring_set(folder)
-    paths = [folder / name for name in _FILES[which]]
+    paths = [folder / name for name in student_dir.prediction_files(which)]
     for path in paths:
         if not path.is_file():
             raise DataError(path, "student prediction file not found")

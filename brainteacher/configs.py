@@ -85,7 +85,7 @@ class DecoderConfig:
     1D ResNet (the ablation switches; the linear decoder ignores them). ``keep_repeats`` trains on
     every presentation of an image instead of their average."""
 
-    decoder: str = option("resnet1d", "the decoder", choices="brainteacher.decode:DECODERS", in_config=False)
+    decoder: str = option("resnet1d", "the decoder", choices="brainteacher.registry:DECODERS", in_config=False)
     n_folds: int = option(5, "inner stratified folds for out-of-fold soft labels", key="folds", low=2)
     n_voxels: int | None = option(
         None, "top-N voxels by ANOVA F (null: 500, or 1000 for LVC/HVC/VC; 0 keeps all)", low=0

@@ -20,17 +20,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from brainteacher import god
-from brainteacher.calibration import calibrate
 from brainteacher.configs import DecoderConfig
-from brainteacher.io import atomic_dir, provenance, save_npy, write_json
-from brainteacher.metrics import classification_summary, softmax
+from brainteacher.formats import teacher_dir
+from brainteacher.io import provenance
+from brainteacher.metrics import classification_summary
 from brainteacher.preprocess import fit_preprocessor
 from brainteacher.resnet import resnet18
 from brainteacher.splits import read_split, stratified_folds
 from brainteacher.train import fit, pick_device, predict_logits, seed_everything
 from brainteacher.voxelorder import voxel_order
 
-__all__ = ["DECODERS", "DecoderConfig", "build_decoder", "out_of_fold_logits", "run_decode", "default_n_voxels", "write_soft_labels"]
+__all__ = ["DECODERS", "DecoderConfig", "build_decoder", "out_of_fold_logits", "run_decode", "default_n_voxels"]
 
 log = logging.getLogger("brainteacher.decode")
 
@@ -130,31 +130,6 @@ def _mean_per_image(values: np.ndarray, image_of_row: np.ndarray) -> tuple[np.nd
     return (sums / counts.reshape(-1, *[1] * (values.ndim - 1)))[order], first[order]
 
 
-def write_soft_labels(out: str | Path, logits: np.ndarray, image_ids, labels: np.ndarray, folds: np.ndarray, metrics: dict) -> dict:
-    """A teacher folder, written atomically, from out-of-fold ``logits`` (n, C).
-
-    The logits are first temperature-scaled on themselves (``calibration.calibrate``: one scalar
-    fitted on these out-of-fold logits over the split's training images, no test image), and
-    ``metrics`` gains ``calibration`` (temperature, NLL and ECE before and after) and
-    ``out_of_fold_calibrated`` (the metrics of the calibrated logits). Files: ``logits.npy`` (n, C)
-    float32, calibrated: what teachers read; ``raw_logits.npy`` (n, C), before calibration;
-    ``soft_labels.npy`` (softmax of the calibrated logits at T=1); ``image_ids.npy`` (row order);
-    ``labels.npy``; ``folds.npy``; ``metrics.json``. Brain decoders and the network teacher both
-    write this layout; ``teachers`` reads it. Returns ``metrics``."""
-    raw = np.asarray(logits, np.float32)
-    calibrated, record = calibrate(raw, labels)
-    metrics = {**metrics, "calibration": record, "out_of_fold_calibrated": classification_summary(calibrated, labels)}
-    with atomic_dir(out) as tmp:
-        save_npy(tmp / "logits.npy", calibrated)
-        save_npy(tmp / "raw_logits.npy", raw)
-        save_npy(tmp / "soft_labels.npy", softmax(calibrated, axis=1).astype(np.float32))
-        save_npy(tmp / "image_ids.npy", np.asarray(image_ids))
-        save_npy(tmp / "labels.npy", labels)
-        save_npy(tmp / "folds.npy", folds)
-        write_json(tmp / "metrics.json", metrics)
-    return metrics
-
-
 def _for_roi(cfg: DecoderConfig, roi: str) -> DecoderConfig:
     """``cfg`` with ``n_voxels`` resolved for ``roi``: None -> GOD's count, 0 -> None (every voxel)."""
     return replace(cfg, n_voxels=default_n_voxels(roi) if cfg.n_voxels is None else (cfg.n_voxels or None))
@@ -164,8 +139,8 @@ def run_decode(
     root: str | Path, subject: str, roi: str, split_spec: str | Path, out: str | Path, cfg: DecoderConfig
 ) -> dict:
     """Decode one subject x ROI on a split's training images and write a teacher folder into
-    ``out`` (see :func:`write_soft_labels`: calibrated and raw out-of-fold logits, soft labels,
-    image ids, labels, folds and ``metrics.json``). ``cfg.keep_repeats`` trains on every presentation."""
+    ``out`` (``brainteacher.formats.teacher_dir``: calibrated and raw out-of-fold logits, soft
+    labels, image ids, labels, folds and ``metrics.json``). ``cfg.keep_repeats`` trains on every presentation."""
     t0 = time.perf_counter()
     cfg = _for_roi(cfg, roi)  # recorded resolved, as the command line passed it before
     average_repeats = not cfg.keep_repeats
@@ -201,7 +176,7 @@ def run_decode(
         "device": str(device),
         **provenance({"root": str(root), "subject": subject, "roi": roi, "split": str(split_spec), "average_repeats": average_repeats, "decoder": asdict(cfg)}, cfg.seed),
     }
-    metrics = write_soft_labels(out, logits, [data.image_ids[i] for i in rows], labels, folds, metrics)
+    metrics = teacher_dir.write(out, logits, [data.image_ids[i] for i in rows], labels, folds, metrics)
     top1, cal = metrics["out_of_fold"], metrics["calibration"]
     log.info("out-of-fold top-1 %.3f (chance %.3f), top-5 %.3f, rank %.3f", top1["top1"], top1["top1_chance"], top1["top5"], top1["mean_normalised_rank"])
     log.info("calibration: temperature %.3f, NLL %.3f -> %.3f, ECE %.3f -> %.3f", cal["temperature"], cal["nll_before"], cal["nll_after"], cal["ece_before"], cal["ece_after"])

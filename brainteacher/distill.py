@@ -29,10 +29,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from brainteacher import god, teachers
-from brainteacher.decode import write_soft_labels
 from brainteacher.errors import DataError
+from brainteacher.formats import student_dir, teacher_dir
 from brainteacher.images import augment, channel_stats, load_evaluation_images, load_training_images, normalise
-from brainteacher.io import atomic_dir, atomic_path, provenance, read_json, save_npy, write_json
+from brainteacher.io import atomic_path, provenance, read_json, write_json
 from brainteacher.archs import build_student, measure_latency
 from brainteacher.configs import INITS, NetworkConfig, StudentConfig
 from brainteacher.kd import check_gld_teacher, gld_loss, kd_loss, region_logits
@@ -54,7 +54,7 @@ __all__ = [
     "run_network_teacher",
 ]
 
-NETWORK_RECORD = "network.json"  # the network teacher's fold models: architecture and input statistics
+NETWORK_RECORD = teacher_dir.NETWORK_RECORD  # the network teacher's fold models: architecture and input statistics
 
 log = logging.getLogger("brainteacher.distill")
 
@@ -216,7 +216,7 @@ def _keep_fold_models(out: Path, models: list[nn.Module], stats: list, cfg: Stud
     """``fold<k>.pt`` (model k never saw fold k) and ``network.json`` beside the teacher's logits,
     so GLD can query each image's out-of-fold model on augmented views."""
     for k, model in enumerate(models):
-        with atomic_path(out / f"fold{k}.pt") as tmp:
+        with atomic_path(out / teacher_dir.fold_model(k)) as tmp:
             _checkpoint(tmp, model)
     record = {"n_folds": len(models), "n_classes": n_classes, "depth": cfg.depth, "width": cfg.width, "stem": cfg.stem, "image_size": cfg.image_size, "stats": stats}
     write_json(out / NETWORK_RECORD, record)
@@ -242,12 +242,9 @@ def run_distill(
 ) -> dict:
     """Train one student with one teacher on a split and test it on the split's held-out images.
 
-    Writes atomically into ``out``: ``metrics.json`` (test top-1/top-5/NLL/ECE on the held-out
-    images, the same on the evaluation images where the dataset has them, training accuracy and
-    final loss, per-category accuracy, parameters, size, train time, device, teacher statistics,
-    provenance), ``test_logits.npy`` (n_test, C) float32, ``test_image_ids.npy``,
-    ``test_labels.npy``, on simulated data ``eval_logits.npy``, ``eval_image_ids.npy`` and
-    ``eval_labels.npy``, and ``model.pt`` (a state_dict). ``decoder`` only labels which decoder a brain teacher came from.
+    Writes a student folder atomically into ``out`` (``brainteacher.formats.student_dir``:
+    ``metrics.json``, the held-out and, on simulated data, evaluation predictions, ``model.pt``).
+    ``decoder`` only labels which decoder a brain teacher came from.
     """
     t0 = time.perf_counter()
     spec = teachers.parse_teacher(teacher)
@@ -298,17 +295,9 @@ def run_distill(
         "device": str(device),
         **provenance({"root": str(root), "split": str(split_spec), "teacher": spec.name, "teacher_inputs": [str(p) for p in teacher_inputs], "student": asdict(cfg)}, seed),
     }
-    with atomic_dir(out) as tmp:
-        metrics["size_mb"] = round(_checkpoint(tmp / "model.pt", model), 4)
-        save_npy(tmp / "test_logits.npy", logits)
-        save_npy(tmp / "test_image_ids.npy", np.asarray(test.ids))
-        save_npy(tmp / "test_labels.npy", test.labels)
-        if evaluation is not None:
-            save_npy(tmp / "eval_logits.npy", eval_logits)
-            save_npy(tmp / "eval_image_ids.npy", np.asarray(evaluation.ids))
-            save_npy(tmp / "eval_labels.npy", evaluation.labels)
-        metrics["wall_time_s"] = round(time.perf_counter() - t0, 3)
-        write_json(tmp / "metrics.json", metrics)
+    on_test = student_dir.Predictions(logits, np.asarray(test.ids), test.labels)
+    on_eval = None if evaluation is None else student_dir.Predictions(eval_logits, np.asarray(evaluation.ids), evaluation.labels)
+    metrics = student_dir.write(out, metrics, on_test, on_eval, lambda path: _checkpoint(path, model), t0)
     s = metrics["evaluation"] or metrics["test"]
     log.info("%s: %s top-1 %.3f (chance %.3f), top-5 %.3f, NLL %.3f; training top-1 %.3f", spec.name, "evaluation" if evaluation else "test", s["top1"], s["top1_chance"], s["top5"], s["nll"], metrics["train"]["top1"])
     return metrics
@@ -333,7 +322,7 @@ def load_network_teacher(folder: str | Path, train_ids, student_stats, regions: 
     ``train_ids`` is answered by the fold model that never saw it."""
     folder = Path(folder)
     record = read_json(folder / NETWORK_RECORD)
-    ids, folds = np.load(folder / "image_ids.npy"), np.load(folder / "folds.npy")
+    ids, folds = np.load(folder / teacher_dir.IMAGE_IDS), np.load(folder / teacher_dir.FOLDS)
     fold_by_id = dict(zip(ids.tolist(), folds.tolist()))
     missing = [i for i in train_ids if i not in fold_by_id]
     if missing:
@@ -341,7 +330,7 @@ def load_network_teacher(folder: str | Path, train_ids, student_stats, regions: 
     models = []
     for k in range(record["n_folds"]):
         model = build_student("resnet18", record["n_classes"], depth=record["depth"], width=record["width"], stem=record["stem"])
-        model.load_state_dict(torch.load(folder / f"fold{k}.pt", map_location="cpu", weights_only=True))
+        model.load_state_dict(torch.load(folder / teacher_dir.fold_model(k), map_location="cpu", weights_only=True))
         models.append(model)
     stats = [(np.asarray(m), np.asarray(s)) for m, s in record["stats"]]
     return CrossFittedTeacher(models, stats, np.array([fold_by_id[i] for i in train_ids]), student_stats, regions, device)
@@ -352,7 +341,7 @@ def run_network_teacher(
 ) -> dict:
     """Cross-fit a ResNet (``cfg.depth``, 34 for the network teacher) over a split's training images
     with ``n_folds`` stratified folds, and write its out-of-fold logits as a teacher folder (the
-    same files as a decoder's: see ``decode.write_soft_labels``). Test images are never used."""
+    same files as a decoder's: see ``formats.teacher_dir``). Test images are never used."""
     t0 = time.perf_counter()
     train, _, table = load_split_images(root, split_spec, cfg.image_size, image_cache)
     n_classes = len(table.categories)
@@ -379,7 +368,7 @@ def run_network_teacher(
         "device": str(device),
         **provenance({"root": str(root), "split": str(split_spec), "network": asdict(cfg), "n_folds": n_folds}, seed),
     }
-    metrics = write_soft_labels(out, logits, train.ids, train.labels, folds, metrics)
+    metrics = teacher_dir.write(out, logits, train.ids, train.labels, folds, metrics)
     _keep_fold_models(Path(out), fold_models, fold_stats, cfg, n_classes)
     log.info("network teacher out-of-fold top-1 %.3f (chance %.3f)", metrics["out_of_fold"]["top1"], metrics["out_of_fold"]["top1_chance"])
     return metrics

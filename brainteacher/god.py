@@ -28,6 +28,8 @@ import h5py
 import numpy as np
 
 from brainteacher.errors import DataError
+# ROI and subject names live in the torch-free registry (the workflow reads them there); re-exported.
+from brainteacher.registry import ROI_UNIONS, ROIS, SINGLE_ROIS, SUBJECT_RE
 
 __all__ = [
     "ROIS",
@@ -64,9 +66,6 @@ __all__ = [
     "SUBJECT_RE",
 ]
 
-SINGLE_ROIS = ("V1", "V2", "V3", "V4", "LOC", "FFA", "PPA")
-ROI_UNIONS = {"LVC": ("V1", "V2", "V3"), "HVC": ("LOC", "FFA", "PPA"), "VC": SINGLE_ROIS}
-ROIS = SINGLE_ROIS + tuple(ROI_UNIONS)
 
 DATATYPE_TRAINING, DATATYPE_TEST, DATATYPE_IMAGERY = 1, 2, 3
 
@@ -616,7 +615,6 @@ def training_data(
 # --- a dataset on disk ------------------------------------------------------------------------
 
 
-SUBJECT_RE = re.compile(r"Subject\d+")  # a subject's name, as in the release's file names
 _SUBJECT_FILE_RE = re.compile(r"^(Subject\d+)(?:_[^.]+)?\.h5$")
 
 

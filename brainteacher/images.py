@@ -5,10 +5,10 @@ resolution into a (N, 3, S, S) uint8 array (saved as .npy beside the outputs whe
 ``augment`` does a random resized crop and a horizontal flip on a batch tensor, on its device.
 Normalisation statistics come from the training images only.
 
-A saved cache ``<name>.npy`` has a sidecar ``<name>.npy.json`` recording what it was built from:
-the format version, the size, the image file names in order, a SHA-256 over the image files'
-bytes and one over the array itself. The cache is reused only when all of them match; otherwise
-it is rebuilt, so a cache of the right shape but from other or edited images is never used.
+A saved cache ``<name>.npy`` has a sidecar ``<name>.npy.json`` recording what it was built from
+(its format: ``brainteacher.formats.image_cache``). The cache is reused only when all of it
+matches; otherwise it is rebuilt, so a cache of the right shape but from other or edited images
+is never used.
 """
 
 from __future__ import annotations
@@ -25,13 +25,14 @@ import torch
 import torch.nn.functional as F
 
 from brainteacher.errors import DataError
+from brainteacher.formats import image_cache
 from brainteacher.god import EVALUATION_IMAGE_DIR, EVALUATION_TSV, GODLayout, StimulusTable, image_paths, open_image, read_stimulus_tsv
 
 __all__ = ["CACHE_FORMAT", "cache_sidecar", "EvaluationImages", "load_image_cache", "load_training_images", "load_evaluation_images", "channel_stats", "normalise", "augment"]
 
 log = logging.getLogger("brainteacher.images")
 
-CACHE_FORMAT = 1  # bump when the decoding (resize, crop) changes, so old caches are rebuilt
+CACHE_FORMAT = image_cache.FORMAT_VERSION  # bump it there when the decoding (resize, crop) changes
 
 
 def _decode(path: Path, size: int) -> np.ndarray:
@@ -65,49 +66,14 @@ def _images_sha256(paths: Sequence[Path]) -> str:
     return digest.hexdigest()
 
 
-def _array_sha256(arr: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(arr).data).hexdigest()
-
-
 def cache_sidecar(cache: str | Path) -> Path:
     """The JSON record beside an image cache: ``images.npy`` -> ``images.npy.json``."""
-    cache = Path(cache)
-    return cache.with_name(cache.name + ".json")
+    return image_cache.sidecar(cache)
 
 
 def _cache_record(paths: Sequence[Path], size: int) -> dict[str, Any]:
     """What a cache of ``paths`` at ``size`` must have been built from (the sidecar, less the array hash)."""
-    return {"format": CACHE_FORMAT, "size": size, "images": [Path(p).name for p in paths], "images_sha256": _images_sha256(paths)}
-
-
-def _load_array(cache: Path) -> np.ndarray | None:
-    try:
-        return np.load(cache, allow_pickle=False)
-    except (OSError, ValueError, EOFError):  # truncated or not a .npy: rebuilt like a stale one
-        return None
-
-
-def _reuse(cache: Path, record: dict[str, Any]) -> tuple[np.ndarray | None, str]:
-    """The cached (N, 3, S, S) array if its sidecar matches ``record`` and its bytes, else None and why."""
-    from brainteacher.io import read_json
-
-    sidecar = cache_sidecar(cache)
-    if not cache.is_file() or not sidecar.is_file():
-        return None, "absent" if not cache.is_file() else f"no {sidecar.name}"
-    try:
-        saved = read_json(sidecar)
-    except (OSError, ValueError):
-        return None, f"{sidecar.name} is unreadable"
-    if not isinstance(saved, dict):
-        return None, f"{sidecar.name} is not a record"
-    changed = [key for key in record if saved.get(key) != record[key]]
-    if changed:
-        return None, f"its {', '.join(changed)} differ from the images' now"
-    arr = _load_array(cache)
-    n, size = len(record["images"]), record["size"]
-    if arr is None or arr.dtype != np.uint8 or arr.shape != (n, 3, size, size) or _array_sha256(arr) != saved.get("array_sha256"):
-        return None, f"the array does not match {sidecar.name}"
-    return arr, ""
+    return image_cache.record([Path(p).name for p in paths], size, _images_sha256(paths))
 
 
 def load_image_cache(paths: Sequence[Path], size: int, cache: Path | None = None) -> np.ndarray:
@@ -119,19 +85,14 @@ def load_image_cache(paths: Sequence[Path], size: int, cache: Path | None = None
     """
     if cache is None:
         return np.stack([_decode(Path(p), size) for p in paths])
-    from brainteacher.io import save_npy, write_json
-
     cache = Path(cache)
     record = _cache_record(paths, size)
-    arr, why = _reuse(cache, record)
+    arr, why = image_cache.read(cache, record)
     if arr is not None:
         return arr
     log.info("building image cache %s (%s)", cache, why)
     arr = np.stack([_decode(Path(p), size) for p in paths])
-    # The array first: a crash between the two writes leaves the new array beside no sidecar or an
-    # old one whose array hash does not match it, so the next call rebuilds rather than trusts it.
-    save_npy(cache, arr)
-    write_json(cache_sidecar(cache), {**record, "array_sha256": _array_sha256(arr)})
+    image_cache.write(cache, arr, record)
     return arr
 
 

@@ -27,9 +27,12 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from scipy import stats as scipy_stats
 
-from brainteacher.aggregate import COLUMNS, GLOBAL_ROI, MEAN_SOURCE, REFERENCES, gains_vs_baseline, positive_control_verdict, read_table, score_column
+from brainteacher.aggregate import BASELINE_KIND, COLUMNS, GLOBAL_ROI, MEAN_SOURCE, REFERENCES, gains_vs_baseline, positive_control_verdict, read_table, score_column
+from brainteacher.comparisons import scoring_set
 from brainteacher.errors import DataError
+from brainteacher.formats import student_dir
 from brainteacher.io import atomic_path, read_json
+from brainteacher.registry import global_kinds
 from brainteacher.runs import check_same_run
 from brainteacher.stats import mean_ci
 
@@ -123,7 +126,9 @@ def _pp(values: pd.Series | np.ndarray) -> np.ndarray:
     return 100.0 * np.asarray(values, np.float64)
 
 
-# Each summary group's marker and colour in the ROI comparison; groups without an entry are skipped.
+# Each summary group's marker and colour in the ROI comparison, in drawing order (a palette, not a
+# list of kinds: the groups come from the summary and brainteacher.registry). Groups without an
+# entry are drawn after these in _FALLBACK_STYLE.
 _GROUP_STYLES: dict[str, tuple[str, str]] = {
     "brain-mean": ("D", "tab:blue"),
     "brain": ("o", "black"),
@@ -138,8 +143,19 @@ _GROUP_STYLES: dict[str, tuple[str, str]] = {
     "network": ("P", "tab:green"),
     "oracle": ("*", "tab:red"),
 }
-_GLOBAL_GROUPS = ("network", "oracle")
+_FALLBACK_STYLE = ("X", "tab:olive")
 GLOBAL_SLOT = "no ROI"  # x-axis slot of the teachers that use no ROI (network, oracle)
+
+
+def _global_groups() -> tuple[str, ...]:
+    """Groups drawn in the 'no ROI' slot: the global kinds but the baseline (network, oracle)."""
+    return tuple(k for k in global_kinds() if k != BASELINE_KIND)
+
+
+def _exploratory_groups(present: set[str]) -> list[str]:
+    """The summary's groups compared with the baseline, styled ones first in the palette's order."""
+    known = [g for g in _GROUP_STYLES if g in present]
+    return known + sorted(present - set(known) - {BASELINE_KIND})
 
 
 def _primary_reference(primary: pd.DataFrame) -> str | None:
@@ -182,15 +198,17 @@ def _draw_exploratory(ax: Axes, summary: pd.DataFrame, gains: pd.DataFrame, rois
     """Every teacher group's difference from the baseline per ROI (network and oracle in their own
     slot), with the summary's intervals, plus the subject teachers' per-subject means."""
     rows = summary[(summary["metric"] == metric) & summary["diff_vs_baseline"].notna()]
-    groups = [g for g in _GROUP_STYLES if g in set(rows["teacher"])]
+    groups = _exploratory_groups(set(rows["teacher"]))
     # Teachers with an ROI share the ROI slots; network and oracle share the 'no ROI' slot.
-    with_roi = [g for g in groups if g not in _GLOBAL_GROUPS]
-    shifts = dict(zip(with_roi, _offsets(len(with_roi), 0.45))) | dict(zip(_GLOBAL_GROUPS, _offsets(len(_GLOBAL_GROUPS), 0.3)))
+    global_groups = _global_groups()
+    with_roi = [g for g in groups if g not in global_groups]
+    shifts = dict(zip(with_roi, _offsets(len(with_roi), 0.45)))
+    shifts |= dict(zip(global_groups, _offsets(len(global_groups), 0.3)))
     slots = [GLOBAL_SLOT, *rois]
     for group in groups:
         cell = rows[(rows["teacher"] == group) & rows["roi"].isin([*rois, GLOBAL_ROI])]
         xs = [slots.index(GLOBAL_SLOT if r == GLOBAL_ROI else r) + shifts[group] for r in cell["roi"]]
-        marker, colour = _GROUP_STYLES[group]
+        marker, colour = _GROUP_STYLES.get(group, _FALLBACK_STYLE)
         _interval_points(ax, cell, "diff_vs_baseline", xs, marker, colour, group, _scale(metric))
     subjects = gains[(gains["kind"] == "brain") & (gains["source"] != MEAN_SOURCE) & gains["roi"].isin(rois)]
     if not subjects.empty and "brain" in shifts:
@@ -463,9 +481,8 @@ def accuracy_vs_size(tables: Sequence[pd.DataFrame], out_stem: Path, note: str =
 
 def _scored_predictions(folder: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """A student's scoring-set (logits (n, C), labels (n,)): evaluation set if saved, else held-out."""
-    folder = Path(folder)
-    prefix = "eval" if (folder / "eval_logits.npy").is_file() else "test"
-    return np.load(folder / f"{prefix}_logits.npy"), np.load(folder / f"{prefix}_labels.npy").astype(np.int64)
+    logits, _, labels = student_dir.prediction_files(scoring_set(folder))
+    return np.load(Path(folder) / logits), np.load(Path(folder) / labels).astype(np.int64)
 
 
 def category_order(ground_truth: str | Path | None, n_classes: int) -> tuple[np.ndarray, np.ndarray]:

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from brainteacher import god
+from brainteacher import god, registry
 from brainteacher.io import atomic_dir, write_json
 
 __all__ = ["Preset", "PRESETS", "get_preset", "simulate"]
@@ -136,8 +136,7 @@ PRESETS = {
 
 def get_preset(name: str, **overrides) -> Preset:
     """A preset by name (``quick`` or ``god``), with optional field overrides."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    registry.preset(name)  # refuses an unknown name, listing the valid ones
     return replace(PRESETS[name], **overrides)
 
 

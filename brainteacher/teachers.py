@@ -26,64 +26,28 @@ built so that its softmax(z / T) matches the brain teacher's tempered targets. T
 random streams are keyed by the teacher's name (kind, source, ROI), the split and the seed. Teacher files are matched to the student's images by name, and
 a teacher that holds any of the split's test images is refused: nothing from a student's test images
 may reach its teacher.
+
+The kinds are listed in ``brainteacher.registry`` (``TEACHER_KINDS``); a brain-derived kind's
+target function is registered here with ``@control_target(<its entry's target>)``.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from brainteacher import god
 from brainteacher.errors import DataError
+from brainteacher.formats import teacher_dir
 from brainteacher.io import read_json
 from brainteacher.kd import entropy, epsilon_matching_true_class_prob, label_smoothing_targets, log_probs_from_probs, random_targets_matching
 from brainteacher.metrics import softmax
+# Kind names, specs and their grammar are torch-free, in the registry; re-exported here.
+from brainteacher.registry import MEAN_SOURCE, TeacherSpec, parse_teacher, teacher_kind
 
-__all__ = ["GLOBAL_KINDS", "BRAIN_KINDS", "KINDS", "TeacherSpec", "parse_teacher", "teacher_logits", "target_stats", "read_teacher_dir"]
-
-GLOBAL_KINDS = ("none", "network", "oracle")
-BRAIN_KINDS = ("brain", "label-smoothing", "shuffled-brain", "class-mean-brain", "random")
-KINDS = GLOBAL_KINDS + BRAIN_KINDS
-MEAN_SOURCE = "mean"
-
-
-@dataclass(frozen=True)
-class TeacherSpec:
-    """A parsed teacher name; ``source`` and ``roi`` are set for the brain-derived kinds only."""
-
-    kind: str
-    source: str | None = None
-    roi: str | None = None
-
-    @property
-    def name(self) -> str:
-        return self.kind if self.source is None else f"{self.kind}/{self.source}/{self.roi}"
-
-    @property
-    def is_brain_derived(self) -> bool:
-        return self.kind in BRAIN_KINDS
-
-
-def parse_teacher(text: str) -> TeacherSpec:
-    """``none``, ``network``, ``oracle``, ``brain-mean/{roi}`` or ``{kind}/{Subject<N>|mean}/{roi}``."""
-    parts = text.strip().split("/")
-    if len(parts) == 2 and parts[0] == "brain-mean":
-        parts = ["brain", MEAN_SOURCE, parts[1]]
-    if len(parts) == 1 and parts[0] in GLOBAL_KINDS:
-        return TeacherSpec(parts[0])
-    if len(parts) == 3 and parts[0] in BRAIN_KINDS:
-        kind, source, roi = parts
-        if (source == MEAN_SOURCE or god.SUBJECT_RE.fullmatch(source)) and roi in god.ROIS:
-            return TeacherSpec(kind, source, roi)
-    raise ValueError(
-        f"unknown teacher {text!r}; use one of {', '.join(GLOBAL_KINDS)}, or KIND/SOURCE/ROI with KIND in "
-        f"{', '.join(BRAIN_KINDS)}, SOURCE Subject<N> or mean, ROI in {', '.join(god.ROIS)} (brain-mean/ROI also works)"
-    )
-
+__all__ = ["CONTROL_TARGETS", "control_target", "TeacherSpec", "parse_teacher", "teacher_logits", "target_stats", "read_teacher_dir"]
 
 # --- reading teacher files ------------------------------------------------------------------------
 
@@ -91,21 +55,13 @@ def parse_teacher(text: str) -> TeacherSpec:
 def read_teacher_dir(folder: str | Path, train_ids: Sequence[str], labels: np.ndarray, test_ids: Sequence[str] = ()) -> np.ndarray:
     """(n_train, C) float64 logits of a decode or network-teacher folder, rows in ``train_ids`` order.
 
-    The folder holds ``logits.npy`` (n, C), ``image_ids.npy`` (n,) and ``labels.npy`` (n,). Rows
-    are matched by image name, never by position; the folder's labels must agree with ``labels``.
-    Raises DataError if the folder misses a training image or holds any of ``test_ids``.
+    The folder's format: ``brainteacher.formats.teacher_dir``. Rows are matched by image name,
+    never by position; the folder's labels must agree with ``labels``. Raises DataError if the
+    folder is of another format version, misses a training image or holds any of ``test_ids``.
     """
     folder = Path(folder)
-    for name in ("logits.npy", "image_ids.npy", "labels.npy"):
-        if not (folder / name).is_file():
-            raise DataError(folder / name, "teacher file not found")
-    logits = np.load(folder / "logits.npy")
-    ids = [str(i) for i in np.load(folder / "image_ids.npy")]
-    their_labels = np.load(folder / "labels.npy")
-    if logits.ndim != 2 or len(logits) != len(ids) or len(their_labels) != len(ids):
-        raise DataError(folder, f"logits {logits.shape}, image_ids ({len(ids)},) and labels {their_labels.shape} do not match")
-    if not np.isfinite(logits).all():
-        raise DataError(folder / "logits.npy", "non-finite teacher logits")
+    rows = teacher_dir.read(folder)
+    logits, ids, their_labels = rows.logits, rows.image_ids, rows.labels
     leaked = set(ids) & set(test_ids)
     if leaked:
         raise DataError(folder, f"teacher holds {len(leaked)} of this split's test images (e.g. {sorted(leaked)[0]}); it must be fitted on the split's training images only")
@@ -115,7 +71,7 @@ def read_teacher_dir(folder: str | Path, train_ids: Sequence[str], labels: np.nd
         raise DataError(folder, f"teacher has no target for {len(missing)} training image(s), e.g. {missing[0]}; was it made for another split?")
     order = np.array([row[i] for i in train_ids])
     if not np.array_equal(their_labels[order], labels):
-        raise DataError(folder / "labels.npy", "teacher labels disagree with the dataset's labels for the same images")
+        raise DataError(folder / teacher_dir.LABELS, "teacher labels disagree with the dataset's labels for the same images")
     return logits[order].astype(np.float64)
 
 
@@ -156,23 +112,67 @@ def _class_mean(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return out
 
 
-def _control_logits(kind: str, brain: np.ndarray, labels: np.ndarray, temperature: float, rng: np.random.Generator) -> np.ndarray:
-    """A brain-derived control built from the brain teacher's logits (n, C), matched at ``temperature``."""
-    if kind == "brain":
-        return brain
-    if kind == "shuffled-brain":
-        return brain[_shuffle_within_category(labels, rng)]
-    tempered = softmax(brain / temperature, axis=1)
+# Target functions of the brain-derived kinds, keyed by their registry entry's ``target``: the
+# brain teacher's logits (n, C), labels (n,), temperature and the control's random stream in,
+# (n, C) teacher logits out, built so that softmax(logits / T) matches the brain teacher's
+# tempered targets where the control says so.
+ControlTarget = Callable[[np.ndarray, np.ndarray, float, np.random.Generator], np.ndarray]
+CONTROL_TARGETS: dict[str, ControlTarget] = {}
+
+
+def control_target(name: str) -> Callable[[ControlTarget], ControlTarget]:
+    """Register a target function under ``name`` (a registry entry's ``target``)."""
+
+    def register(fn: ControlTarget) -> ControlTarget:
+        CONTROL_TARGETS[name] = fn
+        return fn
+
+    return register
+
+
+def _tempered(brain: np.ndarray, temperature: float) -> np.ndarray:
+    return softmax(brain / temperature, axis=1)
+
+
+@control_target("brain")
+def _brain(brain: np.ndarray, labels: np.ndarray, temperature: float, rng: np.random.Generator) -> np.ndarray:
+    return brain
+
+
+@control_target("shuffled-brain")
+def _shuffled_brain(brain: np.ndarray, labels: np.ndarray, temperature: float, rng: np.random.Generator) -> np.ndarray:
+    return brain[_shuffle_within_category(labels, rng)]
+
+
+@control_target("class-mean-brain")
+def _class_mean_brain(brain: np.ndarray, labels: np.ndarray, temperature: float, rng: np.random.Generator) -> np.ndarray:
+    return _logits_of(_class_mean(_tempered(brain, temperature), labels), temperature)
+
+
+@control_target("label-smoothing")
+def _label_smoothing(brain: np.ndarray, labels: np.ndarray, temperature: float, rng: np.random.Generator) -> np.ndarray:
+    tempered = _tempered(brain, temperature)
     n, n_classes = tempered.shape
-    if kind == "class-mean-brain":
-        return _logits_of(_class_mean(tempered, labels), temperature)
-    if kind == "label-smoothing":
-        eps = epsilon_matching_true_class_prob(tempered[np.arange(n), labels].mean(), n_classes)
-        return _logits_of(label_smoothing_targets(labels, n_classes, eps), temperature)
-    if kind == "random":
-        p_true, h = tempered[np.arange(n), labels].mean(), entropy(tempered).mean()
-        return _logits_of(random_targets_matching(labels, n_classes, p_true, h, rng), temperature)
-    raise ValueError(f"not a brain-derived kind: {kind}")
+    eps = epsilon_matching_true_class_prob(tempered[np.arange(n), labels].mean(), n_classes)
+    return _logits_of(label_smoothing_targets(labels, n_classes, eps), temperature)
+
+
+@control_target("random")
+def _random(brain: np.ndarray, labels: np.ndarray, temperature: float, rng: np.random.Generator) -> np.ndarray:
+    tempered = _tempered(brain, temperature)
+    n, n_classes = tempered.shape
+    p_true, h = tempered[np.arange(n), labels].mean(), entropy(tempered).mean()
+    return _logits_of(random_targets_matching(labels, n_classes, p_true, h, rng), temperature)
+
+
+def _control_logits(kind: str, brain: np.ndarray, labels: np.ndarray, temperature: float, rng: np.random.Generator) -> np.ndarray:
+    """A brain-derived kind's logits built from the brain teacher's logits (n, C), matched at ``temperature``."""
+    entry = teacher_kind(kind)
+    if not entry.brain_derived:
+        raise ValueError(f"not a brain-derived kind: {kind}")
+    if entry.target not in CONTROL_TARGETS:
+        raise ValueError(f"teacher kind {kind}: no target function {entry.target!r} in teachers.CONTROL_TARGETS")
+    return CONTROL_TARGETS[entry.target](brain, labels, temperature, rng)
 
 
 # --- oracle ---------------------------------------------------------------------------------------

@@ -314,13 +314,6 @@ def test_plot_and_aggregate_refuse_inputs_of_another_dataset_or_config(files, tm
     _refused(capsys, ["plot", "--tables", str(tmp_path / "unrecorded"), "--out", str(tmp_path / "p3"), "--rois", "V1", "--provenance", str(own)], f"{tmp_path / 'unrecorded' / 'decoders.provenance.json'}: records no run provenance")
 
 
-def test_kind_constants_match_the_teachers_module():
-    teachers_module = pytest.importorskip("brainteacher.teachers")
-    assert aggregate.GLOBAL_KINDS == teachers_module.GLOBAL_KINDS
-    assert aggregate.BRAIN_KINDS == teachers_module.BRAIN_KINDS
-    assert aggregate.MEAN_SOURCE == teachers_module.MEAN_SOURCE
-
-
 def test_positive_control_verdict_states_top1_and_nll(tmp_path, monkeypatch):
     runs = [(sp, sd) for sp in SPLITS for sd in SEEDS]
     plain = student_table([write_student(tmp_path / "a", t, sp, sd) for t in ("none", "network") for sp, sd in runs])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 
 import numpy as np
 import pytest
@@ -172,3 +173,19 @@ def test_decoder_targets_stay_aligned_with_their_images_under_a_permutation_test
     null = [(z[rng.permutation(len(z))].argmax(1) == labels).mean() for _ in range(200)]
     assert observed > max(null)
     assert observed > 3 / len(table.categories)
+
+
+def test_control_streams_are_keyed_by_the_teachers_name_not_the_kinds_position(tmp_path, monkeypatch):
+    # Reordering the registry or adding a kind leaves every control's random draws as they were.
+    from brainteacher import registry, teachers
+
+    folder = _write_dir(tmp_path / "b", IDS, LABELS, _brain_logits())
+    spec = TeacherSpec("random", "Subject1", "V1")
+    before = teacher_logits(spec, [folder], IDS, LABELS, SYNSETS, T, seed=3, split="split0")
+    monkeypatch.setattr(registry, "TEACHER_KINDS", dict(reversed(registry.TEACHER_KINDS.items())))
+    extra = registry.TeacherKind("extra-control", "?", brain_derived=True, control=True, target="random")
+    with registry.temporary_teacher_kind(extra):
+        after = teacher_logits(spec, [folder], IDS, LABELS, SYNSETS, T, seed=3, split="split0")
+    np.testing.assert_array_equal(before, after)
+    name_key = np.random.default_rng([3, zlib.crc32(b"random/Subject1/V1"), zlib.crc32(b"split0")])
+    assert teachers._stream(spec, "split0", 3).bit_generator.state == name_key.bit_generator.state

@@ -9,10 +9,12 @@ from snakemake.settings.types import DeploymentMethod
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-# ROIs and teacher kinds come from the package (torch-free modules), not from a copy here.
-from brainteacher.aggregate import BRAIN_KINDS, GLOBAL_KINDS
+# ROIs, decoders and teacher kinds come from the package's torch-free registry, not from a copy here.
+from brainteacher.registry import DECODERS, MEAN_SOURCE, ROIS, expand_teachers, parse_teacher, teacher_pattern
+# Each command's options are rendered from the package's config dataclasses (brainteacher.configs).
 from brainteacher.configs import workflow_options
-from brainteacher.god import ROIS
+# File names of the teacher folders, student folders and the image cache: their format modules.
+from brainteacher.formats import image_cache, student_dir, teacher_dir
 from brainteacher.runs import PROVENANCE_FILE, SHARED_DATA, config_name, run_name
 
 
@@ -94,10 +96,11 @@ def in_run(path):
 
 
 PROVENANCE = in_run(f"tables/{PROVENANCE_FILE}")
-IMAGE_CACHE = in_run(f"images/{STUDENTS['image_size']}px.npy")
+IMAGE_CACHE = in_run(f"images/{image_cache.cache_name(STUDENTS['image_size'])}")
 
 ROI_PATTERN = "|".join(ROIS)
-TEACHER_PATTERN = rf"{'|'.join(GLOBAL_KINDS)}|(?:{'|'.join(BRAIN_KINDS)})/(?:Subject\d+|mean)/(?:{ROI_PATTERN})"
+DECODER_PATTERN = "|".join(DECODERS)
+TEACHER_PATTERN = teacher_pattern(ROIS)
 
 
 # Each command's config options, rendered from the package's config dataclasses (brainteacher.configs),
@@ -150,21 +153,8 @@ def network_options(wildcards):
 
 
 def teachers():
-    """Every teacher name the config asks for (see brainteacher.teachers for the grammar)."""
-    names = []
-    for kind in STUDENTS["teachers"]:
-        if kind in GLOBAL_KINDS:
-            if kind == "oracle" and not simulated():
-                raise ValueError("config students.teachers: 'oracle' needs simulated data (data.source: simulate)")
-            names.append(kind)
-        elif kind == "brain":
-            names += [f"brain/{s}/{r}" for s in config["subjects"] for r in config["rois"]]
-        elif kind == "brain-mean":
-            names += [f"brain/mean/{r}" for r in config["rois"]]
-        else:
-            sources = (["mean"] if "mean" in STUDENTS["control_sources"] else []) + (config["subjects"] if "subjects" in STUDENTS["control_sources"] else [])
-            names += [f"{kind}/{s}/{r}" for s in sources for r in config["rois"]]
-    return names
+    """Every teacher name the config asks for (brainteacher.registry.expand_teachers)."""
+    return expand_teachers(config)
 
 
 def decode_dir(decoder, subject, roi, split):
@@ -180,17 +170,19 @@ def teacher_dirs(wildcards):
         return [in_run(f"network/split{wildcards.split}")]
     if t == "oracle":
         return [f"{data_root()}/ground_truth.json"]
-    _, source, roi = t.split("/")
-    subjects = config["subjects"] if source == "mean" else [source]
-    return [decode_dir(STUDENTS["teacher_decoder"], s, roi, wildcards.split) for s in subjects]
+    spec = parse_teacher(t)
+    subjects = config["subjects"] if spec.source == MEAN_SOURCE else [spec.source]
+    return [decode_dir(STUDENTS["teacher_decoder"], s, spec.roi, wildcards.split) for s in subjects]
 
 
-# The files of a teacher folder that a student reads (brainteacher.teachers.read_teacher_dir).
-TEACHER_FILES = ["logits.npy", "image_ids.npy", "labels.npy"]
+# The files of a teacher folder that a student reads (brainteacher.formats.teacher_dir), and the
+# other files a decoder writes (its metrics.json is an output of its own).
+TEACHER_FILES = list(teacher_dir.READ_FILES)
+DECODE_FILES = [*TEACHER_FILES, teacher_dir.RAW_LOGITS, teacher_dir.SOFT_LABELS, teacher_dir.FOLDS]
 
 
 # The network teacher's fold models, kept for GLD's local terms (brainteacher.distill).
-NETWORK_MODEL_FILES = ["network.json", "folds.npy", *(f"fold{k}.pt" for k in range(config["network"]["folds"]))]
+NETWORK_MODEL_FILES = teacher_dir.network_model_files(config["network"]["folds"])
 
 
 def teacher_files(wildcards):
@@ -204,9 +196,9 @@ def teacher_files(wildcards):
 
 # The prediction files of a student that the summary's per-image comparisons read
 # (brainteacher.comparisons); the evaluation set exists on simulated data only.
-STUDENT_PREDICTIONS = ["test_logits.npy", "test_image_ids.npy", "test_labels.npy"]
+STUDENT_PREDICTIONS = list(student_dir.prediction_files(student_dir.HELDOUT))
 if simulated():
-    STUDENT_PREDICTIONS += ["eval_logits.npy", "eval_image_ids.npy", "eval_labels.npy"]
+    STUDENT_PREDICTIONS += student_dir.prediction_files(student_dir.EVALUATION)
 
 
 def ground_truth_option():

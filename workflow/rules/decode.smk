@@ -29,7 +29,7 @@ rule decode:
     output:
         files=expand(
             in_run("decode/{{decoder}}/{{subject}}/{{roi}}/split{{split}}/{name}"),
-            name=[*TEACHER_FILES, "raw_logits.npy", "soft_labels.npy", "folds.npy"],
+            name=DECODE_FILES,
         ),
         metrics=in_run("decode/{decoder}/{subject}/{roi}/split{split}/metrics.json"),
     params:

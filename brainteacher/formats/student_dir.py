@@ -1,0 +1,108 @@
+"""A student's result folder: one student (teacher x split x seed) trained and tested.
+
+Written by ``distill`` (``results/<run>/distill/{teacher}/split{k}/seed{s}/``); read by
+``aggregate`` (metrics.json and the AUCs of the logits), ``comparisons`` (per-image outcomes) and
+``plots`` (confusion matrices, PR curves). n_test is the split's held-out images, n_eval the
+simulated dataset's evaluation images, C the number of categories.
+
+=====================  ==============  ========  =====================================================
+file                   shape           dtype     content
+=====================  ==============  ========  =====================================================
+metrics.json           object                    teacher, split, seed, test / evaluation / train metrics,
+                                                 per-category accuracy, teacher statistics, size, times,
+                                                 latency, provenance, ``format_version``
+test_logits.npy        (n_test, C)     float32   logits on the split's held-out images
+test_image_ids.npy     (n_test,)       str       their image names (row order)
+test_labels.npy        (n_test,)       int64     their category index 0..C-1
+eval_logits.npy        (n_eval, C)     float32   logits on the evaluation images (simulated data only)
+eval_image_ids.npy     (n_eval,)       str       their image names
+eval_labels.npy        (n_eval,)       int64     their category index
+model.pt                                         the last step's state_dict (plain tensors)
+=====================  ==============  ========  =====================================================
+
+``FORMAT_VERSION`` is written into metrics.json and checked on read (DataError naming the file);
+a metrics.json without the field predates it: version 1.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from brainteacher.formats._version import VERSION_KEY, check_version
+from brainteacher.io import atomic_dir, save_npy, write_json
+
+__all__ = [
+    "FORMAT_VERSION",
+    "METRICS",
+    "MODEL",
+    "HELDOUT",
+    "EVALUATION",
+    "PREFIXES",
+    "prediction_files",
+    "Predictions",
+    "write",
+    "check",
+]
+
+FORMAT_VERSION = 1
+
+METRICS = "metrics.json"
+MODEL = "model.pt"
+HELDOUT, EVALUATION = "heldout", "evaluation"  # the two prediction sets
+PREFIXES = {HELDOUT: "test", EVALUATION: "eval"}  # file-name prefix of each set
+
+
+def prediction_files(which: str) -> tuple[str, str, str]:
+    """(logits, image ids, labels) file names of the ``heldout`` or ``evaluation`` predictions."""
+    prefix = PREFIXES[which]
+    return f"{prefix}_logits.npy", f"{prefix}_image_ids.npy", f"{prefix}_labels.npy"
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """A student's predictions on a set of images: ``logits`` (n, C), ``image_ids`` (n,), ``labels`` (n,)."""
+
+    logits: np.ndarray
+    image_ids: np.ndarray
+    labels: np.ndarray
+
+
+def _save(folder: Path, which: str, predictions: Predictions) -> None:
+    for name, array in zip(prediction_files(which), (predictions.logits, predictions.image_ids, predictions.labels)):
+        save_npy(folder / name, array)
+
+
+def write(
+    out: str | Path,
+    metrics: dict[str, Any],
+    test: Predictions,
+    evaluation: Predictions | None,
+    save_model: Callable[[Path], float],
+    started: float,
+) -> dict[str, Any]:
+    """Write a student folder atomically; returns ``metrics`` as written.
+
+    ``save_model(path)`` writes model.pt and returns its size in MB (``size_mb``). ``started`` is
+    the job's ``time.perf_counter()`` at its start: ``wall_time_s`` is stamped last, so it covers
+    the writing.
+    """
+    metrics[VERSION_KEY] = FORMAT_VERSION
+    with atomic_dir(out) as tmp:
+        metrics["size_mb"] = round(save_model(tmp / MODEL), 4)
+        _save(tmp, HELDOUT, test)
+        if evaluation is not None:
+            _save(tmp, EVALUATION, evaluation)
+        metrics["wall_time_s"] = round(time.perf_counter() - started, 3)
+        write_json(tmp / METRICS, metrics)
+    return metrics
+
+
+def check(metrics: dict[str, Any], path: str | Path) -> None:
+    """Refuse a student's metrics (read from ``path``) of another format version."""
+    check_version(metrics, path, FORMAT_VERSION, "student folder")

@@ -1,0 +1,282 @@
+"""The names the package and the workflow choose by: teacher kinds, decoders, simulator presets and ROIs.
+
+One home for each list, so Snakemake (``workflow/rules/common.smk``), the CLI, ``aggregate``,
+``plots`` and ``teachers`` agree. Torch-free and pandas-free (standard library only): Snakemake
+imports it while it parses the workflow. A lookup refuses an unknown name and lists the valid
+ones (as himalaya's solver registry does): ``ValueError: unknown teacher kind 'x'; valid: ...``.
+
+Teachers are named by a spec string (``TeacherSpec.name``):
+
+- a global kind alone: ``none``, ``network``, ``oracle``;
+- a brain-derived kind as ``{kind}/{source}/{roi}``, ``source`` a subject (``Subject1``) or
+  ``mean`` (the mean over subjects); ``brain-mean/{roi}`` is accepted for ``brain/mean/{roi}``.
+
+Adding a control teacher kind takes one :class:`TeacherKind` entry in :data:`TEACHER_KINDS` plus
+its target function, registered in ``brainteacher.teachers.CONTROL_TARGETS`` under the entry's
+``target``. The config's ``students.teachers`` then accepts it (the JSON schema's enum is kept
+equal to :func:`config_teacher_names` by a test), the workflow expands it over
+``students.control_sources`` x ``rois`` and the tables and plots pick it up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "SINGLE_ROIS",
+    "ROI_UNIONS",
+    "ROIS",
+    "DECODERS",
+    "PRESETS",
+    "MEAN_SOURCE",
+    "BRAIN_MEAN",
+    "SUBJECT_RE",
+    "TeacherKind",
+    "TEACHER_KINDS",
+    "TeacherSpec",
+    "lookup",
+    "roi",
+    "decoder",
+    "preset",
+    "teacher_kind",
+    "kind_names",
+    "global_kinds",
+    "brain_kinds",
+    "control_kinds",
+    "config_teacher_names",
+    "parse_teacher",
+    "teacher_pattern",
+    "expand_teachers",
+    "temporary_teacher_kind",
+]
+
+# --- ROIs, decoders, presets ----------------------------------------------------------------------
+
+SINGLE_ROIS = ("V1", "V2", "V3", "V4", "LOC", "FFA", "PPA")
+# GOD's unions: lower (LVC), higher (HVC) and the whole visual cortex (VC).
+ROI_UNIONS = {"LVC": ("V1", "V2", "V3"), "HVC": ("LOC", "FFA", "PPA"), "VC": SINGLE_ROIS}
+ROIS = SINGLE_ROIS + tuple(ROI_UNIONS)
+
+# Brain decoders (their builders: brainteacher.decode.DECODERS, kept equal by a test).
+DECODERS = ("resnet1d", "linear")
+
+# Simulator presets (their sizes: brainteacher.simulate.PRESETS, kept equal by a test).
+PRESETS = ("quick", "god")
+
+MEAN_SOURCE = "mean"  # the source of a teacher built from every subject's decoder
+BRAIN_MEAN = "brain-mean"  # config and spec alias: brain teachers of the mean source
+SUBJECT_RE = re.compile(r"Subject\d+")  # a subject's name, as in the release's file names
+
+
+def lookup(what: str, name: str, valid: Sequence[str]) -> str:
+    """``name`` if it is one of ``valid``, else ValueError naming ``what`` and listing the valid names."""
+    if name not in valid:
+        raise ValueError(f"unknown {what} {name!r}; valid: {', '.join(valid)}")
+    return name
+
+
+def roi(name: str) -> str:
+    return lookup("ROI", name, ROIS)
+
+
+def decoder(name: str) -> str:
+    return lookup("decoder", name, DECODERS)
+
+
+def preset(name: str) -> str:
+    return lookup("preset", name, PRESETS)
+
+
+# --- teacher kinds --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TeacherKind:
+    """What the code needs to know about one teacher kind.
+
+    ``brain_derived``: built from brain decoders, so its spec names a source and an ROI
+    (``{kind}/{source}/{roi}``) and its inputs are decode folders; otherwise the spec is the kind
+    alone. ``control``: a brain-derived control, expanded over the config's
+    ``students.control_sources`` and compared with the brain teacher in the summary; not a control:
+    ``brain`` itself, expanded over the config's subjects (``brain-mean`` gives its mean source).
+    ``target``: for brain-derived kinds, the key of its target function in
+    ``brainteacher.teachers.CONTROL_TARGETS`` (brain logits -> teacher logits).
+    ``needs_simulated``: only simulated data can give it (the oracle's ground truth).
+    """
+
+    name: str
+    doc: str
+    brain_derived: bool = False
+    control: bool = False
+    target: str | None = None
+    needs_simulated: bool = False
+
+    def __post_init__(self) -> None:
+        if self.control and not self.brain_derived:
+            raise ValueError(f"teacher kind {self.name}: a control is built from a brain teacher (brain_derived)")
+        if self.brain_derived != (self.target is not None):
+            raise ValueError(f"teacher kind {self.name}: a brain-derived kind, and only one, names its target function")
+
+
+def _kinds(*entries: TeacherKind) -> dict[str, TeacherKind]:
+    return {k.name: k for k in entries}
+
+
+# Order matters: it is the display order of the tables (students.tsv, summary.tsv) and the
+# schema's enum. Global kinds first, then brain and its controls.
+TEACHER_KINDS: dict[str, TeacherKind] = _kinds(
+    TeacherKind("none", "the baseline: cross-entropy on the labels only"),
+    TeacherKind("network", "a ResNet cross-fitted on the split's training images (network-teacher)"),
+    TeacherKind(
+        "oracle",
+        "each image's category posterior under the simulator's model: the positive control",
+        needs_simulated=True,
+    ),
+    TeacherKind("brain", "the decoder's calibrated out-of-fold logits", brain_derived=True, target="brain"),
+    TeacherKind(
+        "label-smoothing",
+        "one-hot smoothed so the true class gets the brain teacher's mean tempered probability",
+        brain_derived=True, control=True, target="label-smoothing",
+    ),
+    TeacherKind(
+        "shuffled-brain",
+        "each image gets the brain target of another image of its category (image-specific information destroyed)",
+        brain_derived=True, control=True, target="shuffled-brain",
+    ),
+    TeacherKind(
+        "class-mean-brain", "each image gets its category's mean brain target",
+        brain_derived=True, control=True, target="class-mean-brain",
+    ),
+    TeacherKind(
+        "random",
+        "random targets whose mean entropy and true-class probability match the brain teacher's",
+        brain_derived=True, control=True, target="random",
+    ),
+)
+
+
+def teacher_kind(name: str) -> TeacherKind:
+    """The entry of teacher kind ``name``; ValueError listing the valid kinds if there is none."""
+    return TEACHER_KINDS[lookup("teacher kind", name, tuple(TEACHER_KINDS))]
+
+
+def kind_names() -> tuple[str, ...]:
+    """Every teacher kind, in display order."""
+    return tuple(TEACHER_KINDS)
+
+
+def global_kinds() -> tuple[str, ...]:
+    """Kinds named alone, without a source or ROI: none, network, oracle."""
+    return tuple(k.name for k in TEACHER_KINDS.values() if not k.brain_derived)
+
+
+def brain_kinds() -> tuple[str, ...]:
+    """Kinds named ``{kind}/{source}/{roi}``: brain and its controls."""
+    return tuple(k.name for k in TEACHER_KINDS.values() if k.brain_derived)
+
+
+def control_kinds() -> tuple[str, ...]:
+    return tuple(k.name for k in TEACHER_KINDS.values() if k.control)
+
+
+def config_teacher_names() -> tuple[str, ...]:
+    """What the config's ``students.teachers`` accepts: every kind, and ``brain-mean`` after ``brain``."""
+    return tuple(n for k in TEACHER_KINDS for n in ((k, BRAIN_MEAN) if k == "brain" else (k,)))
+
+
+@contextlib.contextmanager
+def temporary_teacher_kind(entry: TeacherKind) -> Iterator[TeacherKind]:
+    """Register ``entry`` for the duration of the block (tests; a plug-in trying a kind out)."""
+    if entry.name in TEACHER_KINDS or entry.name == BRAIN_MEAN:
+        raise ValueError(f"teacher kind {entry.name!r} exists already")
+    TEACHER_KINDS[entry.name] = entry
+    try:
+        yield entry
+    finally:
+        del TEACHER_KINDS[entry.name]
+
+
+# --- teacher specs ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TeacherSpec:
+    """A parsed teacher name; ``source`` and ``roi`` are set for the brain-derived kinds only."""
+
+    kind: str
+    source: str | None = None
+    roi: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.kind if self.source is None else f"{self.kind}/{self.source}/{self.roi}"
+
+    @property
+    def is_brain_derived(self) -> bool:
+        return self.kind in TEACHER_KINDS and TEACHER_KINDS[self.kind].brain_derived
+
+
+def parse_teacher(text: str) -> TeacherSpec:
+    """``none``, ``network``, ``oracle``, ``brain-mean/{roi}`` or ``{kind}/{Subject<N>|mean}/{roi}``."""
+    parts = text.strip().split("/")
+    if len(parts) == 2 and parts[0] == BRAIN_MEAN:
+        parts = ["brain", MEAN_SOURCE, parts[1]]
+    if len(parts) == 1 and parts[0] in global_kinds():
+        return TeacherSpec(parts[0])
+    if len(parts) == 3 and parts[0] in brain_kinds():
+        kind, source, roi_name = parts
+        if (source == MEAN_SOURCE or SUBJECT_RE.fullmatch(source)) and roi_name in ROIS:
+            return TeacherSpec(kind, source, roi_name)
+    raise ValueError(
+        f"unknown teacher {text!r}; use one of {', '.join(global_kinds())}, or KIND/SOURCE/ROI with KIND in "
+        f"{', '.join(brain_kinds())}, SOURCE Subject<N> or mean, ROI in {', '.join(ROIS)} (brain-mean/ROI also works)"
+    )
+
+
+def teacher_pattern(rois: Sequence[str] = ROIS) -> str:
+    """A regular expression matching every teacher spec over ``rois`` (the workflow's wildcard)."""
+    roi_pattern = "|".join(rois)
+    return rf"{'|'.join(global_kinds())}|(?:{'|'.join(brain_kinds())})/(?:Subject\d+|mean)/(?:{roi_pattern})"
+
+
+def _sources(name: str, config: Mapping[str, Any]) -> tuple[str, list[str] | None]:
+    """(kind, sources) of a ``students.teachers`` entry; sources None for a global kind."""
+    if name == BRAIN_MEAN:
+        return "brain", [MEAN_SOURCE]
+    kind = teacher_kind(name)
+    if not kind.brain_derived:
+        return kind.name, None
+    if not kind.control:
+        return kind.name, list(config["subjects"])
+    wanted = config["students"]["control_sources"]
+    subjects = list(config["subjects"]) if "subjects" in wanted else []
+    return kind.name, ([MEAN_SOURCE] if MEAN_SOURCE in wanted else []) + subjects
+
+
+def _simulated(config: Mapping[str, Any]) -> bool:
+    return config["data"]["source"] == "simulate"
+
+
+def expand_teachers(config: Mapping[str, Any]) -> list[str]:
+    """Every teacher spec the workflow trains students with, in the config's order.
+
+    From the resolved config: ``students.teachers`` (kinds, plus ``brain-mean``), ``subjects``,
+    ``rois``, ``students.control_sources`` (``mean``, ``subjects``) and ``data.source``. A global
+    kind is itself; ``brain`` is every subject x ROI; ``brain-mean`` the mean source x ROI; a
+    control every control source x ROI (mean first, then the subjects). ValueError for an unknown
+    kind, or a kind that needs simulated data on real data.
+    """
+    names: list[str] = []
+    for name in config["students"]["teachers"]:
+        kind, sources = _sources(name, config)
+        if TEACHER_KINDS[kind].needs_simulated and not _simulated(config):
+            raise ValueError(f"config students.teachers: {kind!r} needs simulated data (data.source: simulate)")
+        if sources is None:
+            names.append(kind)
+        else:
+            names += [f"{kind}/{s}/{r}" for s in sources for r in config["rois"]]
+    return names
