@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from brainteacher.aggregate import read_table
+from brainteacher.tables import read_table
 from brainteacher.comparisons import paired_image_test, read_scored_images
 
 

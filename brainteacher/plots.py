@@ -27,7 +27,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from scipy import stats as scipy_stats
 
-from brainteacher.aggregate import BASELINE_KIND, COLUMNS, GLOBAL_ROI, MEAN_SOURCE, REFERENCES, gains_vs_baseline, positive_control_verdict, read_table, score_column
+from brainteacher.columns import BASELINE_KIND, COLUMNS, GLOBAL_ROI, REFERENCES
+from brainteacher.registry import MEAN_SOURCE
+from brainteacher.summary import gains_vs_baseline, positive_control_verdict, score_column
+from brainteacher.tables import read_table
 from brainteacher.comparisons import scoring_set
 from brainteacher.errors import DataError
 from brainteacher.formats import student_dir
@@ -415,7 +418,7 @@ _ARCH_COLOURS = {"resnet18": "tab:blue", "tiny": "tab:orange"}
 
 def _teacher_label(row: pd.Series) -> str:
     """'none', 'oracle', 'brain-mean LOC', 'brain Subject1 V1' ...: the summary's teacher groups, by ROI."""
-    from brainteacher.aggregate import teacher_group
+    from brainteacher.tables import teacher_group
 
     group = teacher_group(row["kind"], row["source"])
     return group if pd.isna(row["roi"]) else f"{group} {row['roi']}"

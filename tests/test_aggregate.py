@@ -12,7 +12,10 @@ import pandas as pd
 import pytest
 
 from brainteacher import aggregate
-from brainteacher.aggregate import COLUMNS, RUN_LEVEL_METRICS, SUMMARY_COLUMNS, decoder_table, read_table, student_table, summary_table, write_tables
+from brainteacher.aggregate import write_tables
+from brainteacher.columns import COLUMNS, SUMMARY_COLUMNS
+from brainteacher.summary import RUN_LEVEL_METRICS, positive_control_verdict, summary_table
+from brainteacher.tables import decoder_table, read_table, student_table
 from brainteacher.cli import main
 from brainteacher.errors import DataError
 from brainteacher.io import config_hash
@@ -317,16 +320,16 @@ def test_plot_and_aggregate_refuse_inputs_of_another_dataset_or_config(files, tm
 def test_positive_control_verdict_states_top1_and_nll(tmp_path, monkeypatch):
     runs = [(sp, sd) for sp in SPLITS for sd in SEEDS]
     plain = student_table([write_student(tmp_path / "a", t, sp, sd) for t in ("none", "network") for sp, sd in runs])
-    assert aggregate.positive_control_verdict(summary_table(plain)) is None
+    assert positive_control_verdict(summary_table(plain)) is None
     # An oracle far better than the baseline: every image right.
     monkeypatch.setitem(EFFECTS, "oracle", 0.69)
     clear = student_table([write_student(tmp_path / "b", t, sp, sd) for t in ("none", "oracle") for sp, sd in runs])
-    verdict = aggregate.positive_control_verdict(summary_table(clear))
+    verdict = positive_control_verdict(summary_table(clear))
     assert verdict.startswith("positive control passed") and "top1 +" in verdict and "nll" in verdict
     # An oracle no better than the baseline.
     monkeypatch.setitem(EFFECTS, "oracle", 0.0)
     same = student_table([write_student(tmp_path / "c", t, sp, sd) for t in ("none", "oracle") for sp, sd in runs])
-    assert "positive control FAILED" in aggregate.positive_control_verdict(summary_table(same))
+    assert "positive control FAILED" in positive_control_verdict(summary_table(same))
 
 
 def test_students_table_has_aucs_from_saved_logits_and_edge_columns(tmp_path):

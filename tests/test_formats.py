@@ -70,13 +70,13 @@ def test_a_student_folder_holds_its_documented_files_and_checks_its_version(tmp_
 
 
 def test_aggregate_refuses_a_student_of_another_format_version(tmp_path):
-    aggregate = pytest.importorskip("brainteacher.aggregate")
+    tables = pytest.importorskip("brainteacher.tables")
     path = tmp_path / "metrics.json"
     path.write_text(json.dumps({"format_version": 0}))
     with pytest.raises(DataError, match="student folder format version 0"):
-        aggregate.student_table([path])
+        tables.student_table([path])
     with pytest.raises(DataError, match="teacher folder format version 0"):
-        aggregate.decoder_table([path])
+        tables.decoder_table([path])
 
 
 def test_an_image_cache_of_another_version_is_rebuilt_not_trusted(tmp_path):

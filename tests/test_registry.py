@@ -116,7 +116,7 @@ def _flipped(brain, labels, temperature, rng):
 
 def test_a_new_control_kind_flows_through_the_target_list_parsing_and_dispatch(tmp_path, monkeypatch):
     teachers = pytest.importorskip("brainteacher.teachers")
-    aggregate = pytest.importorskip("brainteacher.aggregate")
+    tables = pytest.importorskip("brainteacher.tables")
     monkeypatch.setitem(teachers.CONTROL_TARGETS, "flipped", _flipped)
     ids, labels = ("n01_1", "n01_2", "n02_1", "n02_2"), np.array([0, 0, 1, 1])
     brain = np.arange(8, dtype=np.float32).reshape(4, 2)
@@ -140,7 +140,7 @@ def test_a_new_control_kind_flows_through_the_target_list_parsing_and_dispatch(t
         logits = teachers.teacher_logits(spec, [folder], ids, labels, ("n01", "n02"), 2.0)
         np.testing.assert_array_equal(logits, -brain.astype(np.float64))
         # The tables sort and group it after the kinds before it.
-        assert aggregate.teacher_group("flipped-brain", "mean") == "flipped-brain-mean"
+        assert tables.teacher_group("flipped-brain", "mean") == "flipped-brain-mean"
         assert registry.kind_names()[-1] == "flipped-brain"
     # Gone again after the block.
     with pytest.raises(ValueError, match="KIND/SOURCE/ROI"):

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 import yaml
 
-from brainteacher.aggregate import COLUMNS, read_table
+from brainteacher.columns import COLUMNS
+from brainteacher.tables import read_table
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
