@@ -18,6 +18,7 @@ wildcard_constraints:
     seed=r"\d+",
     teacher=TEACHER_PATTERN,
 
+
 include: "workflow/rules/data.smk"
 include: "workflow/rules/decode.smk"
 include: "workflow/rules/distill.smk"
@@ -25,6 +26,6 @@ include: "workflow/rules/aggregate.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_targets(),
-    default_target: True

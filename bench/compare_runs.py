@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from brainteacher.tables import read_table
 from brainteacher.comparisons import paired_image_test, read_scored_images
+from brainteacher.tables import read_table
 
 
 def compare(a: pd.DataFrame, b: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
@@ -29,9 +29,22 @@ def compare(a: pd.DataFrame, b: pd.DataFrame, metrics: list[str]) -> pd.DataFram
         for metric in metrics:
             test = paired_image_test(ga, gb, scored, metric)
             score = f"eval_{metric}" if (ga["scoring_set"] == "evaluation").all() else metric
-            rows.append({"teacher": teacher, "metric": metric, "mean_a": ga[score].mean(), "mean_b": gb[score].mean(), "diff": test["mean_diff"],
-                         "ci_low": test["ci_low"], "ci_high": test["ci_high"], "p": test["p_value"], "n_runs": test["n_runs"], "n_units": test["n_units"],
-                         "roc_auc_a": ga[f"{score[:-len(metric)]}roc_auc"].mean(), "roc_auc_b": gb[f"{score[:-len(metric)]}roc_auc"].mean()})  # fmt: skip
+            rows.append(
+                {
+                    "teacher": teacher,
+                    "metric": metric,
+                    "mean_a": ga[score].mean(),
+                    "mean_b": gb[score].mean(),
+                    "diff": test["mean_diff"],
+                    "ci_low": test["ci_low"],
+                    "ci_high": test["ci_high"],
+                    "p": test["p_value"],
+                    "n_runs": test["n_runs"],
+                    "n_units": test["n_units"],
+                    "roc_auc_a": ga[f"{score[: -len(metric)]}roc_auc"].mean(),
+                    "roc_auc_b": gb[f"{score[: -len(metric)]}roc_auc"].mean(),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -57,7 +70,10 @@ def main() -> None:
     p.add_argument("--metrics", nargs="+", default=["top1", "nll"])
     args = p.parse_args()
     table = compare(_read(args.a), _read(args.b), args.metrics)
-    print(f"# {args.labels[0]} minus {args.labels[1]}, paired per image on the scoring images, categories as units (95% t interval)")
+    print(
+        f"# {args.labels[0]} minus {args.labels[1]}, paired per image on the scoring "
+        "images, categories as units (95% t interval)"
+    )
     print(table.to_csv(sep="\t", index=False, float_format="%.4f"))
 
 

@@ -12,7 +12,8 @@ decode step (``decode.run_decode``, 5 inner folds) for each decoder and reports:
 With ``--ablation LOC,V1`` it also runs the 1D ResNet without its linear shortcut and with the
 files' voxel order, on those ROIs. Writes ``bench/out/decoders/decoders.tsv`` (or ``--out``). Usage:
 
-    .venv/bin/python bench/decoders.py [--subject Subject1] [--rois V1,...] [--ablation LOC,V1] [--device cpu|cuda] [--out FILE]
+    .venv/bin/python bench/decoders.py [--subject Subject1] [--rois V1,...] [--ablation LOC,V1] \
+        [--device cpu|cuda] [--out FILE]
 
 Run it alone: another torch process on 2 cores doubles every wall time.
 """
@@ -75,21 +76,36 @@ def _device_name(device: str) -> str:
 def _row(name: str, metrics: dict, wall: float) -> dict:
     oof, cal = metrics["out_of_fold"], metrics["calibration"]
     return {
-        "roi": metrics["roi"], "decoder": name, "top1": oof["top1"], "top5": oof["top5"], "chance": oof["top1_chance"],
-        "nll_calibrated": cal["nll_after"], "ece_calibrated": cal["ece_after"], "temperature": cal["temperature"],
-        "n_images": metrics["n_images"], "n_voxels": metrics["n_voxels"], "wall_s": round(wall, 1),
-        "device": _device_name(metrics["device"]), "threads": torch.get_num_threads(),
-    }  # fmt: skip
+        "roi": metrics["roi"],
+        "decoder": name,
+        "top1": oof["top1"],
+        "top5": oof["top5"],
+        "chance": oof["top1_chance"],
+        "nll_calibrated": cal["nll_after"],
+        "ece_calibrated": cal["ece_after"],
+        "temperature": cal["temperature"],
+        "n_images": metrics["n_images"],
+        "n_voxels": metrics["n_voxels"],
+        "wall_s": round(wall, 1),
+        "device": _device_name(metrics["device"]),
+        "threads": torch.get_num_threads(),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subject", default="Subject1")
     parser.add_argument("--rois", default=",".join(god.SINGLE_ROIS))
-    parser.add_argument("--ablation", default="", help="ROIs (comma-separated) on which to also run the 1D ResNet without shortcut and in file order")
+    parser.add_argument(
+        "--ablation",
+        default="",
+        help="ROIs (comma-separated) on which to also run the 1D ResNet without shortcut and in file order",
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=OUT / "decoders.tsv", help="the TSV to write (rewritten after every row)")
+    parser.add_argument(
+        "--out", type=Path, default=OUT / "decoders.tsv", help="the TSV to write (rewritten after every row)"
+    )
     args = parser.parse_args()
 
     root = _dataset(args.seed)
@@ -100,7 +116,14 @@ def main() -> None:
         variants = VARIANTS | (ABLATION if roi in args.ablation.split(",") else {})
         for name, cfg in variants.items():
             t0 = time.perf_counter()
-            metrics = run_decode(root, args.subject, roi, split, OUT / "runs" / name.replace(" ", "_") / roi, replace(cfg, device=args.device))
+            metrics = run_decode(
+                root,
+                args.subject,
+                roi,
+                split,
+                OUT / "runs" / name.replace(" ", "_") / roi,
+                replace(cfg, device=args.device),
+            )
             rows.append(_row(name, metrics, time.perf_counter() - t0))
             print(pd.DataFrame(rows[-1:]).to_string(index=False, header=len(rows) == 1), flush=True)
             # Rewritten after every row, so a run cut short still leaves what it measured.
@@ -115,7 +138,9 @@ def main() -> None:
     rank = [planted.index(r) for r in wide.index]
     for name in wide:
         if len(wide) > 2:
-            print(f"{name}: Spearman with the planted order {-spearmanr(rank, wide[name]).statistic:.3f} (target >= 0.9)")
+            print(
+                f"{name}: Spearman with the planted order {-spearmanr(rank, wide[name]).statistic:.3f} (target >= 0.9)"
+            )
     print(f"wrote {args.out}")
 
 

@@ -35,9 +35,26 @@ def main() -> None:
     split = root.parent / "split0.json"
     write_split(split, make_splits(table.names, table.labels, 4, seed=0)[0])
     result = run_null_simulation(root, split, n_comparisons=args.comparisons)
-    rows = [{"quantity": "false_positive_rate", "value": result.false_positive_rate, "ci_low": result.fpr_ci[0], "ci_high": result.fpr_ci[1]}]
-    rows += [{"quantity": f"power_at_{100 * e:g}pp", "value": p, "ci_low": None, "ci_high": None} for e, p in result.power.items()]
-    rows += [{"quantity": "mean_abs_seed_difference_top1", "value": result.mean_seed_difference, "ci_low": None, "ci_high": None}]
+    rows = [
+        {
+            "quantity": "false_positive_rate",
+            "value": result.false_positive_rate,
+            "ci_low": result.fpr_ci[0],
+            "ci_high": result.fpr_ci[1],
+        }
+    ]
+    rows += [
+        {"quantity": f"power_at_{100 * e:g}pp", "value": p, "ci_low": None, "ci_high": None}
+        for e, p in result.power.items()
+    ]
+    rows += [
+        {
+            "quantity": "mean_abs_seed_difference_top1",
+            "value": result.mean_seed_difference,
+            "ci_low": None,
+            "ci_high": None,
+        }
+    ]
     frame = pd.DataFrame(rows).assign(n_comparisons=result.n_comparisons, alpha=result.alpha)
     frame.to_csv(OUT / "null_calibration.tsv", sep="\t", index=False, float_format="%.4g")
     print(frame.to_string(index=False))

@@ -54,7 +54,14 @@ def _decode(job: tuple) -> None:
     from brainteacher.train import TrainConfig
 
     root, subject, roi, split_file, out, folds = job
-    cfg = DecoderConfig(decoder="linear", n_folds=folds, n_voxels=500, within_run=True, device="cpu", train=TrainConfig(epochs=40, batch_size=32, lr=1e-3, weight_decay=1e-2))
+    cfg = DecoderConfig(
+        decoder="linear",
+        n_folds=folds,
+        n_voxels=500,
+        within_run=True,
+        device="cpu",
+        train=TrainConfig(epochs=40, batch_size=32, lr=1e-3, weight_decay=1e-2),
+    )
     run_decode(root, subject, roi, split_file, out, cfg)
 
 
@@ -63,7 +70,9 @@ def _distill(job: tuple) -> None:
     from brainteacher.train import TrainConfig
 
     root, split_file, teacher, inputs, out, steps = job
-    cfg = StudentConfig(train=TrainConfig(steps=steps, batch_size=32, lr=2e-3, weight_decay=5e-4, log_every=10**6), device="cpu")
+    cfg = StudentConfig(
+        train=TrainConfig(steps=steps, batch_size=32, lr=2e-3, weight_decay=5e-4, log_every=10**6), device="cpu"
+    )
     run_distill(root, split_file, teacher, inputs, 0, out, cfg, image_cache=Path(root).parent / "images32.npy")
 
 
@@ -83,7 +92,9 @@ def _dose_teacher(folder: Path, root: Path, split: Split, lam: float, temperatur
     table = god.read_stimulus_tsv(root / god.TRAINING_TSV)
     rows = np.flatnonzero(np.isin(table.names, split.train))
     ids, labels = [table.names[i] for i in rows], table.labels[rows]
-    oracle = teacher_logits(parse_teacher("oracle"), [root / "ground_truth.json"], ids, labels, table.category_synsets, temperature)
+    oracle = teacher_logits(
+        parse_teacher("oracle"), [root / "ground_truth.json"], ids, labels, table.category_synsets, temperature
+    )
     tempered = softmax(oracle / temperature, axis=1)
     eps = epsilon_matching_true_class_prob(tempered[np.arange(len(labels)), labels].mean(), tempered.shape[1])
     smooth = label_smoothing_targets(labels, tempered.shape[1], eps)
@@ -98,9 +109,21 @@ def _dose_teacher(folder: Path, root: Path, split: Split, lam: float, temperatur
 
 def _students(root: Path, work: Path, split_file: Path, split: Split, steps: int, temperature: float) -> list[tuple]:
     dec = lambda s, r: work / "decode" / s / r  # noqa: E731
-    jobs = [("none", [])] + [(f"{k}/mean/{r}", [dec(s, r) for s in SUBJECTS]) for r in ROIS for k in ("brain", "shuffled-brain")]
+    jobs = [("none", [])] + [
+        (f"{k}/mean/{r}", [dec(s, r) for s in SUBJECTS]) for r in ROIS for k in ("brain", "shuffled-brain")
+    ]
     jobs += [(f"dose{lam}", [_dose_teacher(work / f"dose{lam}", root, split, lam, temperature)]) for lam in DOSES]
-    return [(str(root), str(split_file), "network" if name.startswith("dose") else name, [str(p) for p in inputs], str(work / "students" / name.replace("/", "_")), steps) for name, inputs in jobs]
+    return [
+        (
+            str(root),
+            str(split_file),
+            "network" if name.startswith("dose") else name,
+            [str(p) for p in inputs],
+            str(work / "students" / name.replace("/", "_")),
+            steps,
+        )
+        for name, inputs in jobs
+    ]
 
 
 def _scored(work: Path, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -111,7 +134,9 @@ def _scored(work: Path, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _contrasts() -> dict[str, tuple[str, str]]:
     pairs = {f"dose {lam:g} - baseline": (f"dose{lam}", "none") for lam in DOSES}
-    pairs |= {f"brain-mean {r} - shuffled-brain-mean {r}": (f"brain/mean/{r}", f"shuffled-brain/mean/{r}") for r in ROIS}
+    pairs |= {
+        f"brain-mean {r} - shuffled-brain-mean {r}": (f"brain/mean/{r}", f"shuffled-brain/mean/{r}") for r in ROIS
+    }
     return pairs
 
 
@@ -132,11 +157,20 @@ def _summarise(works: list[Path], per_category: int) -> list[dict]:
         sd_run = float(np.std(per_run, ddof=1)) if len(per_run) > 1 else math.nan
         z = sps.norm.ppf(1 - ALPHA / 2) + sps.norm.ppf(POWER)
         needed = math.ceil((z * sd_run / EFFECT) ** 2) if np.isfinite(sd_run) else None
-        rows.append({
-            "train_per_category": per_category, "contrast": contrast, "n_runs": len(works), "diff_top1": test["mean_diff"],
-            "ci_low": test["ci_low"], "ci_high": test["ci_high"], "p": test["p_value"], "n_units": test["n_units"],
-            "per_run_sd": sd_run, "runs_for_3pp_at_80pct": needed,
-        })  # fmt: skip
+        rows.append(
+            {
+                "train_per_category": per_category,
+                "contrast": contrast,
+                "n_runs": len(works),
+                "diff_top1": test["mean_diff"],
+                "ci_low": test["ci_low"],
+                "ci_high": test["ci_high"],
+                "p": test["p_value"],
+                "n_units": test["n_units"],
+                "per_run_sd": sd_run,
+                "runs_for_3pp_at_80pct": needed,
+            }
+        )
     return rows
 
 
@@ -151,10 +185,25 @@ def _plot(table: pd.DataFrame, path: Path) -> None:
         dose = cell[cell["contrast"].str.startswith("dose")]
         lam = [float(c.split()[1]) for c in dose["contrast"]]
         err = np.vstack([dose["diff_top1"] - dose["ci_low"], dose["ci_high"] - dose["diff_top1"]]) * 100
-        left.errorbar(np.array(lam) + 0.02 * i, dose["diff_top1"] * 100, yerr=err, marker="o", capsize=3, label=f"{n} training images / category")
+        left.errorbar(
+            np.array(lam) + 0.02 * i,
+            dose["diff_top1"] * 100,
+            yerr=err,
+            marker="o",
+            capsize=3,
+            label=f"{n} training images / category",
+        )
         brain = cell[cell["contrast"].str.startswith("brain")]
         err = np.vstack([brain["diff_top1"] - brain["ci_low"], brain["ci_high"] - brain["diff_top1"]]) * 100
-        right.errorbar(np.arange(len(brain)) + 0.1 * i, brain["diff_top1"] * 100, yerr=err, marker="s", capsize=3, ls="none", label=f"{n} training images / category")
+        right.errorbar(
+            np.arange(len(brain)) + 0.1 * i,
+            brain["diff_top1"] * 100,
+            yerr=err,
+            marker="s",
+            capsize=3,
+            ls="none",
+            label=f"{n} training images / category",
+        )
         right.set_xticks(range(len(brain)), [c.split(" - ")[0] for c in brain["contrast"]])
     left.set_xlabel("oracle share in the teacher (0 = its label-smoothing match, 1 = the oracle)")
     left.set_ylabel("top-1 gain over the baseline (pp), evaluation set")
@@ -165,7 +214,9 @@ def _plot(table: pd.DataFrame, path: Path) -> None:
         ax.axhline(0, color="black", lw=1)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle("SIMULATED quick preset: sensitivity of the distillation experiment (95% CIs, categories as units)", fontsize=11)
+    fig.suptitle(
+        "SIMULATED quick preset: sensitivity of the distillation experiment (95% CIs, categories as units)", fontsize=11
+    )
     fig.savefig(path, dpi=130, bbox_inches="tight")
 
 
@@ -201,7 +252,11 @@ def main() -> None:
             runs.setdefault(per_category, []).append(work)
             # Inner folds need an image of each category per fold: 4 folds for 4 images per category.
             folds = min(5, per_category)
-            decode_jobs += [(str(root), s, r, str(work / "split.json"), str(work / "decode" / s / r), folds) for s in SUBJECTS for r in ROIS]
+            decode_jobs += [
+                (str(root), s, r, str(work / "split.json"), str(work / "decode" / s / r), folds)
+                for s in SUBJECTS
+                for r in ROIS
+            ]
     with ProcessPoolExecutor(args.jobs, initializer=_one_thread) as pool:
         list(pool.map(_decode, decode_jobs))
         for work, split in splits.items():

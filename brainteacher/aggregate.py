@@ -34,7 +34,14 @@ def _write_tsv(path: Path, table: pd.DataFrame) -> Path:
     return path
 
 
-def _sidecar(name: str, table: pd.DataFrame, n_inputs: int, provenance_config: dict, run: Mapping[str, Any] | None, extra: dict[str, Any]) -> dict[str, Any]:
+def _sidecar(
+    name: str,
+    table: pd.DataFrame,
+    n_inputs: int,
+    provenance_config: dict,
+    run: Mapping[str, Any] | None,
+    extra: dict[str, Any],
+) -> dict[str, Any]:
     return {
         **provenance(provenance_config),
         "run": None if run is None else dict(run),
@@ -88,7 +95,14 @@ def write_tables(
     verdict = positive_control_verdict(summary, primary["metric"])
     if verdict:
         log.log(logging.WARNING if "FAILED" in verdict else logging.INFO, verdict)
-    summary_notes = {"level": level, "metrics": list(metrics), "references": REFERENCES, "primary": primary, "positive_control": verdict, "method": STATISTICS_METHOD}
+    summary_notes = {
+        "level": level,
+        "metrics": list(metrics),
+        "references": REFERENCES,
+        "primary": primary,
+        "positive_control": verdict,
+        "method": STATISTICS_METHOD,
+    }
     tables = {
         "decoders": (decoder_table(decode_paths), len(decode_paths), {}),
         "students": (students, len(student_paths), {}),

@@ -43,7 +43,13 @@ class TinyNet(nn.Module):
     plus (channels[-1] + 1) * num_classes.
     """
 
-    def __init__(self, spatial_dims: int = 2, in_channels: int = 3, num_classes: int = 20, channels: Sequence[int] = TINY_CHANNELS) -> None:
+    def __init__(
+        self,
+        spatial_dims: int = 2,
+        in_channels: int = 3,
+        num_classes: int = 20,
+        channels: Sequence[int] = TINY_CHANNELS,
+    ) -> None:
         super().__init__()
         if spatial_dims not in _CONV:
             raise ValueError(f"spatial_dims must be one of {sorted(_CONV)}, got {spatial_dims!r}")
@@ -76,7 +82,16 @@ class TinyNet(nn.Module):
         return self.fc(self.features(x))
 
 
-def build_student(arch: str, num_classes: int, *, depth: int = 18, width: int = 16, stem: str = "imagenet", spatial_dims: int = 2, in_channels: int = 3) -> nn.Module:
+def build_student(
+    arch: str,
+    num_classes: int,
+    *,
+    depth: int = 18,
+    width: int = 16,
+    stem: str = "imagenet",
+    spatial_dims: int = 2,
+    in_channels: int = 3,
+) -> nn.Module:
     """A student of ``arch`` (``resnet18``: the ResNet of ``depth``/``width``/``stem``; ``tiny``:
     :class:`TinyNet`, which ignores them)."""
     if arch == "resnet18":
@@ -102,7 +117,15 @@ def _threads(n: int):
 
 
 @torch.no_grad()
-def measure_latency(model: nn.Module, sample_shape: Sequence[int], batches: Sequence[int] = LATENCY_BATCHES, *, repeats: int = 9, warmup: int = 2, threads: int = 1) -> dict[str, float | int]:
+def measure_latency(
+    model: nn.Module,
+    sample_shape: Sequence[int],
+    batches: Sequence[int] = LATENCY_BATCHES,
+    *,
+    repeats: int = 9,
+    warmup: int = 2,
+    threads: int = 1,
+) -> dict[str, float | int]:
     """CPU inference latency of ``model`` in eval mode: median wall time (milliseconds) of
     ``repeats`` forward passes per batch size after ``warmup`` untimed ones, on ``threads`` torch
     threads. ``sample_shape`` is one input without the batch axis, e.g. (3, 32, 32).

@@ -48,7 +48,14 @@ _PIXELS = _int(1, 2048)  # an upper bound, so a typo cannot decode every image a
 
 
 def _dataset_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--root", "--data", dest="root", type=_path, required=True, help="GOD-format dataset folder (Subject<N>.h5, stimulus TSV, images/)")
+    p.add_argument(
+        "--root",
+        "--data",
+        dest="root",
+        type=_path,
+        required=True,
+        help="GOD-format dataset folder (Subject<N>.h5, stimulus TSV, images/)",
+    )
 
 
 # --- simulate -------------------------------------------------------------------------------
@@ -58,7 +65,9 @@ def _simulate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=_path, required=True, help="folder to write (replaced atomically)")
     from brainteacher.registry import PRESETS
 
-    p.add_argument("--preset", default="quick", choices=PRESETS, help="quick (minutes on 2 CPU cores) or god (GOD-sized)")
+    p.add_argument(
+        "--preset", default="quick", choices=PRESETS, help="quick (minutes on 2 CPU cores) or god (GOD-sized)"
+    )
     p.add_argument("--seed", type=_SEED, default=0)
 
 
@@ -77,10 +86,14 @@ def _simulate(args: argparse.Namespace) -> None:
 def _download_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=_path, required=True, help="the dataset folder to put Subject<N>.h5 in")
     p.add_argument("--subjects", nargs="+", required=True, help="e.g. Subject1 Subject2")
-    p.add_argument("--md5", nargs="*", default=[], metavar="NAME=MD5", help="pinned checksums (default: figshare's computed_md5)")
+    p.add_argument(
+        "--md5", nargs="*", default=[], metavar="NAME=MD5", help="pinned checksums (default: figshare's computed_md5)"
+    )
 
 
-@_command("download-god", "opt-in: fetch GOD subject files from figshare and verify their MD5 checksums", _download_args)
+@_command(
+    "download-god", "opt-in: fetch GOD subject files from figshare and verify their MD5 checksums", _download_args
+)
 def _download(args: argparse.Namespace) -> None:
     from brainteacher.download import download_subjects
 
@@ -98,12 +111,23 @@ def _inspect_args(p: argparse.ArgumentParser) -> None:
     _dataset_arg(p)
     from brainteacher.registry import ROIS
 
-    p.add_argument("--rois", nargs="+", default=None, choices=ROIS, metavar="ROI", help=f"ROIs to tabulate, of {', '.join(ROIS)} (default: all in the files)")
+    p.add_argument(
+        "--rois",
+        nargs="+",
+        default=None,
+        choices=ROIS,
+        metavar="ROI",
+        help=f"ROIs to tabulate, of {', '.join(ROIS)} (default: all in the files)",
+    )
     p.add_argument("--out", type=_path, default=None, help="also write the TSV here")
     p.add_argument("--skip-image-check", action="store_true", help="do not open every image")
 
 
-@_command("inspect-data", "check a dataset and print subject, roi, n_voxels, n_train_trials, n_images, n_categories", _inspect_args)
+@_command(
+    "inspect-data",
+    "check a dataset and print subject, roi, n_voxels, n_train_trials, n_images, n_categories",
+    _inspect_args,
+)
 def _inspect(args: argparse.Namespace) -> None:
     from brainteacher.god import GODLayout
     from brainteacher.inspect import inspect_dataset
@@ -159,7 +183,9 @@ def _decode_args(p: argparse.ArgumentParser) -> None:
     add_options(p, DecoderConfig)
 
 
-@_command("decode", "cross-fit a decoder for one subject x ROI and write out-of-fold logits and soft labels", _decode_args)
+@_command(
+    "decode", "cross-fit a decoder for one subject x ROI and write out-of-fold logits and soft labels", _decode_args
+)
 def _decode(args: argparse.Namespace) -> None:
     from brainteacher.configs import DecoderConfig
     from brainteacher.decode import run_decode
@@ -175,13 +201,20 @@ def _image_args(p: argparse.ArgumentParser) -> None:
     _dataset_arg(p)
     p.add_argument("--split", type=_nonempty, required=True, help="a split file (see make-splits)")
     p.add_argument("--out", type=_path, required=True, help="output folder (replaced atomically)")
-    p.add_argument("--image-cache", type=_path, default=None, help="a .npy of every training image at --image-size (see cache-images)")
+    p.add_argument(
+        "--image-cache",
+        type=_path,
+        default=None,
+        help="a .npy of every training image at --image-size (see cache-images)",
+    )
 
 
 def _cache_args(p: argparse.ArgumentParser) -> None:
     _dataset_arg(p)
     p.add_argument("--size", type=_PIXELS, required=True, help="pixels per side")
-    p.add_argument("--out", type=_path, required=True, help="the .npy to write: (n_images, 3, size, size) uint8 in TSV order")
+    p.add_argument(
+        "--out", type=_path, required=True, help="the .npy to write: (n_images, 3, size, size) uint8 in TSV order"
+    )
 
 
 @_command("cache-images", "decode every training image once into a uint8 .npy at one resolution", _cache_args)
@@ -199,7 +232,9 @@ def _network_args(p: argparse.ArgumentParser) -> None:
     add_options(p, NetworkConfig)
 
 
-@_command("network-teacher", "cross-fit a ResNet-34 on a split's training images and write out-of-fold logits", _network_args)
+@_command(
+    "network-teacher", "cross-fit a ResNet-34 on a split's training images and write out-of-fold logits", _network_args
+)
 def _network_teacher(args: argparse.Namespace) -> None:
     from brainteacher.configs import NETWORK_SHARES, NetworkConfig, StudentConfig
     from brainteacher.distill import run_network_teacher
@@ -217,19 +252,43 @@ def _distill_args(p: argparse.ArgumentParser) -> None:
     _image_args(p)
     seed_help = "initialisation, batches, augmentation and the random/shuffled controls"
     p.add_argument("--seed", type=_SEED, default=0, help=seed_help)
-    p.add_argument("--teacher", required=True, help="none, network, oracle, brain-mean/ROI or KIND/SOURCE/ROI (see brainteacher.teachers)")
-    p.add_argument("--teacher-input", nargs="*", default=[], type=_path, help="decode folder(s), network-teacher folder or ground_truth.json")
+    p.add_argument(
+        "--teacher",
+        required=True,
+        help="none, network, oracle, brain-mean/ROI or KIND/SOURCE/ROI (see brainteacher.teachers)",
+    )
+    p.add_argument(
+        "--teacher-input",
+        nargs="*",
+        default=[],
+        type=_path,
+        help="decode folder(s), network-teacher folder or ground_truth.json",
+    )
     p.add_argument("--decoder", default=None, help="label: the decoder a brain teacher's folders came from")
     add_options(p, StudentConfig)
 
 
-@_command("distill", "train a student (ResNet-18 or tiny) with one teacher on a split; test it on the held-out images", _distill_args)
+@_command(
+    "distill",
+    "train a student (ResNet-18 or tiny) with one teacher on a split; test it on the held-out images",
+    _distill_args,
+)
 def _distill(args: argparse.Namespace) -> None:
     from brainteacher.configs import StudentConfig
     from brainteacher.distill import run_distill
 
     cfg = from_args(StudentConfig, args)
-    run_distill(args.root, args.split, args.teacher, args.teacher_input, args.seed, args.out, cfg, image_cache=args.image_cache, decoder=args.decoder)
+    run_distill(
+        args.root,
+        args.split,
+        args.teacher,
+        args.teacher_input,
+        args.seed,
+        args.out,
+        cfg,
+        image_cache=args.image_cache,
+        decoder=args.decoder,
+    )
 
 
 def _simclr_args(p: argparse.ArgumentParser) -> None:
@@ -237,12 +296,26 @@ def _simclr_args(p: argparse.ArgumentParser) -> None:
 
     _dataset_arg(p)
     p.add_argument("--split", type=_nonempty, required=True, help="a split file: only its training images are used")
-    p.add_argument("--out", type=_path, required=True, help="output folder (replaced atomically): backbone.pt, image_ids.npy, metrics.json")
-    p.add_argument("--image-cache", type=_path, default=None, help="a .npy of every training image at --image-size (see cache-images)")
+    p.add_argument(
+        "--out",
+        type=_path,
+        required=True,
+        help="output folder (replaced atomically): backbone.pt, image_ids.npy, metrics.json",
+    )
+    p.add_argument(
+        "--image-cache",
+        type=_path,
+        default=None,
+        help="a .npy of every training image at --image-size (see cache-images)",
+    )
     add_options(p, SimCLRConfig)
 
 
-@_command("pretrain-simclr", "SimCLR-pretrain a student backbone on a split's training images (+ simulated extra renders)", _simclr_args)
+@_command(
+    "pretrain-simclr",
+    "SimCLR-pretrain a student backbone on a split's training images (+ simulated extra renders)",
+    _simclr_args,
+)
 def _pretrain_simclr(args: argparse.Namespace) -> None:
     from brainteacher.configs import SimCLRConfig
     from brainteacher.simclr import pretrain_simclr
@@ -255,25 +328,39 @@ def _pretrain_simclr(args: argparse.Namespace) -> None:
 
 def _provenance_args(p: argparse.ArgumentParser) -> None:
     _dataset_arg(p)
-    p.add_argument("--subjects", nargs="+", default=None, help="the subjects the run reads (default: every subject file)")
+    p.add_argument(
+        "--subjects", nargs="+", default=None, help="the subjects the run reads (default: every subject file)"
+    )
     # dest: `run` is the parsed command's function (set_defaults in build_parser).
-    p.add_argument("--run", dest="run_name", type=_nonempty, required=True, help="the run's name (its folder under results/)")
-    p.add_argument("--config", type=_nonempty, required=True, help="the run's resolved config as JSON text (hashed and recorded)")
+    p.add_argument(
+        "--run", dest="run_name", type=_nonempty, required=True, help="the run's name (its folder under results/)"
+    )
+    p.add_argument(
+        "--config", type=_nonempty, required=True, help="the run's resolved config as JSON text (hashed and recorded)"
+    )
     p.add_argument("--config-name", type=_nonempty, required=True, help="the config's name, e.g. its file's stem")
     p.add_argument("--out", type=_path, required=True, help="the provenance.json to write")
 
 
-@_command("provenance", "record a run's dataset (folder and content fingerprint) and config (name and hash)", _provenance_args)
+@_command(
+    "provenance", "record a run's dataset (folder and content fingerprint) and config (name and hash)", _provenance_args
+)
 def _provenance(args: argparse.Namespace) -> None:
     from brainteacher.io import write_json
     from brainteacher.runs import run_provenance
 
-    write_json(args.out, run_provenance(args.root, args.subjects, args.run_name, _config_json(args.config), args.config_name))
+    write_json(
+        args.out, run_provenance(args.root, args.subjects, args.run_name, _config_json(args.config), args.config_name)
+    )
 
 
 def _run_name_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("configfiles", nargs="*", type=_path, help="the files given to snakemake --configfile (none: the default)")
-    p.add_argument("--base", type=_path, default=Path("config/config.yaml"), help="the workflow's default config, loaded first")
+    p.add_argument(
+        "configfiles", nargs="*", type=_path, help="the files given to snakemake --configfile (none: the default)"
+    )
+    p.add_argument(
+        "--base", type=_path, default=Path("config/config.yaml"), help="the workflow's default config, loaded first"
+    )
 
 
 @_command("run-name", "print the run folder name the workflow uses for these config files", _run_name_args)
@@ -285,8 +372,15 @@ def _run_name(args: argparse.Namespace) -> None:
 
 
 def _run_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--provenance", type=_path, required=True, help="the run's provenance.json (see provenance): inputs of another run are refused")
-    p.add_argument("--config", default=None, help="the run's resolved config as JSON text; the provenance must record it")
+    p.add_argument(
+        "--provenance",
+        type=_path,
+        required=True,
+        help="the run's provenance.json (see provenance): inputs of another run are refused",
+    )
+    p.add_argument(
+        "--config", default=None, help="the run's resolved config as JSON text; the provenance must record it"
+    )
 
 
 def _expected_run(args: argparse.Namespace) -> dict:
@@ -301,10 +395,18 @@ def _aggregate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--students", nargs="*", type=_path, default=[], help="student metrics.json files")
     p.add_argument("--out", type=_path, required=True, help="folder for decoders.tsv, students.tsv, summary.tsv")
     _run_arg(p)
-    p.add_argument("--primary", nargs=3, default=["brain-mean", "shuffled_brain", "top1"], metavar=("TEACHER", "REFERENCE", "METRIC"), help="the pre-registered primary contrast (Holm over its ROIs)")
+    p.add_argument(
+        "--primary",
+        nargs=3,
+        default=["brain-mean", "shuffled_brain", "top1"],
+        metavar=("TEACHER", "REFERENCE", "METRIC"),
+        help="the pre-registered primary contrast (Holm over its ROIs)",
+    )
 
 
-@_command("aggregate", "collect decoder and student metrics into result tables with CIs and paired tests", _aggregate_args)
+@_command(
+    "aggregate", "collect decoder and student metrics into result tables with CIs and paired tests", _aggregate_args
+)
 def _aggregate(args: argparse.Namespace) -> None:
     from brainteacher.aggregate import write_tables
 
@@ -330,19 +432,46 @@ def _plot(args: argparse.Namespace) -> None:
 
 
 def _evaluation_plot_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--tables", type=_path, required=True, help="folder holding students.tsv (its folder column locates the predictions)")
+    p.add_argument(
+        "--tables",
+        type=_path,
+        required=True,
+        help="folder holding students.tsv (its folder column locates the predictions)",
+    )
     p.add_argument("--out", type=_path, required=True, help="folder for the PNG and SVG plots")
-    p.add_argument("--ground-truth", type=_path, default=None, help="the simulator's ground_truth.json: orders categories by superordinate group")
-    p.add_argument("--compare", nargs="*", type=_path, default=[], help="other runs' students.tsv for the size plot (e.g. the tiny student's)")
+    p.add_argument(
+        "--ground-truth",
+        type=_path,
+        default=None,
+        help="the simulator's ground_truth.json: orders categories by superordinate group",
+    )
+    p.add_argument(
+        "--compare",
+        nargs="*",
+        type=_path,
+        default=[],
+        help="other runs' students.tsv for the size plot (e.g. the tiny student's)",
+    )
     p.add_argument("--note", default="", help="subtitle, e.g. that the data are simulated")
     _run_arg(p)
 
 
-@_command("plot-evaluation", "accuracy-vs-size, confusion-matrix and precision-recall plots (PNG and SVG)", _evaluation_plot_args)
+@_command(
+    "plot-evaluation",
+    "accuracy-vs-size, confusion-matrix and precision-recall plots (PNG and SVG)",
+    _evaluation_plot_args,
+)
 def _plot_evaluation(args: argparse.Namespace) -> None:
     from brainteacher.plots import write_evaluation_plots
 
-    write_evaluation_plots(args.tables, args.out, ground_truth=args.ground_truth, compare=args.compare, note=args.note, run=_expected_run(args))
+    write_evaluation_plots(
+        args.tables,
+        args.out,
+        ground_truth=args.ground_truth,
+        compare=args.compare,
+        note=args.note,
+        run=_expected_run(args),
+    )
 
 
 def _config_json(text: str) -> dict:
@@ -373,7 +502,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(asctime)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
     try:
         args.run(args)
     except (DataError, ValueError) as err:

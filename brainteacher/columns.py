@@ -10,16 +10,30 @@ from __future__ import annotations
 from brainteacher.registry import kind_names
 
 __all__ = [
-    "COLUMNS", "DECODER_COLUMNS", "STUDENT_COLUMNS", "SUMMARY_COLUMNS", "METRIC_DOCS", "AUC_DOCS", "REFERENCES",
-    "BASELINE_KIND", "GLOBAL_ROI", "NO_SUBJECT", "NA_REP", "FLOAT_FORMAT",
-]  # fmt: skip
+    "COLUMNS",
+    "DECODER_COLUMNS",
+    "STUDENT_COLUMNS",
+    "SUMMARY_COLUMNS",
+    "METRIC_DOCS",
+    "AUC_DOCS",
+    "REFERENCES",
+    "BASELINE_KIND",
+    "GLOBAL_ROI",
+    "NO_SUBJECT",
+    "NA_REP",
+    "FLOAT_FORMAT",
+]
 
 BASELINE_KIND = "none"
 GLOBAL_ROI = "all"  # the summary's ROI for teachers that use no ROI
 NO_SUBJECT = "-"  # the summary's subject for the mean source and the global teachers
 
 # Reference name in column suffixes -> teacher kind it stands for (None: the baseline, kind "none").
-REFERENCES: dict[str, str | None] = {"baseline": None, "label_smoothing": "label-smoothing", "shuffled_brain": "shuffled-brain"}
+REFERENCES: dict[str, str | None] = {
+    "baseline": None,
+    "label_smoothing": "label-smoothing",
+    "shuffled_brain": "shuffled-brain",
+}
 
 NA_REP = "NA"  # how a missing value is written in the TSVs (read back by read_table)
 FLOAT_FORMAT = "%.8g"  # eight significant digits: far below any run-to-run difference
@@ -29,7 +43,9 @@ METRIC_DOCS = {
     "top1_chance": "top-1 accuracy of a random ranking, 1 / n_categories",
     "top5": "top-k accuracy with k = min(5, n_categories), fraction 0-1",
     "top5_chance": "top-k accuracy of a random ranking, k / n_categories",
-    "mean_normalised_rank": "mean fraction of the other categories scored below the true one (ties half); 1 = always first, chance 0.5",
+    "mean_normalised_rank": (
+        "mean fraction of the other categories scored below the true one (ties half); 1 = always first, chance 0.5"
+    ),
     "nll": "mean negative log-likelihood of the true category, nats (lower is better)",
     "nll_chance": "NLL of uniform probabilities, log(n_categories), nats",
     "ece": "expected calibration error, 15 equal-width confidence bins, fraction 0-1 (0 = calibrated)",
@@ -38,7 +54,10 @@ METRIC_DOCS = {
 # summary gives them run-level means only.
 AUC_DOCS = {
     "roc_auc": "macro one-vs-rest ROC-AUC of the softmax probabilities, mean over categories present (chance 0.5)",
-    "pr_auc": "macro one-vs-rest PR-AUC (average precision) of the softmax probabilities, mean over categories present (chance ~1 / n_categories)",
+    "pr_auc": (
+        "macro one-vs-rest PR-AUC (average precision) of the softmax probabilities, mean "
+        "over categories present (chance ~1 / n_categories)"
+    ),
 }
 _PROVENANCE_DOCS = {
     "device": "device the job ran on (e.g. cpu, cuda:0)",
@@ -56,7 +75,9 @@ DECODER_DOCS: dict[str, str] = {
     "n_categories": "number of categories",
     "n_voxels": "voxels kept after voxel selection",
     "n_folds": "cross-fitting folds (each image scored by a fold model that never saw it)",
-    "temperature": "calibration temperature fitted on the out-of-fold logits of the split's training images (no test image)",
+    "temperature": (
+        "calibration temperature fitted on the out-of-fold logits of the split's training images (no test image)"
+    ),
     "nll_calibrated": "out-of-fold NLL after calibration, nats",
     "ece_calibrated": "out-of-fold ECE after calibration (15 bins), fraction 0-1",
     "epochs": "training epochs per fold model",
@@ -67,7 +88,9 @@ DECODER_DOCS: dict[str, str] = {
 STUDENT_DOCS: dict[str, str] = {
     "teacher": "teacher spec: none, network, oracle or KIND/SOURCE/ROI (e.g. brain/Subject1/LOC)",
     "kind": f"teacher kind: {', '.join(kind_names())}",
-    "source": "whose brain data the teacher derives from: a subject, or mean (mean over subjects); NA for none/network/oracle",
+    "source": (
+        "whose brain data the teacher derives from: a subject, or mean (mean over subjects); NA for none/network/oracle"
+    ),
     "roi": "ROI of the brain-derived teacher; NA for none/network/oracle",
     "decoder": "decoder whose out-of-fold logits the brain-derived teacher came from; NA for none/network/oracle",
     "split": "train/test image split (e.g. split0)",
@@ -77,13 +100,22 @@ STUDENT_DOCS: dict[str, str] = {
     "init": "student initialisation: random, weights (a torchvision file) or simclr (pretrain-simclr backbone)",
     **{k: f"student, the split's held-out images: {v}" for k, v in METRIC_DOCS.items()},
     **{k: f"student, the split's held-out images: {v}" for k, v in AUC_DOCS.items()},
-    **{f"eval_{k}": f"student, the simulated evaluation set (never in a split, no fMRI): {v}; NA on real data" for k, v in (METRIC_DOCS | AUC_DOCS).items()},
+    **{
+        f"eval_{k}": f"student, the simulated evaluation set (never in a split, no fMRI): {v}; NA on real data"
+        for k, v in (METRIC_DOCS | AUC_DOCS).items()
+    },
     "train_top1": "student top-1 on its own training images after the last step (no augmentation): near 1 = fits them",
     "train_loss": "mean training loss of the last epoch (the KD objective for distilled students, CE for the baseline)",
-    "scoring_set": "images the summary's comparisons use: evaluation (simulated data) or heldout (the split's held-out images)",
-    "teacher_true_class_prob": "mean probability of the true category in the tempered teacher targets, training images; NA for none",
+    "scoring_set": (
+        "images the summary's comparisons use: evaluation (simulated data) or heldout (the split's held-out images)"
+    ),
+    "teacher_true_class_prob": (
+        "mean probability of the true category in the tempered teacher targets, training images; NA for none"
+    ),
     "teacher_entropy": "mean entropy of the tempered teacher targets, nats, training images; NA for none",
-    "teacher_top1": "fraction of training images whose tempered teacher target ranks the true category first; NA for none",
+    "teacher_top1": (
+        "fraction of training images whose tempered teacher target ranks the true category first; NA for none"
+    ),
     "n_train": "student training images",
     "n_test": "student held-out images",
     "n_evaluation": "student evaluation-set images (0 on real data)",
@@ -91,7 +123,10 @@ STUDENT_DOCS: dict[str, str] = {
     "train_time_s": "wall-clock time of student training, seconds",
     "n_parameters": "trainable parameters of the student",
     "size_mb": "size of the student checkpoint (model.pt, a state_dict), MB (2^20 bytes)",
-    "latency_ms_batch1": "CPU inference latency, batch of 1 image, median of repeated timings, milliseconds (latency_threads threads; an upper bound on a loaded machine)",
+    "latency_ms_batch1": (
+        "CPU inference latency, batch of 1 image, median of repeated timings, "
+        "milliseconds (latency_threads threads; an upper bound on a loaded machine)"
+    ),
     "latency_ms_batch64": "CPU inference latency, batch of 64 images, median of repeated timings, milliseconds",
     "latency_threads": "torch CPU threads the latency was timed with",
     **_PROVENANCE_DOCS,
@@ -105,10 +140,20 @@ def _reference_docs(ref: str, kind: str | None) -> dict[str, str]:
     else:
         what = f"the {kind} control of the same source and ROI at the same split and seed"
     return {
-        f"diff_vs_{ref}": f"this teacher - {what}: per-image paired difference on the scoring images, averaged over runs, mean over categories (metric units); NA if no pairs or the row is that reference",
-        f"diff_vs_{ref}_ci_low": f"lower bound of the Student-t interval of diff_vs_{ref} over categories (the independent units); NA with fewer than 3",
+        f"diff_vs_{ref}": (
+            f"this teacher - {what}: per-image paired difference on the scoring images, "
+            "averaged over runs, mean over categories (metric units); NA if no pairs or the "
+            "row is that reference"
+        ),
+        f"diff_vs_{ref}_ci_low": (
+            f"lower bound of the Student-t interval of diff_vs_{ref} over categories (the "
+            "independent units); NA with fewer than 3"
+        ),
         f"diff_vs_{ref}_ci_high": "upper bound of that interval",
-        f"p_vs_{ref}": f"two-sided sign-flip permutation p-value of diff_vs_{ref} over categories (exact up to 16 categories); unadjusted, exploratory unless family is primary",
+        f"p_vs_{ref}": (
+            f"two-sided sign-flip permutation p-value of diff_vs_{ref} over categories (exact "
+            "up to 16 categories); unadjusted, exploratory unless family is primary"
+        ),
         f"p_holm_vs_{ref}": f"p_vs_{ref} Holm-adjusted over the primary family's ROIs; NA outside the primary contrast",
         f"n_units_vs_{ref}": "categories (independent units) in the comparison; 0 if none",
         f"n_images_vs_{ref}": "scoring images paired in the comparison",
@@ -116,9 +161,16 @@ def _reference_docs(ref: str, kind: str | None) -> dict[str, str]:
 
 
 SUMMARY_DOCS: dict[str, str] = {
-    "teacher": "teacher group: kind for a subject source (brain, ...), kind-mean for the mean source (brain-mean, ...), none/network/oracle",
+    "teacher": (
+        "teacher group: kind for a subject source (brain, ...), kind-mean for the mean "
+        "source (brain-mean, ...), none/network/oracle"
+    ),
     "roi": "ROI of the teacher; all for none/network/oracle",
-    "metric": "student metric summarised: top1, top5 (fractions) or nll (nats), on the scoring images; roc_auc and pr_auc (macro one-vs-rest) rows give the run-level mean and interval only (not per-image outcomes, so every diff/p column is NA)",
+    "metric": (
+        "student metric summarised: top1, top5 (fractions) or nll (nats), on the scoring "
+        "images; roc_auc and pr_auc (macro one-vs-rest) rows give the run-level mean and "
+        "interval only (not per-image outcomes, so every diff/p column is NA)"
+    ),
     "family": "primary (the pre-registered contrast, config stats), positive-control (the oracle) or exploratory",
     "scoring_set": "images scored: evaluation (simulated evaluation set) or heldout (the splits' held-out images)",
     "n": "runs (split x seed) with a value; a pooled group's subjects are averaged within a run",

@@ -79,14 +79,24 @@ def _run_means(students: pd.DataFrame, scored: dict[str, ScoredImages], metric: 
     """Long table (split, seed, image, label, value): each run's per-image outcome averaged over
     the students of that run (e.g. the subjects of a pooled group)."""
     frames = [
-        pd.DataFrame({"split": row.split, "seed": row.seed, "image": scored[row.folder].ids, "label": scored[row.folder].labels, "value": scored[row.folder].values[metric]})
+        pd.DataFrame(
+            {
+                "split": row.split,
+                "seed": row.seed,
+                "image": scored[row.folder].ids,
+                "label": scored[row.folder].labels,
+                "value": scored[row.folder].values[metric],
+            }
+        )
         for row in students.itertuples()
     ]
     long = pd.concat(frames, ignore_index=True)
     return long.groupby(["split", "seed", "image", "label"], as_index=False)["value"].mean()
 
 
-def paired_image_test(group: pd.DataFrame, reference: pd.DataFrame, scored: dict[str, ScoredImages], metric: str, level: float = 0.95) -> dict:
+def paired_image_test(
+    group: pd.DataFrame, reference: pd.DataFrame, scored: dict[str, ScoredImages], metric: str, level: float = 0.95
+) -> dict:
     """Group minus reference on ``metric``, paired image by image on the runs both have.
 
     ``group`` and ``reference``: student rows with ``split``, ``seed`` and ``folder`` (a key of
@@ -101,4 +111,3 @@ def paired_image_test(group: pd.DataFrame, reference: pd.DataFrame, scored: dict
     # An image scored on several runs (the shared evaluation set, or several seeds) is one image.
     per_image = paired.groupby(["image", "label"], as_index=False)["diff"].mean()
     return category_paired_test(per_image["diff"].to_numpy(), per_image["label"].to_numpy(), level) | {"n_runs": n_runs}
-

@@ -51,7 +51,15 @@ def _resnet1d(n_voxels: int, n_classes: int, cfg: DecoderConfig) -> nn.Module:
     # without that, the stages memorise the ~700 training rows and starve the shortcut (LOC at GOD
     # scale: 0.168 top-1 against the linear 0.182; with it 0.181). See README, "Decoders".
     shortcut = n_voxels if cfg.linear_shortcut else None
-    return resnet18(spatial_dims=1, in_channels=1, num_classes=n_classes, width=cfg.width, stem=cfg.stem, linear_shortcut=shortcut, head_dropout=0.5)
+    return resnet18(
+        spatial_dims=1,
+        in_channels=1,
+        num_classes=n_classes,
+        width=cfg.width,
+        stem=cfg.stem,
+        linear_shortcut=shortcut,
+        head_dropout=0.5,
+    )
 
 
 def _linear(n_voxels: int, n_classes: int, cfg: DecoderConfig) -> nn.Module:
@@ -79,14 +87,31 @@ def _noise(sd: float) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor]
     return lambda x, gen: x + sd * torch.randn(x.shape, generator=gen).to(x.device)
 
 
-def _fit_fold(X_tr: np.ndarray, y_tr: np.ndarray, X_te: np.ndarray, n_classes: int, cfg: DecoderConfig, device: torch.device, seed: int, desc: str) -> np.ndarray:
+def _fit_fold(
+    X_tr: np.ndarray,
+    y_tr: np.ndarray,
+    X_te: np.ndarray,
+    n_classes: int,
+    cfg: DecoderConfig,
+    device: torch.device,
+    seed: int,
+    desc: str,
+) -> np.ndarray:
     """Train on one fold's rows and return logits (n_te, n_classes) for its held-out rows."""
     generator = seed_everything(seed)
     model = build_decoder(cfg, X_tr.shape[1], n_classes).to(device)
     # The data are small: keep them on the device for the whole fit.
     inputs = torch.from_numpy(X_tr).unsqueeze(1).to(device)
     labels = torch.from_numpy(y_tr).to(device)
-    fit(model, inputs, lambda logits, idx: F.cross_entropy(logits, labels[idx]), cfg.train, generator, augment=_noise(cfg.input_noise), desc=desc)
+    fit(
+        model,
+        inputs,
+        lambda logits, idx: F.cross_entropy(logits, labels[idx]),
+        cfg.train,
+        generator,
+        augment=_noise(cfg.input_noise),
+        desc=desc,
+    )
     return predict_logits(model, torch.from_numpy(X_te).unsqueeze(1).to(device))
 
 
@@ -97,7 +122,13 @@ def _image_folds(y: np.ndarray, groups: np.ndarray, n_folds: int, seed: int) -> 
 
 
 def out_of_fold_logits(
-    X: np.ndarray, y: np.ndarray, runs: np.ndarray, n_classes: int, cfg: DecoderConfig, device: torch.device | None = None, groups: np.ndarray | None = None
+    X: np.ndarray,
+    y: np.ndarray,
+    runs: np.ndarray,
+    n_classes: int,
+    cfg: DecoderConfig,
+    device: torch.device | None = None,
+    groups: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Cross-fitted logits: every row predicted by the fold model that held it out.
 
@@ -116,7 +147,16 @@ def out_of_fold_logits(
         prep = fit_preprocessor(X[tr], y[tr], runs[tr], n_voxels=cfg.n_voxels or None, within_run=cfg.within_run)
         n_kept = len(prep.keep)
         log.info("fold %d/%d: %d training rows, %d held out, %d voxels", k + 1, cfg.n_folds, tr.sum(), te.sum(), n_kept)
-        logits[te] = _fit_fold(prep.transform(X[tr], runs[tr]), y[tr], prep.transform(X[te], runs[te]), n_classes, cfg, device, cfg.seed * 1000 + k, f"fold {k + 1}/{cfg.n_folds} ")
+        logits[te] = _fit_fold(
+            prep.transform(X[tr], runs[tr]),
+            y[tr],
+            prep.transform(X[te], runs[te]),
+            n_classes,
+            cfg,
+            device,
+            cfg.seed * 1000 + k,
+            f"fold {k + 1}/{cfg.n_folds} ",
+        )
     return logits, folds, n_kept
 
 
@@ -151,9 +191,20 @@ def run_decode(
     order = voxel_order(data.voxel_xyz, cfg.voxel_order)
     X = data.X[:, order]
     device = pick_device(cfg.device)
-    log.info("%s %s split %s: %d training trials, %d voxels, %s decoder on %s", subject, roi, split.name, len(rows), data.X.shape[1], cfg.decoder, device)
+    log.info(
+        "%s %s split %s: %d training trials, %d voxels, %s decoder on %s",
+        subject,
+        roi,
+        split.name,
+        len(rows),
+        data.X.shape[1],
+        cfg.decoder,
+        device,
+    )
     image_of_row = data.stimulus_keys[rows]
-    logits, folds, n_kept = out_of_fold_logits(X[rows], data.labels[rows], data.runs[rows], data.n_categories, cfg, device, groups=image_of_row)
+    logits, folds, n_kept = out_of_fold_logits(
+        X[rows], data.labels[rows], data.runs[rows], data.n_categories, cfg, device, groups=image_of_row
+    )
     # With repeats kept, a trial's logits are averaged into one soft label per image.
     logits, first = _mean_per_image(logits, image_of_row)
     logits = logits.astype(np.float32)
@@ -174,10 +225,33 @@ def run_decode(
         "out_of_fold": classification_summary(logits, labels),
         "wall_time_s": round(time.perf_counter() - t0, 3),
         "device": str(device),
-        **provenance({"root": str(root), "subject": subject, "roi": roi, "split": str(split_spec), "average_repeats": average_repeats, "decoder": asdict(cfg)}, cfg.seed),
+        **provenance(
+            {
+                "root": str(root),
+                "subject": subject,
+                "roi": roi,
+                "split": str(split_spec),
+                "average_repeats": average_repeats,
+                "decoder": asdict(cfg),
+            },
+            cfg.seed,
+        ),
     }
     metrics = teacher_dir.write(out, logits, [data.image_ids[i] for i in rows], labels, folds, metrics)
     top1, cal = metrics["out_of_fold"], metrics["calibration"]
-    log.info("out-of-fold top-1 %.3f (chance %.3f), top-5 %.3f, rank %.3f", top1["top1"], top1["top1_chance"], top1["top5"], top1["mean_normalised_rank"])
-    log.info("calibration: temperature %.3f, NLL %.3f -> %.3f, ECE %.3f -> %.3f", cal["temperature"], cal["nll_before"], cal["nll_after"], cal["ece_before"], cal["ece_after"])
+    log.info(
+        "out-of-fold top-1 %.3f (chance %.3f), top-5 %.3f, rank %.3f",
+        top1["top1"],
+        top1["top1_chance"],
+        top1["top5"],
+        top1["mean_normalised_rank"],
+    )
+    log.info(
+        "calibration: temperature %.3f, NLL %.3f -> %.3f, ECE %.3f -> %.3f",
+        cal["temperature"],
+        cal["nll_before"],
+        cal["nll_after"],
+        cal["ece_before"],
+        cal["ece_after"],
+    )
     return metrics

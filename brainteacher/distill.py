@@ -29,12 +29,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from brainteacher import god, teachers
+from brainteacher.archs import build_student, measure_latency
+from brainteacher.configs import INITS, NetworkConfig, StudentConfig
 from brainteacher.errors import DataError
 from brainteacher.formats import student_dir, teacher_dir
 from brainteacher.images import augment, channel_stats, load_evaluation_images, load_training_images, normalise
 from brainteacher.io import atomic_path, provenance, read_json, write_json
-from brainteacher.archs import build_student, measure_latency
-from brainteacher.configs import INITS, NetworkConfig, StudentConfig
 from brainteacher.kd import check_gld_teacher, gld_loss, kd_loss, region_logits
 from brainteacher.metrics import classification_summary, per_category_accuracy
 from brainteacher.resnet import count_parameters, load_torchvision_weights
@@ -68,7 +68,9 @@ class SplitImages:
     ids: tuple[str, ...]
 
 
-def load_split_images(root: str | Path, split_spec: str | Path, image_size: int, cache: str | Path | None = None) -> tuple[SplitImages, SplitImages, god.StimulusTable]:
+def load_split_images(
+    root: str | Path, split_spec: str | Path, image_size: int, cache: str | Path | None = None
+) -> tuple[SplitImages, SplitImages, god.StimulusTable]:
     """The split's training and test images from the dataset's TSV order; images are decoded once
     (or read from ``cache``, a .npy of every training image in TSV order at ``image_size``)."""
     all_images, table = load_training_images(root, image_size, cache)
@@ -96,7 +98,10 @@ def load_backbone(model: nn.Module, path: str | Path) -> None:
     own = {k for k in model.state_dict() if not k.startswith("fc.")}
     if set(state) != own:
         missing, extra = sorted(own - set(state))[:5], sorted(set(state) - own)[:5]
-        raise ValueError(f"{path}: not a backbone of this student (missing {missing}, unexpected {extra}); pretrain with the same arch, width and stem")
+        raise ValueError(
+            f"{path}: not a backbone of this student (missing {missing}, unexpected {extra}); "
+            "pretrain with the same arch, width and stem"
+        )
     model.load_state_dict(state, strict=False)
 
 
@@ -134,7 +139,15 @@ class CrossFittedTeacher:
     (B, R, C) local logits from each image's own out-of-fold model, without gradients.
     """
 
-    def __init__(self, models: list[nn.Module], stats: list[tuple[np.ndarray, np.ndarray]], fold_of: np.ndarray, student_stats, regions: int, device: torch.device) -> None:
+    def __init__(
+        self,
+        models: list[nn.Module],
+        stats: list[tuple[np.ndarray, np.ndarray]],
+        fold_of: np.ndarray,
+        student_stats,
+        regions: int,
+        device: torch.device,
+    ) -> None:
         self.models = [m.to(device).eval() for m in models]
         self.regions = regions
         self.fold_of = torch.as_tensor(fold_of, device=device)
@@ -160,7 +173,14 @@ class CrossFittedTeacher:
         return glob, local
 
 
-def _loss_function(cfg: StudentConfig, model: nn.Module, teacher: np.ndarray | None, network: CrossFittedTeacher | None, y: torch.Tensor, device: torch.device):
+def _loss_function(
+    cfg: StudentConfig,
+    model: nn.Module,
+    teacher: np.ndarray | None,
+    network: CrossFittedTeacher | None,
+    y: torch.Tensor,
+    device: torch.device,
+):
     """``loss_fn(logits, idx)`` for ``fit``: CE without a teacher, Hinton KD, or GLD."""
     if teacher is None:
         return lambda logits, idx: F.cross_entropy(logits, y[idx])
@@ -218,7 +238,15 @@ def _keep_fold_models(out: Path, models: list[nn.Module], stats: list, cfg: Stud
     for k, model in enumerate(models):
         with atomic_path(out / teacher_dir.fold_model(k)) as tmp:
             _checkpoint(tmp, model)
-    record = {"n_folds": len(models), "n_classes": n_classes, "depth": cfg.depth, "width": cfg.width, "stem": cfg.stem, "image_size": cfg.image_size, "stats": stats}
+    record = {
+        "n_folds": len(models),
+        "n_classes": n_classes,
+        "depth": cfg.depth,
+        "width": cfg.width,
+        "stem": cfg.stem,
+        "image_size": cfg.image_size,
+        "stats": stats,
+    }
     write_json(out / NETWORK_RECORD, record)
 
 
@@ -254,15 +282,35 @@ def run_distill(
     n_classes = len(table.categories)
     split_name = Path(str(split_spec)).stem
     targets = teachers.teacher_logits(
-        spec, teacher_inputs, train.ids, train.labels, table.category_synsets, cfg.temperature,
-        test_ids=test.ids, seed=seed, split=split_name,
-    )  # fmt: skip
+        spec,
+        teacher_inputs,
+        train.ids,
+        train.labels,
+        table.category_synsets,
+        cfg.temperature,
+        test_ids=test.ids,
+        seed=seed,
+        split=split_name,
+    )
     evaluation = load_evaluation_images(root, cfg.image_size, table.category_synsets)
     device = pick_device(cfg.device)
     network = _network_for_gld(cfg, spec, teacher_inputs, train, device)
-    log.info("student %s (depth %d, width %d), loss %s, init %s, teacher %s, %d training / %d test images, on %s", cfg.arch, cfg.depth, cfg.width, cfg.loss, cfg.init, spec.name, len(train.ids), len(test.ids), device)
+    log.info(
+        "student %s (depth %d, width %d), loss %s, init %s, teacher %s, %d training / %d test images, on %s",
+        cfg.arch,
+        cfg.depth,
+        cfg.width,
+        cfg.loss,
+        cfg.init,
+        spec.name,
+        len(train.ids),
+        len(test.ids),
+        device,
+    )
     t_train = time.perf_counter()
-    model, stats, history = train_classifier(train, n_classes, targets, cfg, seed, device, desc=f"{spec.name} ", network=network)
+    model, stats, history = train_classifier(
+        train, n_classes, targets, cfg, seed, device, desc=f"{spec.name} ", network=network
+    )
     train_time = time.perf_counter() - t_train
     logits = _predict(model, test.images, stats, device)
     eval_logits = None if evaluation is None else _predict(model, evaluation.images, stats, device)
@@ -281,8 +329,13 @@ def run_distill(
         "test": classification_summary(logits, test.labels),
         "evaluation": None if evaluation is None else classification_summary(eval_logits, evaluation.labels),
         # Training images seen without augmentation, in eval mode, after the last step.
-        "train": {**classification_summary(_predict(model, train.images, stats, device), train.labels), "final_loss": history[-1]},
-        "per_category_accuracy": dict(zip(table.category_synsets, per_category_accuracy(logits, test.labels, n_classes).tolist())),
+        "train": {
+            **classification_summary(_predict(model, train.images, stats, device), train.labels),
+            "final_loss": history[-1],
+        },
+        "per_category_accuracy": dict(
+            zip(table.category_synsets, per_category_accuracy(logits, test.labels, n_classes).tolist())
+        ),
         "teacher_stats": teachers.target_stats(targets, train.labels, cfg.temperature),
         "steps": cfg.train.steps,
         "arch": cfg.arch,
@@ -293,31 +346,67 @@ def run_distill(
         "train_time_s": round(train_time, 3),
         "wall_time_s": None,
         "device": str(device),
-        **provenance({"root": str(root), "split": str(split_spec), "teacher": spec.name, "teacher_inputs": [str(p) for p in teacher_inputs], "student": asdict(cfg)}, seed),
+        **provenance(
+            {
+                "root": str(root),
+                "split": str(split_spec),
+                "teacher": spec.name,
+                "teacher_inputs": [str(p) for p in teacher_inputs],
+                "student": asdict(cfg),
+            },
+            seed,
+        ),
     }
     on_test = student_dir.Predictions(logits, np.asarray(test.ids), test.labels)
-    on_eval = None if evaluation is None else student_dir.Predictions(eval_logits, np.asarray(evaluation.ids), evaluation.labels)
+    on_eval = (
+        None
+        if evaluation is None
+        else student_dir.Predictions(eval_logits, np.asarray(evaluation.ids), evaluation.labels)
+    )
     metrics = student_dir.write(out, metrics, on_test, on_eval, lambda path: _checkpoint(path, model), t0)
     s = metrics["evaluation"] or metrics["test"]
-    log.info("%s: %s top-1 %.3f (chance %.3f), top-5 %.3f, NLL %.3f; training top-1 %.3f", spec.name, "evaluation" if evaluation else "test", s["top1"], s["top1_chance"], s["top5"], s["nll"], metrics["train"]["top1"])
+    log.info(
+        "%s: %s top-1 %.3f (chance %.3f), top-5 %.3f, NLL %.3f; training top-1 %.3f",
+        spec.name,
+        "evaluation" if evaluation else "test",
+        s["top1"],
+        s["top1_chance"],
+        s["top5"],
+        s["nll"],
+        metrics["train"]["top1"],
+    )
     return metrics
 
 
-def _network_for_gld(cfg: StudentConfig, spec: teachers.TeacherSpec, teacher_inputs, train: SplitImages, device: torch.device):
+def _network_for_gld(
+    cfg: StudentConfig, spec: teachers.TeacherSpec, teacher_inputs, train: SplitImages, device: torch.device
+):
     """For GLD's local/relation terms: a builder of the cross-fitted network teacher from its
     folder; refused (ValueError) for a teacher with global logits only. None when not needed."""
     if cfg.loss != "gld" or spec.kind == "none":
         return None
-    has_maps = spec.kind == "network" and len(teacher_inputs) == 1 and (Path(teacher_inputs[0]) / NETWORK_RECORD).is_file()
+    has_maps = (
+        spec.kind == "network" and len(teacher_inputs) == 1 and (Path(teacher_inputs[0]) / NETWORK_RECORD).is_file()
+    )
     if spec.kind == "network" and cfg.gld.needs_feature_maps and not has_maps:
-        raise DataError(teacher_inputs[0] if teacher_inputs else "network", f"no {NETWORK_RECORD} and fold models: rerun network-teacher (this version keeps them) for GLD's local terms")
+        raise DataError(
+            teacher_inputs[0] if teacher_inputs else "network",
+            (
+                f"no {NETWORK_RECORD} and fold models: rerun network-teacher (this version keeps "
+                "them) for GLD's local terms"
+            ),
+        )
     check_gld_teacher(cfg.gld, spec.name, has_maps)
     if not cfg.gld.needs_feature_maps:
         return None
-    return lambda student_stats: load_network_teacher(teacher_inputs[0], train.ids, student_stats, cfg.gld.regions, device)
+    return lambda student_stats: load_network_teacher(
+        teacher_inputs[0], train.ids, student_stats, cfg.gld.regions, device
+    )
 
 
-def load_network_teacher(folder: str | Path, train_ids, student_stats, regions: int, device: torch.device) -> CrossFittedTeacher:
+def load_network_teacher(
+    folder: str | Path, train_ids, student_stats, regions: int, device: torch.device
+) -> CrossFittedTeacher:
     """The network teacher's fold models from its folder, routed by ``folds.npy`` so that each of
     ``train_ids`` is answered by the fold model that never saw it."""
     folder = Path(folder)
@@ -329,15 +418,26 @@ def load_network_teacher(folder: str | Path, train_ids, student_stats, regions: 
         raise DataError(folder, f"the network teacher has no fold for training image {missing[0]} (another split?)")
     models = []
     for k in range(record["n_folds"]):
-        model = build_student("resnet18", record["n_classes"], depth=record["depth"], width=record["width"], stem=record["stem"])
+        model = build_student(
+            "resnet18", record["n_classes"], depth=record["depth"], width=record["width"], stem=record["stem"]
+        )
         model.load_state_dict(torch.load(folder / teacher_dir.fold_model(k), map_location="cpu", weights_only=True))
         models.append(model)
     stats = [(np.asarray(m), np.asarray(s)) for m, s in record["stats"]]
-    return CrossFittedTeacher(models, stats, np.array([fold_by_id[i] for i in train_ids]), student_stats, regions, device)
+    return CrossFittedTeacher(
+        models, stats, np.array([fold_by_id[i] for i in train_ids]), student_stats, regions, device
+    )
 
 
 def run_network_teacher(
-    root: str | Path, split_spec: str | Path, out: str | Path, cfg: StudentConfig, *, n_folds: int = NetworkConfig.folds, seed: int = NetworkConfig.seed, image_cache: str | Path | None = None
+    root: str | Path,
+    split_spec: str | Path,
+    out: str | Path,
+    cfg: StudentConfig,
+    *,
+    n_folds: int = NetworkConfig.folds,
+    seed: int = NetworkConfig.seed,
+    image_cache: str | Path | None = None,
 ) -> dict:
     """Cross-fit a ResNet (``cfg.depth``, 34 for the network teacher) over a split's training images
     with ``n_folds`` stratified folds, and write its out-of-fold logits as a teacher folder (the
@@ -351,9 +451,13 @@ def run_network_teacher(
     fold_models, fold_stats = [], []
     for k in range(n_folds):
         fit_rows, held = np.flatnonzero(folds != k), np.flatnonzero(folds == k)
-        log.info("network teacher fold %d/%d: %d training images, %d held out", k + 1, n_folds, len(fit_rows), len(held))
+        log.info(
+            "network teacher fold %d/%d: %d training images, %d held out", k + 1, n_folds, len(fit_rows), len(held)
+        )
         part = SplitImages(train.images[fit_rows], train.labels[fit_rows], ())
-        model, stats, _ = train_classifier(part, n_classes, None, cfg, seed * 1000 + k, device, desc=f"fold {k + 1}/{n_folds} ")
+        model, stats, _ = train_classifier(
+            part, n_classes, None, cfg, seed * 1000 + k, device, desc=f"fold {k + 1}/{n_folds} "
+        )
         logits[held] = _predict(model, train.images[held], stats, device)
         fold_models.append(model)
         fold_stats.append([np.asarray(a).tolist() for a in stats])
@@ -370,5 +474,9 @@ def run_network_teacher(
     }
     metrics = teacher_dir.write(out, logits, train.ids, train.labels, folds, metrics)
     _keep_fold_models(Path(out), fold_models, fold_stats, cfg, n_classes)
-    log.info("network teacher out-of-fold top-1 %.3f (chance %.3f)", metrics["out_of_fold"]["top1"], metrics["out_of_fold"]["top1_chance"])
+    log.info(
+        "network teacher out-of-fold top-1 %.3f (chance %.3f)",
+        metrics["out_of_fold"]["top1"],
+        metrics["out_of_fold"]["top1_chance"],
+    )
     return metrics

@@ -47,7 +47,12 @@ def list_remote_files(api_url: str = API_URL, file_url: str = FILE_URL) -> dict[
     with urllib.request.urlopen(api_url, timeout=60) as response:
         listing = json.load(response)
     return {
-        f["name"]: RemoteFile(f["name"], f.get("download_url") or file_url.format(id=f["id"]), f.get("size"), f.get("computed_md5") or None)
+        f["name"]: RemoteFile(
+            f["name"],
+            f.get("download_url") or file_url.format(id=f["id"]),
+            f.get("size"),
+            f.get("computed_md5") or None,
+        )
         for f in listing
     }
 
@@ -64,13 +69,21 @@ def _fetch(url: str, target: Path, expected_md5: str, size: int | None) -> None:
                 log.info("%s: %.0f%% of %.0f MB", target.name, 100 * done / size, size / 2**20)
         out.close()
         if md5.hexdigest() != expected_md5.lower():
-            raise DataError(target, f"MD5 {md5.hexdigest()} does not match the expected {expected_md5} (download from {url} discarded)")
+            raise DataError(
+                target,
+                f"MD5 {md5.hexdigest()} does not match the expected {expected_md5} (download from {url} discarded)",
+            )
         if size is not None and done != size:
             raise DataError(target, f"{done} bytes downloaded, expected {size}")
 
 
 def download_subjects(
-    root: str | Path, subjects: Sequence[str], checksums: Mapping[str, str] | None = None, *, api_url: str = API_URL, file_url: str = FILE_URL
+    root: str | Path,
+    subjects: Sequence[str],
+    checksums: Mapping[str, str] | None = None,
+    *,
+    api_url: str = API_URL,
+    file_url: str = FILE_URL,
 ) -> list[Path]:
     """Fetch ``Subject<N>.h5`` for each subject into ``root`` unless already there; returns the paths.
 

@@ -28,6 +28,7 @@ import h5py
 import numpy as np
 
 from brainteacher.errors import DataError
+
 # ROI and subject names live in the torch-free registry (the workflow reads them there); re-exported.
 from brainteacher.registry import ROI_UNIONS, ROIS, SINGLE_ROIS, SUBJECT_RE
 
@@ -187,7 +188,13 @@ class StimulusTable:
 def _parse_tsv_line(path: Path, lineno: int, line: str) -> tuple[str, int, int, int]:
     fields = line.rstrip("\r\n").split("\t")
     if len(fields) != 4:
-        raise DataError(path, f"line {lineno}: expected 4 tab-separated columns (name, stimulus_id, category index, image index), found {len(fields)}")
+        raise DataError(
+            path,
+            (
+                f"line {lineno}: expected 4 tab-separated columns (name, stimulus_id, category "
+                f"index, image index), found {len(fields)}"
+            ),
+        )
     name, id_text, cat_text, img_text = fields
     try:
         key = stimulus_key_from_name(name)
@@ -226,10 +233,14 @@ def read_stimulus_tsv(path: str | Path) -> StimulusTable:
     names, keys, cats, images = zip(*rows)
     _refuse_duplicates(path, "image", names)
     _refuse_duplicates(path, "image index", images)
-    return StimulusTable(path, tuple(names), np.array(keys, np.int64), np.array(cats, np.int64), np.array(images, np.int64))
+    return StimulusTable(
+        path, tuple(names), np.array(keys, np.int64), np.array(cats, np.int64), np.array(images, np.int64)
+    )
 
 
-def write_stimulus_tsv(path: str | Path, keys: Sequence[int], category_index: Sequence[int], image_index: Sequence[int]) -> None:
+def write_stimulus_tsv(
+    path: str | Path, keys: Sequence[int], category_index: Sequence[int], image_index: Sequence[int]
+) -> None:
     """Write a TSV in the authors' format (trailing zeros of the stimulus_id dropped)."""
     lines = [
         f"{name_from_stimulus_key(k)}\t{stimulus_id_text(k)}\t{int(c)}\t{int(i)}\n"
@@ -272,7 +283,9 @@ def _check_bdata_layout(path: Path, f: h5py.File) -> None:
     """
     data, meta = _bdata_groups(path, f)
     if data.ndim != 2 or not _is_numeric(data):
-        raise DataError(path, f"{data.name} should be a 2-D numeric array (rows x columns), is {data.ndim}-D {data.dtype}")
+        raise DataError(
+            path, f"{data.name} should be a 2-D numeric array (rows x columns), is {data.ndim}-D {data.dtype}"
+        )
     members = {name: meta.get(name) for name in ("key", "description", "value")}
     absent = [name for name, member in members.items() if not isinstance(member, h5py.Dataset)]
     if absent:
@@ -281,11 +294,16 @@ def _check_bdata_layout(path: Path, f: h5py.File) -> None:
     if key.ndim != 1 or not _is_text(key):
         raise DataError(path, f"{key.name} should be a 1-D array of strings, is {key.ndim}-D {key.dtype}")
     if value.ndim != 2 or not _is_numeric(value):
-        raise DataError(path, f"{value.name} should be a 2-D numeric array (keys x columns), is {value.ndim}-D {value.dtype}")
+        raise DataError(
+            path, f"{value.name} should be a 2-D numeric array (keys x columns), is {value.ndim}-D {value.dtype}"
+        )
     if description.shape != key.shape:
         raise DataError(path, f"{description.name} has {description.shape} entries for {key.shape[0]} metadata keys")
     if value.shape != (key.shape[0], data.shape[1]):
-        raise DataError(path, f"{value.name} has shape {value.shape}; {key.shape[0]} keys x {data.shape[1]} dataset columns expected")
+        raise DataError(
+            path,
+            f"{value.name} has shape {value.shape}; {key.shape[0]} keys x {data.shape[1]} dataset columns expected",
+        )
 
 
 def _check_unique_keys(path: Path, keys: Sequence[str]) -> None:
@@ -380,7 +398,13 @@ def _whole_number_column(bdata, path: Path, key: str) -> np.ndarray:
     with np.errstate(invalid="ignore"):  # NaN and Inf are among the values being refused
         bad = ~(np.abs(values) <= 2**31) | (values != np.round(values))
     if bad.any():
-        raise DataError(path, f"column {key!r} has {int(bad.sum())} value(s) that are not whole numbers below 2**31, e.g. {values[bad][0]}")
+        raise DataError(
+            path,
+            (
+                f"column {key!r} has {int(bad.sum())} value(s) that are not whole numbers below "
+                f"2**31, e.g. {values[bad][0]}"
+            ),
+        )
     return values.astype(np.int64)
 
 
@@ -391,14 +415,18 @@ def _stimulus_keys(bdata, path: Path, datatype: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         bad = (datatype == DATATYPE_TRAINING) & ~(np.abs(ids) < 2**62 / _ID_SCALE)
     if bad.any():
-        raise DataError(path, f"column {KEY_STIMULUS!r} has {int(bad.sum())} NaN, Inf or out-of-range values on training rows")
+        raise DataError(
+            path, f"column {KEY_STIMULUS!r} has {int(bad.sum())} NaN, Inf or out-of-range values on training rows"
+        )
     with np.errstate(invalid="ignore", over="ignore"):  # other rows may hold anything; their keys are never used
         return stimulus_keys_from_ids(ids)
 
 
 def _roi_masks(bdata, path: Path, voxel_cols: np.ndarray) -> dict[str, np.ndarray]:
     """``{roi: (n_voxels,) bool}`` for every known ROI flagged in the file; refuses a file with none."""
-    masks = {roi: (bdata.get_metadata(roi_key(roi)) == 1)[voxel_cols] for roi in ROIS if roi_key(roi) in bdata.metadata.key}
+    masks = {
+        roi: (bdata.get_metadata(roi_key(roi)) == 1)[voxel_cols] for roi in ROIS if roi_key(roi) in bdata.metadata.key
+    }
     if not masks:
         others = [k for k in bdata.metadata.key if str(k).startswith("ROI_")]
         found = f"; it has only unknown ones: {', '.join(others)}" if others else ""
@@ -413,7 +441,9 @@ def _read_session(path: Path) -> dict:
     voxel_cols = _metadata_flag(bdata, path, KEY_VOXELS)
     if not voxel_cols.any():
         raise DataError(path, f"no voxel columns ({KEY_VOXELS!r} flags none)")
-    optional = {k: _single_column(bdata, path, k) if k in bdata.metadata.key else None for k in (KEY_CATEGORY, KEY_IMAGE)}
+    optional = {
+        k: _single_column(bdata, path, k) if k in bdata.metadata.key else None for k in (KEY_CATEGORY, KEY_IMAGE)
+    }
     datatype = _whole_number_column(bdata, path, KEY_DATATYPE)
     return {
         "voxels": bdata.dataset[:, voxel_cols],
@@ -429,7 +459,9 @@ def _read_session(path: Path) -> dict:
 
 def _check_same_voxels(first: Path, path: Path, a: dict, b: dict) -> None:
     if a["xyz"].shape != b["xyz"].shape or not np.allclose(a["xyz"], b["xyz"], equal_nan=True):
-        raise DataError(path, f"voxel coordinates differ from those of {first.name}; sessions of one subject must share voxels")
+        raise DataError(
+            path, f"voxel coordinates differ from those of {first.name}; sessions of one subject must share voxels"
+        )
     if a["masks"].keys() != b["masks"].keys() or any((a["masks"][r] != b["masks"][r]).any() for r in a["masks"]):
         raise DataError(path, f"ROI flags differ from those of {first.name}; sessions of one subject must share ROIs")
 
@@ -486,7 +518,14 @@ def write_bdata(
 
     bd = bdpy.BData()
     bd.add(np.asarray(voxels, np.float64), KEY_VOXELS)
-    columns = {KEY_RUN: runs, KEY_BLOCK: blocks, KEY_DATATYPE: datatype, KEY_STIMULUS: stimulus_id, KEY_CATEGORY: category_index, KEY_IMAGE: image_index}
+    columns = {
+        KEY_RUN: runs,
+        KEY_BLOCK: blocks,
+        KEY_DATATYPE: datatype,
+        KEY_STIMULUS: stimulus_id,
+        KEY_CATEGORY: category_index,
+        KEY_IMAGE: image_index,
+    }
     for key, values in columns.items():
         if values is not None:
             bd.add(np.asarray(values, np.float64), key)
@@ -547,7 +586,10 @@ def _training_rows(rec: SubjectRecording, roi: str) -> tuple[np.ndarray, np.ndar
     if not finite.all():
         bad_rows = ~finite.all(axis=1)
         path = _first_bad_row(rec, rows, ~bad_rows)
-        raise DataError(path, f"{int((~finite).sum())} NaN or Inf voxel values in {roi_key(roi)} on {int(bad_rows.sum())} training rows")
+        raise DataError(
+            path,
+            f"{int((~finite).sum())} NaN or Inf voxel values in {roi_key(roi)} on {int(bad_rows.sum())} training rows",
+        )
     return rows, cols
 
 
@@ -558,16 +600,27 @@ def _match_to_table(rec: SubjectRecording, rows: np.ndarray, table: StimulusTabl
     if (table_rows < 0).any():
         missing = np.unique(keys[table_rows < 0])
         path = _first_bad_row(rec, rows, table_rows >= 0)
-        raise DataError(path, f"{missing.size} training stimulus_id(s) are not in {table.path}, e.g. {stimulus_id_text(missing[0])} ({name_from_stimulus_key(missing[0])})")
+        raise DataError(
+            path,
+            (
+                f"{missing.size} training stimulus_id(s) are not in {table.path}, e.g. "
+                f"{stimulus_id_text(missing[0])} ({name_from_stimulus_key(missing[0])})"
+            ),
+        )
     unseen = np.setdiff1d(np.arange(len(table.keys)), table_rows)
     if unseen.size:
         files = ", ".join(p.name for p in rec.files)
-        raise DataError(table.path, f"{unseen.size} image(s) listed here have no training trial in {files}, e.g. {table.names[unseen[0]]}")
+        raise DataError(
+            table.path,
+            f"{unseen.size} image(s) listed here have no training trial in {files}, e.g. {table.names[unseen[0]]}",
+        )
     if rec.category_index is not None:
         wrong = rec.category_index[rows] != table.category_index[table_rows]
         if wrong.any():
             path = _first_bad_row(rec, rows, ~wrong)
-            raise DataError(path, f"{int(wrong.sum())} training rows have a category_index that disagrees with {table.path}")
+            raise DataError(
+                path, f"{int(wrong.sum())} training rows have a category_index that disagrees with {table.path}"
+            )
     return table_rows
 
 
@@ -645,7 +698,9 @@ class GODLayout:
     def load(self, subject: str, roi: str, *, average_repeats: bool = True, check_images: bool = True) -> TrainingData:
         """Training data for one subject and ROI (reads the subject's files; see :func:`training_data`)."""
         if subject not in self.subjects:
-            raise DataError(self.training_tsv.parent, f"unknown subject {subject!r}; this dataset has {', '.join(self.subjects)}")
+            raise DataError(
+                self.training_tsv.parent, f"unknown subject {subject!r}; this dataset has {', '.join(self.subjects)}"
+            )
         return training_data(
             read_subject(self.subjects[subject]),
             roi,

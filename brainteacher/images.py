@@ -26,9 +26,27 @@ import torch.nn.functional as F
 
 from brainteacher.errors import DataError
 from brainteacher.formats import image_cache
-from brainteacher.god import EVALUATION_IMAGE_DIR, EVALUATION_TSV, GODLayout, StimulusTable, image_paths, open_image, read_stimulus_tsv
+from brainteacher.god import (
+    EVALUATION_IMAGE_DIR,
+    EVALUATION_TSV,
+    GODLayout,
+    StimulusTable,
+    image_paths,
+    open_image,
+    read_stimulus_tsv,
+)
 
-__all__ = ["CACHE_FORMAT", "cache_sidecar", "EvaluationImages", "load_image_cache", "load_training_images", "load_evaluation_images", "channel_stats", "normalise", "augment"]
+__all__ = [
+    "CACHE_FORMAT",
+    "cache_sidecar",
+    "EvaluationImages",
+    "load_image_cache",
+    "load_training_images",
+    "load_evaluation_images",
+    "channel_stats",
+    "normalise",
+    "augment",
+]
 
 log = logging.getLogger("brainteacher.images")
 
@@ -59,7 +77,9 @@ def _images_sha256(paths: Sequence[Path]) -> str:
         try:
             data = Path(path).read_bytes()
         except OSError as err:
-            raise DataError(path, "image not found" if isinstance(err, FileNotFoundError) else f"unreadable image ({err.strerror})") from None
+            raise DataError(
+                path, "image not found" if isinstance(err, FileNotFoundError) else f"unreadable image ({err.strerror})"
+            ) from None
         # Name and length go in first, so moving bytes from one file to the next changes the hash.
         digest.update(f"{Path(path).name}\0{len(data)}\0".encode())
         digest.update(data)
@@ -144,7 +164,12 @@ def normalise(images: torch.Tensor, mean: np.ndarray, sd: np.ndarray) -> torch.T
     return (images.float() / 255.0 - m) / s
 
 
-def augment(x: torch.Tensor, generator: torch.Generator, scale: tuple[float, float] = (0.35, 1.0), ratio: tuple[float, float] = (3 / 4, 4 / 3)) -> torch.Tensor:
+def augment(
+    x: torch.Tensor,
+    generator: torch.Generator,
+    scale: tuple[float, float] = (0.35, 1.0),
+    ratio: tuple[float, float] = (3 / 4, 4 / 3),
+) -> torch.Tensor:
     """Random resized crop and horizontal flip of a batch (B, C, H, W), done on x's device.
 
     Each image gets its own crop (area fraction in ``scale``, aspect in ``ratio``), resampled

@@ -18,10 +18,14 @@ def _check_same_rois(layout: god.GODLayout, rois_by_subject: dict[str, tuple[str
     first, *rest = rois_by_subject.items()
     for subject, rois in rest:
         if rois != first[1]:
-            raise DataError(layout.subjects[subject][0], f"ROIs {', '.join(rois)} differ from {first[0]}'s {', '.join(first[1])}")
+            raise DataError(
+                layout.subjects[subject][0], f"ROIs {', '.join(rois)} differ from {first[0]}'s {', '.join(first[1])}"
+            )
 
 
-def inspect_dataset(layout: god.GODLayout, rois: Sequence[str] | None = None, check_images: bool = True) -> pd.DataFrame:
+def inspect_dataset(
+    layout: god.GODLayout, rois: Sequence[str] | None = None, check_images: bool = True
+) -> pd.DataFrame:
     """Load every subject x ROI as the decoders will and tabulate it (columns: INSPECTION_COLUMNS).
 
     Each load already refuses misaligned IDs, NaN voxels and missing ROIs; on top of that every

@@ -36,7 +36,18 @@ __all__ = [
     "git_revision",
 ]
 
-_TRACKED_PACKAGES = ("brainteacher", "torch", "numpy", "scipy", "bdpy", "h5py", "pandas", "matplotlib", "pillow", "snakemake")
+_TRACKED_PACKAGES = (
+    "brainteacher",
+    "torch",
+    "numpy",
+    "scipy",
+    "bdpy",
+    "h5py",
+    "pandas",
+    "matplotlib",
+    "pillow",
+    "snakemake",
+)
 
 
 @contextlib.contextmanager
@@ -125,8 +136,16 @@ def git_revision() -> str:
     """The source tree's commit, with ``-dirty`` if it has uncommitted changes; ``unknown`` outside git."""
     root = Path(__file__).resolve().parent.parent
     try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+        rev = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return rev + ("-dirty" if dirty else "")

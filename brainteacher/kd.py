@@ -234,7 +234,9 @@ def _binary_entropy(q: float) -> float:
     return float(-xlogy(q, q) - xlogy(1 - q, 1 - q))
 
 
-def random_targets_matching(labels: np.ndarray, n_classes: int, true_class_prob: float, target_entropy: float, rng: np.random.Generator) -> np.ndarray:
+def random_targets_matching(
+    labels: np.ndarray, n_classes: int, true_class_prob: float, target_entropy: float, rng: np.random.Generator
+) -> np.ndarray:
     """(n, C) random targets whose mean true-class probability and mean row entropy (nats) match.
 
     Every row gives its true class ``q = true_class_prob`` and spreads ``1 - q`` over the other
@@ -272,7 +274,8 @@ def check_gld_teacher(cfg: GLDConfig, teacher: str, has_feature_maps: bool) -> N
         asked = [t for t in cfg.terms if t in _NEEDS_FEATURE_MAPS]
         raise ValueError(
             f"GLD's {' and '.join(asked)} term(s) need a network teacher with feature maps; teacher {teacher!r} has "
-            "global logits only. Use students.loss: gld with students.gld_terms: [global] (CLI: --gld-terms global) for it, or the network teacher"
+            "global logits only. Use students.loss: gld with students.gld_terms: [global] "
+            "(CLI: --gld-terms global) for it, or the network teacher"
         )
 
 
@@ -296,8 +299,12 @@ def gld_global_term(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tenso
 def gld_local_term(student_local: torch.Tensor, teacher_local: torch.Tensor) -> torch.Tensor:
     """(N, R, C) local logits -> the normalised KL averaged over the N * R (image, region) rows (nats)."""
     if student_local.shape != teacher_local.shape or student_local.ndim != 3:
-        raise ValueError(f"local logits must both be (N, R, C); got {tuple(student_local.shape)} and {tuple(teacher_local.shape)}")
-    return _normalised_kl(_at_least_float32(student_local).flatten(0, 1), _at_least_float32(teacher_local).flatten(0, 1))
+        raise ValueError(
+            f"local logits must both be (N, R, C); got {tuple(student_local.shape)} and {tuple(teacher_local.shape)}"
+        )
+    return _normalised_kl(
+        _at_least_float32(student_local).flatten(0, 1), _at_least_float32(teacher_local).flatten(0, 1)
+    )
 
 
 def _distance_relations(z: torch.Tensor) -> torch.Tensor:
@@ -321,7 +328,8 @@ def region_logits(feature_map: torch.Tensor, classifier: torch.nn.Module, region
     spatial = tuple(feature_map.shape[2:])
     if any(s < regions for s in spatial):
         raise ValueError(
-            f"GLD with {regions} regions per side needs a last feature map of at least {regions} per side, got {'x'.join(map(str, spatial))}; "
+            f"GLD with {regions} regions per side needs a last feature map of at least {regions} per side, "
+            f"got {'x'.join(map(str, spatial))}; "
             "use a stem that downsamples less (students.stem: small-s2 or small) or larger images"
         )
     pool = {1: F.adaptive_avg_pool1d, 2: F.adaptive_avg_pool2d, 3: F.adaptive_avg_pool3d}[len(spatial)]

@@ -89,7 +89,12 @@ def _plant(correct: np.ndarray, effect: float, rng: np.random.Generator) -> np.n
 
 
 def run_null_simulation(
-    root: str | Path, split: str | Path, n_comparisons: int = 200, effects: tuple[float, ...] = (0.03, 0.05, 0.10), alpha: float = 0.05, seed: int = 0
+    root: str | Path,
+    split: str | Path,
+    n_comparisons: int = 200,
+    effects: tuple[float, ...] = (0.03, 0.05, 0.10),
+    alpha: float = 0.05,
+    seed: int = 0,
 ) -> NullResult:
     """``n_comparisons`` pairs of seed-only students on ``split`` of the simulated dataset ``root``,
     each compared on its evaluation set with ``stats.category_paired_test``; the same pairs with
@@ -113,4 +118,12 @@ def run_null_simulation(
             hits[effect] += int(planted["p_value"] < alpha and planted["mean_diff"] > 0)
     ci = sps.binomtest(false_pos, n_comparisons).proportion_ci(0.95, method="exact")
     power = {effect: count / n_comparisons for effect, count in hits.items()}
-    return NullResult(n_comparisons, alpha, false_pos, false_pos / n_comparisons, (float(ci.low), float(ci.high)), power, float(np.mean(gaps)))
+    return NullResult(
+        n_comparisons,
+        alpha,
+        false_pos,
+        false_pos / n_comparisons,
+        (float(ci.low), float(ci.high)),
+        power,
+        float(np.mean(gaps)),
+    )

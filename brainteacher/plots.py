@@ -21,23 +21,22 @@ from typing import Any
 import matplotlib
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from scipy import stats as scipy_stats
 
 from brainteacher.columns import BASELINE_KIND, COLUMNS, GLOBAL_ROI, REFERENCES
-from brainteacher.registry import MEAN_SOURCE
-from brainteacher.summary import gains_vs_baseline, positive_control_verdict, score_column
-from brainteacher.tables import read_table
 from brainteacher.comparisons import scoring_set
 from brainteacher.errors import DataError
 from brainteacher.formats import student_dir
 from brainteacher.io import atomic_path, read_json
-from brainteacher.registry import global_kinds
+from brainteacher.registry import MEAN_SOURCE, global_kinds
 from brainteacher.runs import check_same_run
 from brainteacher.stats import mean_ci
+from brainteacher.summary import gains_vs_baseline, positive_control_verdict, score_column
+from brainteacher.tables import read_table
 
 __all__ = ["roi_comparison", "decoder_accuracy", "decoder_vs_gain", "write_plots", "FORMATS", "DPI"]
 
@@ -174,27 +173,71 @@ def _scale(metric: str) -> float:
     return 1.0 if metric == "nll" else 100.0
 
 
-def _interval_points(ax: Axes, rows: pd.DataFrame, column: str, xs: list[float], marker: str, colour: str, label: str, scale: float) -> None:
+def _interval_points(
+    ax: Axes, rows: pd.DataFrame, column: str, xs: list[float], marker: str, colour: str, label: str, scale: float
+) -> None:
     """Points at ``scale * rows[column]`` with their summary intervals (NA interval: no bar)."""
     mean = scale * rows[column].to_numpy(np.float64)
-    low, high = scale * rows[f"{column}_ci_low"].to_numpy(np.float64), scale * rows[f"{column}_ci_high"].to_numpy(np.float64)
+    low, high = (
+        scale * rows[f"{column}_ci_low"].to_numpy(np.float64),
+        scale * rows[f"{column}_ci_high"].to_numpy(np.float64),
+    )
     yerr = np.nan_to_num(np.vstack([mean - low, high - mean]))
-    ax.errorbar(xs, mean, yerr=yerr, fmt=marker, ms=7, color=colour, mfc="white" if marker == "D" else colour, mew=1.5, capsize=3, ls="none", zorder=4, label=label)
+    ax.errorbar(
+        xs,
+        mean,
+        yerr=yerr,
+        fmt=marker,
+        ms=7,
+        color=colour,
+        mfc="white" if marker == "D" else colour,
+        mew=1.5,
+        capsize=3,
+        ls="none",
+        zorder=4,
+        label=label,
+    )
 
 
 def _draw_primary(ax: Axes, summary: pd.DataFrame, rois: list[str], metric: str) -> None:
     primary = summary[(summary["family"] == "primary") & (summary["metric"] == metric) & summary["roi"].isin(rois)]
     ref = _primary_reference(primary) if not primary.empty else None
     if ref is None:
-        ax.text(0.5, 0.5, "no primary contrast in the summary", ha="center", va="center", transform=ax.transAxes, color="0.3")
+        ax.text(
+            0.5,
+            0.5,
+            "no primary contrast in the summary",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+            color="0.3",
+        )
         return
     primary = primary.set_index("roi").loc[[r for r in rois if r in set(primary["roi"])]]
     xs = [rois.index(r) for r in primary.index]
     teacher = primary["teacher"].iloc[0]
-    _interval_points(ax, primary, f"diff_vs_{ref}", xs, "D", "tab:blue", f"{teacher} minus its {ref.replace('_', '-')} control ({LEVEL:.0%} CI)", _scale(metric))
+    _interval_points(
+        ax,
+        primary,
+        f"diff_vs_{ref}",
+        xs,
+        "D",
+        "tab:blue",
+        f"{teacher} minus its {ref.replace('_', '-')} control ({LEVEL:.0%} CI)",
+        _scale(metric),
+    )
     for x, (_, row) in zip(xs, primary.iterrows()):
-        ax.annotate(f"Holm p = {row[f'p_holm_vs_{ref}']:.2g}", (x, _scale(metric) * row[f"diff_vs_{ref}_ci_high"]), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
-    ax.set_title(f"PRIMARY (pre-registered, Holm over ROIs):\n{teacher} minus its {ref.replace('_', '-')} control", fontsize=9.5)
+        ax.annotate(
+            f"Holm p = {row[f'p_holm_vs_{ref}']:.2g}",
+            (x, _scale(metric) * row[f"diff_vs_{ref}_ci_high"]),
+            textcoords="offset points",
+            xytext=(0, 6),
+            ha="center",
+            fontsize=8,
+        )
+    ax.set_title(
+        f"PRIMARY (pre-registered, Holm over ROIs):\n{teacher} minus its {ref.replace('_', '-')} control", fontsize=9.5
+    )
 
 
 def _draw_exploratory(ax: Axes, summary: pd.DataFrame, gains: pd.DataFrame, rois: list[str], metric: str) -> None:
@@ -217,13 +260,28 @@ def _draw_exploratory(ax: Axes, summary: pd.DataFrame, gains: pd.DataFrame, rois
     if not subjects.empty and "brain" in shifts:
         per_subject = subjects.groupby(["roi", "source"])["gain"].mean().reset_index()
         xs = [slots.index(r) + shifts["brain"] + 0.08 for r in per_subject["roi"]]
-        ax.scatter(xs, _scale(metric) * per_subject["gain"].to_numpy(np.float64), s=10, color="0.4", alpha=0.7, zorder=3, label="brain: one subject (mean over runs)")
+        ax.scatter(
+            xs,
+            _scale(metric) * per_subject["gain"].to_numpy(np.float64),
+            s=10,
+            color="0.4",
+            alpha=0.7,
+            zorder=3,
+            label="brain: one subject (mean over runs)",
+        )
     ax.set_xticks(range(len(slots)), slots)
     ax.set_xlim(-0.6, len(slots) - 0.4)
     ax.set_title("exploratory (unadjusted):\neach teacher minus the no-teacher baseline", fontsize=9.5)
 
 
-def roi_comparison(students: pd.DataFrame, out_stem: Path, roi_order: list[str], note: str = "", summary: pd.DataFrame | None = None, metric: str = "top1") -> list[Path]:
+def roi_comparison(
+    students: pd.DataFrame,
+    out_stem: Path,
+    roi_order: list[str],
+    note: str = "",
+    summary: pd.DataFrame | None = None,
+    metric: str = "top1",
+) -> list[Path]:
     """Two panels from the summary's per-image comparisons (categories as units), in percentage
     points: the pre-registered primary contrast per ROI (with its Holm p), and every teacher
     group minus the no-teacher baseline (exploratory; network and oracle in a 'no ROI' slot;
@@ -239,7 +297,20 @@ def roi_comparison(students: pd.DataFrame, out_stem: Path, roi_order: list[str],
     left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [len(rois) + 0.5, len(rois) + 1.5]})
     fig.suptitle(title, fontsize=12, fontweight="bold", y=1.04)
     scored_on = "evaluation-set" if score_column(students, metric).startswith("eval_") else "held-out"
-    fig.text(0.5, 0.965, _subtitle(note, f"difference in {scored_on} {metric}, paired image by image; {LEVEL:.0%} CIs with categories as units; no bar: fewer than 3 units"), ha="center", fontsize=8.5, color="0.25")
+    fig.text(
+        0.5,
+        0.965,
+        _subtitle(
+            note,
+            (
+                f"difference in {scored_on} {metric}, paired image by image; {LEVEL:.0%} CIs with "
+                "categories as units; no bar: fewer than 3 units"
+            ),
+        ),
+        ha="center",
+        fontsize=8.5,
+        color="0.25",
+    )
     _draw_primary(left, summary, rois, metric)
     left.set_xticks(range(len(rois)), rois)
     left.set_xlim(-0.6, len(rois) - 0.4)
@@ -254,7 +325,14 @@ def roi_comparison(students: pd.DataFrame, out_stem: Path, roi_order: list[str],
     _legend_outside(right)
     verdict = positive_control_verdict(summary, metric)
     if verdict:
-        fig.text(0.01, -0.02, textwrap.fill(verdict, 170), fontsize=8, color="firebrick" if "FAILED" in verdict else "darkgreen", va="top")
+        fig.text(
+            0.01,
+            -0.02,
+            textwrap.fill(verdict, 170),
+            fontsize=8,
+            color="firebrick" if "FAILED" in verdict else "darkgreen",
+            va="top",
+        )
     fig.subplots_adjust(top=0.78, wspace=0.25)
     return _save(fig, out_stem)
 
@@ -278,21 +356,42 @@ def decoder_accuracy(decoders: pd.DataFrame, out_stem: Path, roi_order: list[str
         rows = decoders[decoders["decoder"] == name]
         per_subject = rows.groupby(["roi", "subject"])["top1"].mean().reset_index()
         px = [rois.index(r) + shift + 0.06 for r in per_subject["roi"]]
-        ax.scatter(px, _pp(per_subject["top1"]), s=12, color=colours(i % 10), alpha=0.5, zorder=3, label=f"{name}: subjects (mean over splits)")
+        ax.scatter(
+            px,
+            _pp(per_subject["top1"]),
+            s=12,
+            color=colours(i % 10),
+            alpha=0.5,
+            zorder=3,
+            label=f"{name}: subjects (mean over splits)",
+        )
         labelled = False
         for x, roi in enumerate(rois):
             mean, low, high = mean_ci(_pp(rows.loc[rows["roi"] == roi, "top1"]), LEVEL)
             if np.isnan(mean):
                 continue
-            ax.errorbar(x + shift - 0.03, mean, yerr=_ci_yerr(mean, low, high), fmt="o", ms=7, color=colours(i % 10), capsize=4, zorder=4,
-                        label=None if labelled else f"{name}: mean, {LEVEL:.0%} CI over subjects x splits")  # fmt: skip
+            ax.errorbar(
+                x + shift - 0.03,
+                mean,
+                yerr=_ci_yerr(mean, low, high),
+                fmt="o",
+                ms=7,
+                color=colours(i % 10),
+                capsize=4,
+                zorder=4,
+                label=None if labelled else f"{name}: mean, {LEVEL:.0%} CI over subjects x splits",
+            )
             labelled = True
     for chance in np.unique(np.round(_pp(decoders["top1_chance"].dropna()), 6)):
         ax.axhline(chance, color="0.4", ls="--", lw=1, zorder=1, label=f"chance ({chance:.3g} %)")
     ax.set_ylim(bottom=0)
     ax.set_ylabel("out-of-fold top-1 accuracy (%)")
     n_subjects, n_splits = decoders["subject"].nunique(), decoders["split"].nunique()
-    ax.set_title(_subtitle(note, f"training images of each split, cross-fitted; {n_subjects} subjects x {n_splits} splits"), fontsize=8.5, color="0.25")
+    ax.set_title(
+        _subtitle(note, f"training images of each split, cross-fitted; {n_subjects} subjects x {n_splits} splits"),
+        fontsize=8.5,
+        color="0.25",
+    )
     _legend_outside(ax)
     return _save(fig, out_stem)
 
@@ -305,7 +404,9 @@ def _teacher_decoder(students: pd.DataFrame, decoders: pd.DataFrame, decoder: st
     most frequent ``decoder``, else the only decoder in ``decoders``."""
     if decoder is not None:
         return decoder
-    used = students.loc[students["kind"] == "brain", "decoder"].dropna() if not students.empty else pd.Series(dtype=object)
+    used = (
+        students.loc[students["kind"] == "brain", "decoder"].dropna() if not students.empty else pd.Series(dtype=object)
+    )
     if not used.empty:
         return str(used.value_counts().index[0])
     names = decoders["decoder"].dropna().unique() if not decoders.empty else []
@@ -333,7 +434,12 @@ def _decoder_gain_points(decoders: pd.DataFrame, students: pd.DataFrame, decoder
 
 
 def decoder_vs_gain(
-    decoders: pd.DataFrame, students: pd.DataFrame, out_stem: Path, note: str = "", decoder: str | None = None, roi_order: Sequence[str] = ()
+    decoders: pd.DataFrame,
+    students: pd.DataFrame,
+    out_stem: Path,
+    note: str = "",
+    decoder: str | None = None,
+    roi_order: Sequence[str] = (),
 ) -> list[Path]:
     """Across subject x ROI: decoder out-of-fold top-1 (x) against the brain teacher's top-1 KD gain
     over baseline (y), with Spearman's rho. ``decoder`` None: the one the brain teachers used;
@@ -344,14 +450,24 @@ def decoder_vs_gain(
         return _no_data(out_stem, title, "needs decoder results and brain-teacher student runs", note)
     points = _decoder_gain_points(decoders, students, decoder)
     if points.empty:
-        return _no_data(out_stem, title, f"no subject x ROI with both a {decoder} decoder and a brain-teacher student", note)
+        return _no_data(
+            out_stem, title, f"no subject x ROI with both a {decoder} decoder and a brain-teacher student", note
+        )
     rois = _roi_axis(roi_order, points["roi"])
     subjects = sorted(points["subject"].unique(), key=str)
     colours = matplotlib.colormaps["tab10"]
     fig, ax = _new_figure(title, "")
     for p in points.itertuples():
-        ax.scatter(_pp(p.accuracy), _pp(p.gain), s=40, color=colours(rois.index(p.roi) % 10),
-                   marker=_SUBJECT_MARKERS[subjects.index(p.subject) % len(_SUBJECT_MARKERS)], edgecolor="black", lw=0.5, zorder=3)  # fmt: skip
+        ax.scatter(
+            _pp(p.accuracy),
+            _pp(p.gain),
+            s=40,
+            color=colours(rois.index(p.roi) % 10),
+            marker=_SUBJECT_MARKERS[subjects.index(p.subject) % len(_SUBJECT_MARKERS)],
+            edgecolor="black",
+            lw=0.5,
+            zorder=3,
+        )
     ax.axhline(0.0, color="black", lw=1, zorder=2, label="baseline (no teacher)")
     chance = decoders.loc[decoders["decoder"] == decoder, "top1_chance"].dropna()
     if not chance.empty:
@@ -359,11 +475,23 @@ def decoder_vs_gain(
     rho, p_value = _spearman(points["accuracy"].to_numpy(float), points["gain"].to_numpy(float))
     handles = ax.get_legend_handles_labels()[0]
     handles += [Line2D([], [], ls="", marker="o", color=colours(i % 10), label=f"ROI {r}") for i, r in enumerate(rois)]
-    handles += [Line2D([], [], ls="", marker=_SUBJECT_MARKERS[i % len(_SUBJECT_MARKERS)], color="0.5", mec="black", label=s) for i, s in enumerate(subjects)]
-    _legend_outside(ax, handles=handles, title=f"Spearman ρ = {rho:.2f} (p = {p_value:.2g}), n = {len(points)}", title_fontsize=8)
+    handles += [
+        Line2D([], [], ls="", marker=_SUBJECT_MARKERS[i % len(_SUBJECT_MARKERS)], color="0.5", mec="black", label=s)
+        for i, s in enumerate(subjects)
+    ]
+    _legend_outside(
+        ax, handles=handles, title=f"Spearman ρ = {rho:.2f} (p = {p_value:.2g}), n = {len(points)}", title_fontsize=8
+    )
     ax.set_xlabel(f"{decoder} decoder out-of-fold top-1 accuracy (%), mean over splits")
     ax.set_ylabel("brain-teacher top-1 gain over baseline (percentage points)")
-    ax.set_title(_subtitle(note, f"one point per subject x ROI (n = {len(points)}); gain: mean over splits x seeds; Spearman ρ = {rho:.2f}"), fontsize=8.5, color="0.25")
+    ax.set_title(
+        _subtitle(
+            note,
+            f"one point per subject x ROI (n = {len(points)}); gain: mean over splits x seeds; Spearman ρ = {rho:.2f}",
+        ),
+        fontsize=8.5,
+        color="0.25",
+    )
     ax.grid(alpha=0.3)
     return _save(fig, out_stem)
 
@@ -389,7 +517,13 @@ def _check_tables_from_run(tables_dir: Path, run: Mapping[str, Any]) -> None:
             check_same_run(sidecar, recorded, run)
 
 
-def write_plots(tables_dir: str | Path, out_dir: str | Path, roi_order: list[str], note: str = "", run: Mapping[str, Any] | None = None) -> list[Path]:
+def write_plots(
+    tables_dir: str | Path,
+    out_dir: str | Path,
+    roi_order: list[str],
+    note: str = "",
+    run: Mapping[str, Any] | None = None,
+) -> list[Path]:
     """Read ``decoders.tsv`` and ``students.tsv`` from ``tables_dir`` and write
     ``roi_comparison``, ``decoder_accuracy`` and ``decoder_vs_gain`` as PNG and SVG into
     ``out_dir``. Returns the six paths.
@@ -436,7 +570,11 @@ def accuracy_vs_size(tables: Sequence[pd.DataFrame], out_stem: Path, note: str =
     labelled with its parameters and batch-1 CPU latency. ``tables`` are students.tsv tables, e.g.
     a ResNet-18 run and a tiny run. Writes ``out_stem.{png,svg}``."""
     title = "Edge trade-off: accuracy against student size, per teacher"
-    students = pd.concat([t for t in tables if not t.empty], ignore_index=True) if any(not t.empty for t in tables) else pd.DataFrame()
+    students = (
+        pd.concat([t for t in tables if not t.empty], ignore_index=True)
+        if any(not t.empty for t in tables)
+        else pd.DataFrame()
+    )
     if students.empty:
         return _no_data(out_stem, title, "no students", note)
     column = score_column(students, "top1")
@@ -450,13 +588,32 @@ def accuracy_vs_size(tables: Sequence[pd.DataFrame], out_stem: Path, note: str =
     axes = np.atleast_1d(fig.subplots(nrows, ncols, sharey=True, squeeze=False)).ravel()
     scored_on = "evaluation-set" if column.startswith("eval_") else "held-out"
     fig.suptitle(title, fontsize=12, fontweight="bold")
-    fig.text(0.5, 0.955, _subtitle(note, f"{scored_on} top-1, mean over runs (bars: min to max); labels: parameters, CPU latency at batch 1"), ha="center", fontsize=8.5, color="0.25", va="top")
+    fig.text(
+        0.5,
+        0.955,
+        _subtitle(
+            note, f"{scored_on} top-1, mean over runs (bars: min to max); labels: parameters, CPU latency at batch 1"
+        ),
+        ha="center",
+        fontsize=8.5,
+        color="0.25",
+        va="top",
+    )
     for ax, label in zip(axes, labels):
         rows = students[students["label"] == label]
         for arch, cell in rows.groupby("arch", sort=True):
             y = _pp(cell[column])
             x = float(cell["size_mb"].mean())
-            ax.errorbar([x], [y.mean()], yerr=[[y.mean() - y.min()], [y.max() - y.mean()]], fmt=_ARCH_MARKERS.get(arch, "D"), color=_ARCH_COLOURS.get(arch, "0.3"), ms=7, capsize=3, label=arch)
+            ax.errorbar(
+                [x],
+                [y.mean()],
+                yerr=[[y.mean() - y.min()], [y.max() - y.mean()]],
+                fmt=_ARCH_MARKERS.get(arch, "D"),
+                color=_ARCH_COLOURS.get(arch, "0.3"),
+                ms=7,
+                capsize=3,
+                label=arch,
+            )
             latency = cell["latency_ms_batch1"].mean() if "latency_ms_batch1" in cell else np.nan
             text = f"{int(cell['n_parameters'].iloc[0]):,} p" + ("" if pd.isna(latency) else f"\n{latency:.2g} ms")
             ax.annotate(text, (x, y.mean()), textcoords="offset points", xytext=(6, -4), fontsize=7, color="0.3")
@@ -467,7 +624,7 @@ def accuracy_vs_size(tables: Sequence[pd.DataFrame], out_stem: Path, note: str =
     sizes = students["size_mb"].to_numpy(np.float64)
     for ax in axes[: len(labels)]:
         ax.set_xlim(np.nanmin(sizes) / 2, np.nanmax(sizes) * 8)  # one x range for every panel, room for the labels
-    for ax in axes[len(labels):]:
+    for ax in axes[len(labels) :]:
         ax.set_visible(False)
     for ax in axes[::ncols]:
         ax.set_ylabel(f"{scored_on} top-1 (%)", fontsize=8)
@@ -475,7 +632,10 @@ def accuracy_vs_size(tables: Sequence[pd.DataFrame], out_stem: Path, note: str =
     if np.isfinite(chance):
         for ax in axes[: len(labels)]:
             ax.axhline(100 * chance, color="0.5", ls=":", lw=1)
-    handles = [Line2D([], [], marker=_ARCH_MARKERS.get(a, "D"), ls="", color=_ARCH_COLOURS.get(a, "0.3"), label=a) for a in sorted(pd.unique(students["arch"]))]
+    handles = [
+        Line2D([], [], marker=_ARCH_MARKERS.get(a, "D"), ls="", color=_ARCH_COLOURS.get(a, "0.3"), label=a)
+        for a in sorted(pd.unique(students["arch"]))
+    ]
     handles.append(Line2D([], [], color="0.5", ls=":", label="chance"))
     fig.legend(handles=handles, loc="upper right", fontsize=8, frameon=False)
     fig.subplots_adjust(top=1 - 1.15 / height, hspace=0.55, wspace=0.12)  # about an inch for the titles
@@ -502,7 +662,9 @@ def category_order(ground_truth: str | Path | None, n_classes: int) -> tuple[np.
     return np.lexsort((np.arange(n_classes), group)), group
 
 
-def confusion_matrices(students: pd.DataFrame, out_stem: Path, ground_truth: str | Path | None = None, note: str = "") -> list[Path]:
+def confusion_matrices(
+    students: pd.DataFrame, out_stem: Path, ground_truth: str | Path | None = None, note: str = ""
+) -> list[Path]:
     """One row-normalised confusion matrix per teacher (group x ROI), pooled over its runs and
     subjects, on the scoring images; categories ordered by superordinate group (simulated data),
     group boundaries drawn. Writes ``out_stem.{png,svg}``."""
@@ -523,11 +685,28 @@ def confusion_matrices(students: pd.DataFrame, out_stem: Path, ground_truth: str
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
     fig.subplots_adjust(top=1 - 1.2 / height)
     fig.suptitle(title, fontsize=12, fontweight="bold")
-    what = "categories ordered by superordinate group (lines: group boundaries)" if ground_truth and Path(ground_truth).is_file() else "categories in label order"
-    fig.text(0.5, 0.955, _subtitle(note, f"pooled over runs and subjects; {what}"), ha="center", fontsize=8.5, color="0.25", va="top")
+    what = (
+        "categories ordered by superordinate group (lines: group boundaries)"
+        if ground_truth and Path(ground_truth).is_file()
+        else "categories in label order"
+    )
+    fig.text(
+        0.5,
+        0.955,
+        _subtitle(note, f"pooled over runs and subjects; {what}"),
+        ha="center",
+        fontsize=8.5,
+        color="0.25",
+        va="top",
+    )
     image = None
     bounds = np.flatnonzero(np.diff(group[order])) + 0.5
-    counts_of = {label: sum(confusion_matrix(*_scored_predictions(f), n) for f in students.loc[students["label"] == label, "folder"]) for label in labels}
+    counts_of = {
+        label: sum(
+            confusion_matrix(*_scored_predictions(f), n) for f in students.loc[students["label"] == label, "folder"]
+        )
+        for label in labels
+    }
     rates = {label: c / np.maximum(c.sum(axis=1, keepdims=True), 1) for label, c in counts_of.items()}
     vmax = max(float(r.max()) for r in rates.values())  # one colour scale for every panel, so they compare
     for ax, label in zip(axes, labels):
@@ -541,7 +720,7 @@ def confusion_matrices(students: pd.DataFrame, out_stem: Path, ground_truth: str
         ax.set_yticks([])
         ax.set_xlabel("predicted", fontsize=8)
         ax.set_ylabel("true", fontsize=8)
-    for ax in axes[len(labels):]:
+    for ax in axes[len(labels) :]:
         ax.set_visible(False)
     fig.colorbar(image, ax=list(axes[: len(labels)]), shrink=0.8, label="fraction of the true category's images")
     return _save(fig, out_stem)
@@ -565,8 +744,17 @@ def pr_curves(students: pd.DataFrame, out_stem: Path, note: str = "") -> list[Pa
     if students.empty:
         return _no_data(out_stem, title, "no students", note)
     students = _labelled(students)
-    chosen = [("none", "baseline (no teacher)", "0.4"), (_best_brain_label(students), "best brain teacher", "tab:blue"), ("oracle", "oracle (positive control)", "tab:green")]
-    fig, ax = _new_figure(title, _subtitle(note, "micro-average over (image, category) decisions on the scoring images, pooled over runs"), width=7.0, height=5.0)
+    chosen = [
+        ("none", "baseline (no teacher)", "0.4"),
+        (_best_brain_label(students), "best brain teacher", "tab:blue"),
+        ("oracle", "oracle (positive control)", "tab:green"),
+    ]
+    fig, ax = _new_figure(
+        title,
+        _subtitle(note, "micro-average over (image, category) decisions on the scoring images, pooled over runs"),
+        width=7.0,
+        height=5.0,
+    )
     auc_column = score_column(students, "pr_auc") if "pr_auc" in students else None
     drawn = 0
     for label, role, colour in chosen:
@@ -576,10 +764,19 @@ def pr_curves(students: pd.DataFrame, out_stem: Path, note: str = "") -> list[Pa
         preds = [_scored_predictions(f) for f in rows["folder"]]
         probs = np.concatenate([softmax(z, axis=1) for z, _ in preds])
         precision, recall = micro_pr_curve(probs, np.concatenate([y for _, y in preds]))
-        keep = np.unique(np.linspace(0, len(recall) - 1, min(len(recall), 1500)).round().astype(int))  # a lighter SVG, same curve to the eye
+        keep = np.unique(
+            np.linspace(0, len(recall) - 1, min(len(recall), 1500)).round().astype(int)
+        )  # a lighter SVG, same curve to the eye
         precision, recall = precision[keep], recall[keep]
         auc = f", macro PR-AUC {rows[auc_column].mean():.2f}" if auc_column else ""
-        ax.plot(np.r_[0.0, recall], np.r_[precision[0], precision], color=colour, lw=1.6, drawstyle="steps-post", label=f"{role}: {label}{auc}")
+        ax.plot(
+            np.r_[0.0, recall],
+            np.r_[precision[0], precision],
+            color=colour,
+            lw=1.6,
+            drawstyle="steps-post",
+            label=f"{role}: {label}{auc}",
+        )
         drawn += 1
     if not drawn:
         return _no_data(out_stem, title, "no baseline, brain or oracle students", note)
@@ -595,7 +792,13 @@ def pr_curves(students: pd.DataFrame, out_stem: Path, note: str = "") -> list[Pa
 
 
 def write_evaluation_plots(
-    tables_dir: str | Path, out_dir: str | Path, *, ground_truth: str | Path | None = None, compare: Sequence[str | Path] = (), note: str = "", run: Mapping[str, Any] | None = None
+    tables_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    ground_truth: str | Path | None = None,
+    compare: Sequence[str | Path] = (),
+    note: str = "",
+    run: Mapping[str, Any] | None = None,
 ) -> list[Path]:
     """``accuracy_vs_size`` (this run's students.tsv plus the ``compare`` tables, e.g. another
     architecture's run), ``confusion_matrices`` and ``pr_curves``, as PNG and SVG in ``out_dir``.

@@ -62,7 +62,14 @@ class Preprocessor:
         return Z[:, self.keep].astype(np.float32)
 
 
-def fit_preprocessor(X: np.ndarray, y: np.ndarray, runs: np.ndarray | None = None, *, n_voxels: int | None = None, within_run: bool = False) -> Preprocessor:
+def fit_preprocessor(
+    X: np.ndarray,
+    y: np.ndarray,
+    runs: np.ndarray | None = None,
+    *,
+    n_voxels: int | None = None,
+    within_run: bool = False,
+) -> Preprocessor:
     """Fit on training rows: X (n, n_voxels), y (n,) labels, runs (n,) or None.
 
     ``n_voxels``: keep the top-N voxels by ANOVA F computed on the z-scored training rows

@@ -140,21 +140,30 @@ TEACHER_KINDS: dict[str, TeacherKind] = _kinds(
     TeacherKind(
         "label-smoothing",
         "one-hot smoothed so the true class gets the brain teacher's mean tempered probability",
-        brain_derived=True, control=True, target="label-smoothing",
+        brain_derived=True,
+        control=True,
+        target="label-smoothing",
     ),
     TeacherKind(
         "shuffled-brain",
         "each image gets the brain target of another image of its category (image-specific information destroyed)",
-        brain_derived=True, control=True, target="shuffled-brain",
+        brain_derived=True,
+        control=True,
+        target="shuffled-brain",
     ),
     TeacherKind(
-        "class-mean-brain", "each image gets its category's mean brain target",
-        brain_derived=True, control=True, target="class-mean-brain",
+        "class-mean-brain",
+        "each image gets its category's mean brain target",
+        brain_derived=True,
+        control=True,
+        target="class-mean-brain",
     ),
     TeacherKind(
         "random",
         "random targets whose mean entropy and true-class probability match the brain teacher's",
-        brain_derived=True, control=True, target="random",
+        brain_derived=True,
+        control=True,
+        target="random",
     ),
 )
 

@@ -133,7 +133,9 @@ class ResNet(nn.Module):
 
         kernel, stride, pool = STEMS[stem]
         self.stem = stem
-        self.conv1 = _CONV[spatial_dims](in_channels, width, kernel_size=kernel, stride=stride, padding=kernel // 2, bias=False)
+        self.conv1 = _CONV[spatial_dims](
+            in_channels, width, kernel_size=kernel, stride=stride, padding=kernel // 2, bias=False
+        )
         self.bn1 = _NORM[spatial_dims](width)
         self.relu = nn.ReLU(inplace=True)
         # Identity keeps the attribute (and forward) the same for every stem; it has no parameters.
@@ -281,7 +283,9 @@ def load_torchvision_weights(model: nn.Module, path: str | Path, *, skip_fc: boo
     if unexpected:
         problems.append(f"unexpected keys: {_key_list(unexpected)}")
     if mis_shaped:
-        shown = [f"{k} (file {tuple(state[k].shape)}, model {tuple(own[k].shape)})" for k in mis_shaped[:_MAX_KEYS_IN_ERROR]]
+        shown = [
+            f"{k} (file {tuple(state[k].shape)}, model {tuple(own[k].shape)})" for k in mis_shaped[:_MAX_KEYS_IN_ERROR]
+        ]
         more = f" (+{len(mis_shaped) - _MAX_KEYS_IN_ERROR} more)" if len(mis_shaped) > _MAX_KEYS_IN_ERROR else ""
         problems.append("shape mismatches: " + ", ".join(shown) + more)
     if problems:

@@ -85,7 +85,11 @@ def run_name(config: Mapping[str, Any], config_files: Sequence[str | Path]) -> s
 def _merge(base: dict, update: Mapping) -> dict:
     """Snakemake's layering of config files: mappings merged key by key, anything else replaced."""
     for key, value in update.items():
-        base[key] = _merge(dict(base.get(key) or {}), value) if isinstance(value, Mapping) and isinstance(base.get(key), Mapping) else value
+        base[key] = (
+            _merge(dict(base.get(key) or {}), value)
+            if isinstance(value, Mapping) and isinstance(base.get(key), Mapping)
+            else value
+        )
     return base
 
 
@@ -140,7 +144,11 @@ def _image_listing(image_dir: Path) -> dict[str, Any]:
     """The images by name and size (hashing 1,200 JPEGs is the image cache's job, not this one's)."""
     files = sorted((p.name, p.stat().st_size) for p in image_dir.iterdir() if p.is_file()) if image_dir.is_dir() else []
     listing = json.dumps(files).encode()
-    return {"n_files": len(files), "bytes": sum(size for _, size in files), "sha256_names_sizes": hashlib.sha256(listing).hexdigest()}
+    return {
+        "n_files": len(files),
+        "bytes": sum(size for _, size in files),
+        "sha256_names_sizes": hashlib.sha256(listing).hexdigest(),
+    }
 
 
 def dataset_fingerprint(root: str | Path, subjects: Sequence[str] | None = None) -> dict[str, Any]:
@@ -157,7 +165,9 @@ def dataset_fingerprint(root: str | Path, subjects: Sequence[str] | None = None)
         raise DataError(layout.training_tsv, "stimulus TSV not found")
     unknown = [s for s in subjects or () if s not in layout.subjects]
     if unknown:
-        raise DataError(root, f"no subject file for {', '.join(unknown)}; this dataset has {', '.join(layout.subjects)}")
+        raise DataError(
+            root, f"no subject file for {', '.join(unknown)}; this dataset has {', '.join(layout.subjects)}"
+        )
     files = {layout.training_tsv.name: _whole_file(layout.training_tsv)}
     for subject in subjects or layout.subjects:
         files |= {p.name: _subject_file(p) for p in layout.subjects[subject]}
@@ -170,7 +180,9 @@ def dataset_fingerprint(root: str | Path, subjects: Sequence[str] | None = None)
 # --- the run record ---------------------------------------------------------------------------------
 
 
-def run_provenance(root: str | Path, subjects: Sequence[str] | None, run: str, config: Mapping[str, Any], config_label: str) -> dict[str, Any]:
+def run_provenance(
+    root: str | Path, subjects: Sequence[str] | None, run: str, config: Mapping[str, Any], config_label: str
+) -> dict[str, Any]:
     """The content of a run's ``provenance.json``: its name, the dataset (folder, fingerprint and
     the fingerprinted files), the config (name, hash, the resolved config) and the code's versions."""
     data = dataset_fingerprint(root, subjects)
@@ -194,7 +206,9 @@ def read_run_provenance(path: str | Path, config: Mapping[str, Any] | None = Non
     try:
         record = read_json(path)
     except (OSError, json.JSONDecodeError) as err:
-        raise DataError(path, f"cannot read the run's provenance ({err}); run `brainteacher provenance` first") from None
+        raise DataError(
+            path, f"cannot read the run's provenance ({err}); run `brainteacher provenance` first"
+        ) from None
     missing = [k for k in _IDENTITY if not isinstance(record, dict) or k not in record]
     if missing:
         raise DataError(path, f"not a run provenance record: missing {', '.join(missing)}")
@@ -216,7 +230,8 @@ def check_same_run(path: str | Path, recorded: Mapping[str, Any] | None, expecte
         raise DataError(
             path,
             f"made from dataset {recorded['dataset_root']} (fingerprint {recorded['dataset_fingerprint']}), "
-            f"not run {expected['run']}'s dataset {expected['dataset_root']} (fingerprint {expected['dataset_fingerprint']})",
+            f"not run {expected['run']}'s dataset {expected['dataset_root']} (fingerprint "
+            f"{expected['dataset_fingerprint']})",
         )
     if recorded["config_hash"] != expected["config_hash"]:
         raise DataError(
@@ -231,4 +246,6 @@ def check_dataset_root(path: str | Path, recorded_root: Any, expected: Mapping[s
     if not isinstance(recorded_root, str):
         raise DataError(path, "records no dataset root (config.root); cannot tell which dataset it came from")
     if os.path.abspath(recorded_root) != os.path.abspath(expected["dataset_root"]):
-        raise DataError(path, f"made from dataset {recorded_root}, not run {expected['run']}'s dataset {expected['dataset_root']}")
+        raise DataError(
+            path, f"made from dataset {recorded_root}, not run {expected['run']}'s dataset {expected['dataset_root']}"
+        )

@@ -32,7 +32,15 @@ from brainteacher.io import atomic_dir, provenance, read_json, save_npy, write_j
 from brainteacher.splits import read_split
 from brainteacher.train import pick_device, seed_everything
 
-__all__ = ["SimCLRConfig", "nt_xent", "colour_jitter", "unlabelled_images", "extra_renders", "pretrain_simclr", "BACKBONE_FILE"]
+__all__ = [
+    "SimCLRConfig",
+    "nt_xent",
+    "colour_jitter",
+    "unlabelled_images",
+    "extra_renders",
+    "pretrain_simclr",
+    "BACKBONE_FILE",
+]
 
 log = logging.getLogger("brainteacher.simclr")
 
@@ -84,7 +92,14 @@ def extra_renders(root: str | Path, per_category: int, size: int, seed: int) -> 
     rng = np.random.default_rng([seed, 14])  # its own stream: renders never repeat a dataset image's noise
     cats = [
         # simulate's private types: the renderer is the simulator's own, so the renders match its world.
-        simulate._Category(int(c["group"]), c["shape"], float(c["hue"]), float(rng.uniform(0.6, 1.0)), float(rng.choice([1.5, 2.5, 3.5, 4.5])), float(rng.uniform(0, np.pi)))
+        simulate._Category(
+            int(c["group"]),
+            c["shape"],
+            float(c["hue"]),
+            float(rng.uniform(0.6, 1.0)),
+            float(rng.choice([1.5, 2.5, 3.5, 4.5])),
+            float(rng.uniform(0, np.pi)),
+        )
         for c in record["categories"]
     ]
     render_size = int(record["preset"]["image_size"])
@@ -97,7 +112,15 @@ def extra_renders(root: str | Path, per_category: int, size: int, seed: int) -> 
     return np.stack(out)
 
 
-def unlabelled_images(root: str | Path, split_spec: str | Path, size: int, *, cache: str | Path | None = None, extra_per_category: int = 0, seed: int = 0) -> tuple[np.ndarray, tuple[str, ...], int]:
+def unlabelled_images(
+    root: str | Path,
+    split_spec: str | Path,
+    size: int,
+    *,
+    cache: str | Path | None = None,
+    extra_per_category: int = 0,
+    seed: int = 0,
+) -> tuple[np.ndarray, tuple[str, ...], int]:
     """The pretraining set: (n, 3, size, size) uint8, the names of the split's training images
     among them, and the number of extra renders appended. Without ``cache`` only the training
     images' files are opened; with one (every training image in TSV order) only their rows are used."""
@@ -148,19 +171,38 @@ def _train(model: _Projector, x: torch.Tensor, cfg: SimCLRConfig, generator: tor
     return losses
 
 
-def pretrain_simclr(root: str | Path, split_spec: str | Path, out: str | Path, cfg: SimCLRConfig, *, image_cache: str | Path | None = None) -> dict:
+def pretrain_simclr(
+    root: str | Path,
+    split_spec: str | Path,
+    out: str | Path,
+    cfg: SimCLRConfig,
+    *,
+    image_cache: str | Path | None = None,
+) -> dict:
     """Pretrain a student backbone with SimCLR on the split's training images (+ simulated extra
     renders) and write, atomically into ``out``: ``backbone.pt`` (state_dict without ``fc``),
     ``image_ids.npy`` (the split images it saw) and ``metrics.json`` (loss curve, counts, time,
     provenance). Returns the metrics."""
     t0 = time.perf_counter()
-    images, ids, n_extra = unlabelled_images(root, split_spec, cfg.image_size, cache=image_cache, extra_per_category=cfg.extra_per_category, seed=cfg.seed)
+    images, ids, n_extra = unlabelled_images(
+        root, split_spec, cfg.image_size, cache=image_cache, extra_per_category=cfg.extra_per_category, seed=cfg.seed
+    )
     device = pick_device(cfg.device)
     generator = seed_everything(cfg.seed)
-    backbone = build_student(cfg.arch, 2, depth=cfg.depth, width=cfg.width, stem=cfg.stem)  # fc is a placeholder, never saved
+    backbone = build_student(
+        cfg.arch, 2, depth=cfg.depth, width=cfg.width, stem=cfg.stem
+    )  # fc is a placeholder, never saved
     model = _Projector(backbone, cfg.projection_dim).to(device)
     x = normalise(torch.from_numpy(images).to(device), *channel_stats(images))
-    log.info("SimCLR %s backbone on %d unlabelled images (%d split training images + %d extra renders), %d steps, on %s", cfg.arch, len(images), len(ids), n_extra, cfg.steps, device)
+    log.info(
+        "SimCLR %s backbone on %d unlabelled images (%d split training images + %d extra renders), %d steps, on %s",
+        cfg.arch,
+        len(images),
+        len(ids),
+        n_extra,
+        cfg.steps,
+        device,
+    )
     losses = _train(model, x, cfg, generator)
     metrics = {
         "split": Path(str(split_spec)).stem,
@@ -181,5 +223,11 @@ def pretrain_simclr(root: str | Path, split_spec: str | Path, out: str | Path, c
         save_npy(tmp / "loss.npy", np.asarray(losses, np.float32))
         metrics["wall_time_s"] = round(time.perf_counter() - t0, 3)
         write_json(tmp / "metrics.json", metrics)
-    log.info("SimCLR NT-Xent %.3f -> %.3f (chance %.3f) in %.0f s", metrics["loss_first_50"], metrics["loss_last_50"], metrics["chance_loss"], metrics["wall_time_s"])
+    log.info(
+        "SimCLR NT-Xent %.3f -> %.3f (chance %.3f) in %.0f s",
+        metrics["loss_first_50"],
+        metrics["loss_last_50"],
+        metrics["chance_loss"],
+        metrics["wall_time_s"],
+    )
     return metrics

@@ -35,7 +35,6 @@ Everything written is a pure function of (preset, seed), so the output is determ
 
 from __future__ import annotations
 
-import colorsys
 from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -271,7 +270,12 @@ def _render(cats: list[_Category], look: _Look, size: int, rng: np.random.Genera
     alpha = 1 / (1 + np.exp(-(radius - rho) * 25))
     phase = rng.uniform(0, 2 * np.pi)
     stripes = sum(
-        wi * (0.5 + 0.5 * np.sin(2 * np.pi * c.texture_freq * (u * np.cos(c.texture_angle) + v * np.sin(c.texture_angle)) + phase))
+        wi
+        * (
+            0.5
+            + 0.5
+            * np.sin(2 * np.pi * c.texture_freq * (u * np.cos(c.texture_angle) + v * np.sin(c.texture_angle)) + phase)
+        )
         for wi, c in zip(w, parts)
     )
     hue = np.full_like(u, (_circular_mean(np.array([c.hue for c in parts]), w) + rng.normal(0, 0.02)) % 1.0)
@@ -341,7 +345,9 @@ def _shared_tuning(values: np.ndarray, grid: np.ndarray, preset: Preset) -> np.n
     return np.sqrt(share) * smooth + np.sqrt(1 - share) * values
 
 
-def _low_level_responses(features: np.ndarray, grid_pos: np.ndarray, roi: str, preset: Preset, rng: np.random.Generator) -> np.ndarray:
+def _low_level_responses(
+    features: np.ndarray, grid_pos: np.ndarray, roi: str, preset: Preset, rng: np.random.Generator
+) -> np.ndarray:
     """(n_images, n_vox): each voxel pools features over a Gaussian receptive field on the grid.
 
     Retinotopic: a voxel's receptive-field centre follows its position on the sheet (plus
@@ -360,7 +366,14 @@ def _low_level_responses(features: np.ndarray, grid_pos: np.ndarray, roi: str, p
     return np.einsum("icp,vp,vc->iv", features, spatial, channel)
 
 
-def _category_responses(z_images: np.ndarray, groups: np.ndarray, grid_pos: np.ndarray, preferred: list[int], preset: Preset, rng: np.random.Generator) -> np.ndarray:
+def _category_responses(
+    z_images: np.ndarray,
+    groups: np.ndarray,
+    grid_pos: np.ndarray,
+    preferred: list[int],
+    preset: Preset,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """(n_images, n_vox) linear read-outs of the image latents; preferred groups drive more.
 
     The read-out weights are partly smooth over the sheet (:func:`_shared_tuning`), so
@@ -391,7 +404,9 @@ def _roi_columns(preset: Preset) -> dict[str, np.ndarray]:
     return {r: np.arange(bounds[i], bounds[i + 1]) for i, r in enumerate(god.SINGLE_ROIS)}
 
 
-def _subject_signal(stim: _Stimuli, preset: Preset, preferred: dict[str, list[int]], rng: np.random.Generator) -> np.ndarray:
+def _subject_signal(
+    stim: _Stimuli, preset: Preset, preferred: dict[str, list[int]], rng: np.random.Generator
+) -> np.ndarray:
     """(n_images, n_voxels) noiseless responses, unit variance over training images per voxel part."""
     train = np.arange(stim.n_training)
     parts = []
@@ -399,12 +414,16 @@ def _subject_signal(stim: _Stimuli, preset: Preset, preferred: dict[str, list[in
         grid_pos = _roi_grid(preset, roi)
         a_low, a_cat = preset.roi_gains[roi]
         low = _zscore_columns(_low_level_responses(stim.features, grid_pos, roi, preset, rng), train)
-        cat = _zscore_columns(_category_responses(stim.z_images, stim.groups, grid_pos, preferred.get(roi, []), preset, rng), train)
+        cat = _zscore_columns(
+            _category_responses(stim.z_images, stim.groups, grid_pos, preferred.get(roi, []), preset, rng), train
+        )
         parts.append(a_low * low + a_cat * cat)
     return np.concatenate(parts, axis=1)
 
 
-def _presentations(n_items: int, n_runs: int, repeats: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _presentations(
+    n_items: int, n_runs: int, repeats: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Shuffled presentation order: item index, run (1-based), block within run (1-based)."""
     if repeats > 1:  # one run per repetition, every item once per run
         order = np.concatenate([rng.permutation(n_items) for _ in range(repeats)])
@@ -416,7 +435,9 @@ def _presentations(n_items: int, n_runs: int, repeats: int, rng: np.random.Gener
     return order, runs, blocks
 
 
-def _simulate_subject(stim: _Stimuli, tables: dict, preset: Preset, preferred: dict, noise_sd: float, rng: np.random.Generator) -> dict:
+def _simulate_subject(
+    stim: _Stimuli, tables: dict, preset: Preset, preferred: dict, noise_sd: float, rng: np.random.Generator
+) -> dict:
     """All rows of one subject: training, perception test and imagery, in presentation order."""
     signal = _subject_signal(stim, preset, preferred, rng)
     n_vox = signal.shape[1]
@@ -462,7 +483,11 @@ def _voxel_coordinates(preset: Preset) -> np.ndarray:
     coords = []
     for i, roi in enumerate(god.SINGLE_ROIS):
         grid_pos = _roi_grid(preset, roi)
-        coords.append(np.stack([3.0 * grid_pos[:, 1] - 30, np.full(len(grid_pos), -90.0 + 12 * i), 3.0 * grid_pos[:, 0] - 10], axis=1))
+        coords.append(
+            np.stack(
+                [3.0 * grid_pos[:, 1] - 30, np.full(len(grid_pos), -90.0 + 12 * i), 3.0 * grid_pos[:, 0] - 10], axis=1
+            )
+        )
     return np.concatenate(coords)
 
 
@@ -477,7 +502,16 @@ def _write_bdata(path: Path, subject: dict, preset: Preset) -> None:
 _ROW_KEYS = ("datatype", "runs", "blocks", "stimulus_id", "category_index", "image_index")
 
 
-def _write_images(folder: Path, keys: np.ndarray, cats: list[_Category], posteriors: np.ndarray, candidates: np.ndarray, size: int, rng: np.random.Generator, grid: int) -> np.ndarray:
+def _write_images(
+    folder: Path,
+    keys: np.ndarray,
+    cats: list[_Category],
+    posteriors: np.ndarray,
+    candidates: np.ndarray,
+    size: int,
+    rng: np.random.Generator,
+    grid: int,
+) -> np.ndarray:
     """Render, save as JPEG and return the pixel features (n, 7, grid*grid) of each image.
 
     ``posteriors`` (n, k) are the images' category posteriors over ``candidates`` (k,), indices
@@ -490,7 +524,9 @@ def _write_images(folder: Path, keys: np.ndarray, cats: list[_Category], posteri
         look = _look(post)
         img = _render(cats, _Look(candidates[look.categories], look.weights), size, rng)
         pixels = np.round(img * 255).astype(np.uint8)
-        Image.fromarray(pixels).save(folder / f"{god.name_from_stimulus_key(key)}{god.IMAGE_SUFFIX}", format="JPEG", quality=92)
+        Image.fromarray(pixels).save(
+            folder / f"{god.name_from_stimulus_key(key)}{god.IMAGE_SUFFIX}", format="JPEG", quality=92
+        )
         feats.append(_pixel_features(pixels / 255.0, grid))
     return np.stack(feats)
 
@@ -525,13 +561,23 @@ def _test_and_imagery_tables(preset: Preset) -> tuple[god.StimulusTable, god.Sti
     n = preset.n_test_images
     test = god.StimulusTable(test.path, test.names[:n], test.keys[:n], test.category_index[:n], test.image_index[:n])
     imagery_path = resources.files("brainteacher.resources.god") / "category_GODImagery.tsv"
-    lines = [l.split("\t") for l in imagery_path.read_text().splitlines() if l.strip()][: preset.n_imagery_categories]
-    synsets = np.array([int(l[1]) for l in lines], np.int64)
-    imagery = god.StimulusTable(test.path, tuple(l[0] for l in lines), synsets * 10**6, np.array([int(l[2]) for l in lines]), np.zeros(len(lines), np.int64))
+    rows = [line.split("\t") for line in imagery_path.read_text().splitlines() if line.strip()][
+        : preset.n_imagery_categories
+    ]
+    synsets = np.array([int(row[1]) for row in rows], np.int64)
+    imagery = god.StimulusTable(
+        test.path,
+        tuple(row[0] for row in rows),
+        synsets * 10**6,
+        np.array([int(row[2]) for row in rows]),
+        np.zeros(len(rows), np.int64),
+    )
     return test, imagery
 
 
-def _evaluation_stimuli(train_keys: np.ndarray, train_cats: np.ndarray, per_category: int) -> tuple[np.ndarray, np.ndarray]:
+def _evaluation_stimuli(
+    train_keys: np.ndarray, train_cats: np.ndarray, per_category: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Keys and category numbers of the evaluation images: ``per_category`` new image numbers
     (900001, ...) under each training category's synset, so no key is a real GOD image's."""
     keys, cats = [], []
@@ -563,7 +609,9 @@ def simulate(out: str | Path, preset: Preset | str = "quick", seed: int = 0) -> 
     # then the imagery categories (which GOD shares with the test set; here they share latents).
     cats = _make_categories(n_train_cat + n_test_cat, preset.n_groups, rng)
     z_cat = _category_latents(cats, preset.n_groups, preset, rng)
-    cat_of_image = np.concatenate([train_cats - 1, n_train_cat + np.searchsorted(np.unique(test_table.category_index), test_table.category_index)])
+    cat_of_image = np.concatenate(
+        [train_cats - 1, n_train_cat + np.searchsorted(np.unique(test_table.category_index), test_table.category_index)]
+    )
     groups = np.array([cats[c].group for c in cat_of_image])
     z_images = _image_latents(z_cat, cat_of_image, preset, rng)
     preferred = _group_preferences(preset.n_groups, rng)
@@ -582,26 +630,76 @@ def simulate(out: str | Path, preset: Preset | str = "quick", seed: int = 0) -> 
     eval_post = latent_posterior(eval_z, z_cat[train_cands], preset.image_sd)
 
     with atomic_dir(out) as tmp:
-        feats = np.concatenate([
-            _write_images(tmp / god.TRAINING_IMAGE_DIR, train_keys, cats, train_post, train_cands, preset.image_size, rng, preset.grid),
-            _write_images(tmp / god.TEST_IMAGE_DIR, test_table.keys, cats, test_post, test_cands, preset.image_size, rng, preset.grid),
-        ])
-        _write_images(tmp / god.EVALUATION_IMAGE_DIR, eval_keys, cats, eval_post, train_cands, preset.image_size, eval_rng, preset.grid)
+        feats = np.concatenate(
+            [
+                _write_images(
+                    tmp / god.TRAINING_IMAGE_DIR,
+                    train_keys,
+                    cats,
+                    train_post,
+                    train_cands,
+                    preset.image_size,
+                    rng,
+                    preset.grid,
+                ),
+                _write_images(
+                    tmp / god.TEST_IMAGE_DIR,
+                    test_table.keys,
+                    cats,
+                    test_post,
+                    test_cands,
+                    preset.image_size,
+                    rng,
+                    preset.grid,
+                ),
+            ]
+        )
+        _write_images(
+            tmp / god.EVALUATION_IMAGE_DIR,
+            eval_keys,
+            cats,
+            eval_post,
+            train_cands,
+            preset.image_size,
+            eval_rng,
+            preset.grid,
+        )
         stim = _Stimuli(feats, z_images, z_cat, cat_of_image, groups, n_train)
         imagery_z = z_cat[n_train_cat + (np.arange(len(imagery_table.keys)) % n_test_cat)]
         tables = {
-            "training": {"keys": train_keys, "ids": train_keys / 1e6, "category_index": train_cats, "image_index": np.arange(1, n_train + 1)},
-            "test": {"keys": test_table.keys, "ids": test_table.keys / 1e6, "category_index": test_table.category_index, "image_index": test_table.image_index},
-            "imagery": {"keys": imagery_table.keys, "ids": imagery_table.keys / 1e6, "category_index": imagery_table.category_index, "image_index": np.full(len(imagery_table.keys), np.nan), "z": imagery_z},
+            "training": {
+                "keys": train_keys,
+                "ids": train_keys / 1e6,
+                "category_index": train_cats,
+                "image_index": np.arange(1, n_train + 1),
+            },
+            "test": {
+                "keys": test_table.keys,
+                "ids": test_table.keys / 1e6,
+                "category_index": test_table.category_index,
+                "image_index": test_table.image_index,
+            },
+            "imagery": {
+                "keys": imagery_table.keys,
+                "ids": imagery_table.keys / 1e6,
+                "category_index": imagery_table.category_index,
+                "image_index": np.full(len(imagery_table.keys), np.nan),
+                "z": imagery_z,
+            },
         }
         god.write_stimulus_tsv(tmp / god.TRAINING_TSV, train_keys, train_cats, np.arange(1, n_train + 1))
         god.write_stimulus_tsv(tmp / god.TEST_TSV, test_table.keys, test_table.category_index, test_table.image_index)
         god.write_stimulus_tsv(tmp / god.EVALUATION_TSV, eval_keys, eval_cats, np.arange(1, len(eval_keys) + 1))
         for s in range(preset.n_subjects):
-            subject = _simulate_subject(stim, tables, preset, preferred, float(subject_noise[s]), np.random.default_rng([seed, s + 1]))
+            subject = _simulate_subject(
+                stim, tables, preset, preferred, float(subject_noise[s]), np.random.default_rng([seed, s + 1])
+            )
             _write_bdata(tmp / f"Subject{s + 1}.h5", subject, preset)
         posterior = {"training": (train_keys, train_post), "evaluation": (eval_keys, eval_post)}
-        write_json(tmp / "ground_truth.json", _ground_truth(preset, seed, cats, z_cat, train_keys, preferred, subject_noise, posterior))
+        write_json(
+            tmp / "ground_truth.json",
+            _ground_truth(preset, seed, cats, z_cat, train_keys, preferred, subject_noise, posterior),
+        )
     return Path(out)
 
 
@@ -615,13 +713,22 @@ def _ground_truth(preset, seed, cats, z_cat, train_keys, preferred, subject_nois
     sim = z_cat[:n] @ z_cat[:n].T
     synsets = [god.name_from_stimulus_key(k).split("_")[0] for k in train_keys[:: preset.images_per_category]]
     return {
-        "note": "SIMULATED data written by brainteacher.simulate: a demo and test fixture, not a finding about the brain.",
+        "note": (
+            "SIMULATED data written by brainteacher.simulate: a demo and test fixture, not a finding about the brain."
+        ),
         "preset": asdict(preset),
         "seed": seed,
         "subjects": [f"Subject{s + 1}" for s in range(preset.n_subjects)],
         "subject_noise_sd": subject_noise.round(6).tolist(),
         "categories": [
-            {"label": c, "category_index": c + 1, "synset": synsets[c], "group": cats[c].group, "shape": cats[c].shape, "hue": round(cats[c].hue, 4)}
+            {
+                "label": c,
+                "category_index": c + 1,
+                "synset": synsets[c],
+                "group": cats[c].group,
+                "shape": cats[c].shape,
+                "hue": round(cats[c].hue, 4),
+            }
             for c in range(n)
         ],
         "roi_gains": {r: {"low_level": g[0], "category": g[1]} for r, g in preset.roi_gains.items()},

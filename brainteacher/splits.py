@@ -30,7 +30,9 @@ def stratified_folds(labels: np.ndarray, n_folds: int, rng: np.random.Generator)
     if n_folds < 2:
         raise ValueError(f"need at least 2 folds, got {n_folds}")
     if counts[counts > 0].min() < n_folds:
-        raise ValueError(f"{n_folds} folds need at least {n_folds} samples per category; the smallest has {counts[counts > 0].min()}")
+        raise ValueError(
+            f"{n_folds} folds need at least {n_folds} samples per category; the smallest has {counts[counts > 0].min()}"
+        )
     folds = np.empty(len(labels), np.int64)
     start = 0
     for c in np.flatnonzero(counts):
@@ -62,7 +64,9 @@ def make_splits(image_ids, labels: np.ndarray, n_splits: int, seed: int) -> list
 
 
 def write_split(path: str | Path, split: Split, provenance: dict | None = None) -> None:
-    write_json(path, {"name": split.name, "train": list(split.train), "test": list(split.test), "provenance": provenance})
+    write_json(
+        path, {"name": split.name, "train": list(split.train), "test": list(split.test), "provenance": provenance}
+    )
 
 
 def read_split(spec: str | Path, image_ids) -> Split:

@@ -140,7 +140,9 @@ def sign_flip_p_value(units: np.ndarray, n_permutations: int = 20000, seed: int 
     return (exceed + 1) / (n_permutations + 1)
 
 
-def category_paired_test(diffs: np.ndarray, categories: np.ndarray, level: float = 0.95, min_units: int = 3) -> dict[str, float | int | str]:
+def category_paired_test(
+    diffs: np.ndarray, categories: np.ndarray, level: float = 0.95, min_units: int = 3
+) -> dict[str, float | int | str]:
     """Paired per-image differences summarised with *categories* as the independent units.
 
     Args:
@@ -165,10 +167,22 @@ def category_paired_test(diffs: np.ndarray, categories: np.ndarray, level: float
     keep = ~np.isnan(d)
     d, c = d[keep], c[keep]
     cats, inverse = np.unique(c, return_inverse=True)
-    units = np.bincount(inverse, weights=d, minlength=len(cats)) / np.maximum(np.bincount(inverse, minlength=len(cats)), 1)
-    out: dict[str, float | int | str] = {"n_units": len(cats), "n_images": len(d), "test": "category units: t interval, sign-flip p"}
+    units = np.bincount(inverse, weights=d, minlength=len(cats)) / np.maximum(
+        np.bincount(inverse, minlength=len(cats)), 1
+    )
+    out: dict[str, float | int | str] = {
+        "n_units": len(cats),
+        "n_images": len(d),
+        "test": "category units: t interval, sign-flip p",
+    }
     if len(cats) < min_units:
         mean = float(units.mean()) if len(cats) else math.nan
-        return out | {"mean_diff": mean, "ci_low": math.nan, "ci_high": math.nan, "p_value": math.nan, "reason": f"{len(cats)} independent unit(s) < {min_units}"}
+        return out | {
+            "mean_diff": mean,
+            "ci_low": math.nan,
+            "ci_high": math.nan,
+            "p_value": math.nan,
+            "reason": f"{len(cats)} independent unit(s) < {min_units}",
+        }
     mean, low, high = mean_ci(units, level)
     return out | {"mean_diff": mean, "ci_low": low, "ci_high": high, "p_value": sign_flip_p_value(units), "reason": ""}

@@ -33,9 +33,14 @@ from brainteacher.stats import holm, mean_ci
 from brainteacher.tables import group_order, sort_rows, teacher_group
 
 __all__ = [
-    "summary_table", "gains_vs_baseline", "positive_control_verdict", "score_column",
-    "DEFAULT_PRIMARY", "RUN_LEVEL_METRICS", "STATISTICS_METHOD",
-]  # fmt: skip
+    "summary_table",
+    "gains_vs_baseline",
+    "positive_control_verdict",
+    "score_column",
+    "DEFAULT_PRIMARY",
+    "RUN_LEVEL_METRICS",
+    "STATISTICS_METHOD",
+]
 
 MIN_UNITS = 3  # fewer independent units give no interval (NA), never a zero-width one
 DEFAULT_PRIMARY = {"teacher": "brain-mean", "reference": "shuffled_brain", "metric": "top1"}
@@ -78,14 +83,37 @@ def _reference_rows(units: pd.DataFrame, students: pd.DataFrame, ref_kind: str |
     return ref.merge(units[keys].drop_duplicates(), on=keys)
 
 
-def _comparison(units: pd.DataFrame, students: pd.DataFrame, scored: dict, ref: str, metric: str, level: float) -> dict[str, Any]:
+def _comparison(
+    units: pd.DataFrame, students: pd.DataFrame, scored: dict, ref: str, metric: str, level: float
+) -> dict[str, Any]:
     """The ``*_vs_{ref}`` columns of one summary row (p_holm filled in later)."""
     ref_kind = REFERENCES[ref]
-    names = [f"diff_vs_{ref}", f"diff_vs_{ref}_ci_low", f"diff_vs_{ref}_ci_high", f"p_vs_{ref}", f"p_holm_vs_{ref}", f"n_units_vs_{ref}", f"n_images_vs_{ref}"]
+    names = [
+        f"diff_vs_{ref}",
+        f"diff_vs_{ref}_ci_low",
+        f"diff_vs_{ref}_ci_high",
+        f"p_vs_{ref}",
+        f"p_holm_vs_{ref}",
+        f"n_units_vs_{ref}",
+        f"n_images_vs_{ref}",
+    ]
     if not _is_compared(units["kind"].iloc[0], ref_kind):
         return dict(zip(names, [math.nan] * 5 + [0, 0]))
     test = paired_image_test(units, _reference_rows(units, students, ref_kind), scored, metric, level)
-    return dict(zip(names, [test["mean_diff"], test["ci_low"], test["ci_high"], test["p_value"], math.nan, test["n_units"], test["n_images"]]))
+    return dict(
+        zip(
+            names,
+            [
+                test["mean_diff"],
+                test["ci_low"],
+                test["ci_high"],
+                test["p_value"],
+                math.nan,
+                test["n_units"],
+                test["n_images"],
+            ],
+        )
+    )
 
 
 def _run_level(units: pd.DataFrame, column: str, level: float) -> tuple[int, float, float, float]:
@@ -105,12 +133,28 @@ def _family(group: str, metric: str, primary: Mapping[str, str]) -> str:
     return "positive-control" if group == "oracle" else "exploratory"
 
 
-def _summary_row(group: str, roi: str, units: pd.DataFrame, students: pd.DataFrame, scored: dict, metric: str, level: float, primary: Mapping[str, str]) -> dict[str, Any]:
+def _summary_row(
+    group: str,
+    roi: str,
+    units: pd.DataFrame,
+    students: pd.DataFrame,
+    scored: dict,
+    metric: str,
+    level: float,
+    primary: Mapping[str, str],
+) -> dict[str, Any]:
     n, mean, low, high = _run_level(units, score_column(students, metric), level)
     row: dict[str, Any] = {
-        "teacher": group, "roi": roi, "metric": metric, "family": _family(group, metric, primary),
-        "scoring_set": units["scoring_set"].iloc[0], "n": n, "mean": mean, "ci_low": low, "ci_high": high,
-    }  # fmt: skip
+        "teacher": group,
+        "roi": roi,
+        "metric": metric,
+        "family": _family(group, metric, primary),
+        "scoring_set": units["scoring_set"].iloc[0],
+        "n": n,
+        "mean": mean,
+        "ci_low": low,
+        "ci_high": high,
+    }
     for ref in REFERENCES:
         row |= _comparison(units, students, scored, ref, metric, level)
     return row
@@ -126,7 +170,10 @@ def _add_holm(summary: pd.DataFrame, primary: Mapping[str, str]) -> pd.DataFrame
 
 
 def summary_table(
-    students: pd.DataFrame, metrics: Sequence[str] = ("top1", "top5", "nll"), level: float = 0.95, primary: Mapping[str, str] | None = None
+    students: pd.DataFrame,
+    metrics: Sequence[str] = ("top1", "top5", "nll"),
+    level: float = 0.95,
+    primary: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Long table, one row per teacher group x ROI x metric (columns ``SUMMARY_COLUMNS``).
 
@@ -161,15 +208,37 @@ def summary_table(
         if metric in students.columns
     ]
     summary = _add_holm(pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS)), primary)
-    return sort_rows(summary, {"teacher": group_order(), "roi": (GLOBAL_ROI, *ROIS), "metric": (*metrics, *RUN_LEVEL_METRICS)})
+    return sort_rows(
+        summary, {"teacher": group_order(), "roi": (GLOBAL_ROI, *ROIS), "metric": (*metrics, *RUN_LEVEL_METRICS)}
+    )
 
 
-def _run_level_row(group: str, roi: str, units: pd.DataFrame, students: pd.DataFrame, metric: str, level: float) -> dict[str, Any]:
+def _run_level_row(
+    group: str, roi: str, units: pd.DataFrame, students: pd.DataFrame, metric: str, level: float
+) -> dict[str, Any]:
     """A summary row with the run-level mean and interval of a ranking metric; comparisons NA."""
     n, mean, low, high = _run_level(units, score_column(students, metric), level)
-    row: dict[str, Any] = {"teacher": group, "roi": roi, "metric": metric, "family": "exploratory", "scoring_set": units["scoring_set"].iloc[0], "n": n, "mean": mean, "ci_low": low, "ci_high": high}
+    row: dict[str, Any] = {
+        "teacher": group,
+        "roi": roi,
+        "metric": metric,
+        "family": "exploratory",
+        "scoring_set": units["scoring_set"].iloc[0],
+        "n": n,
+        "mean": mean,
+        "ci_low": low,
+        "ci_high": high,
+    }
     for ref in REFERENCES:
-        row |= {f"diff_vs_{ref}": math.nan, f"diff_vs_{ref}_ci_low": math.nan, f"diff_vs_{ref}_ci_high": math.nan, f"p_vs_{ref}": math.nan, f"p_holm_vs_{ref}": math.nan, f"n_units_vs_{ref}": 0, f"n_images_vs_{ref}": 0}
+        row |= {
+            f"diff_vs_{ref}": math.nan,
+            f"diff_vs_{ref}_ci_low": math.nan,
+            f"diff_vs_{ref}_ci_high": math.nan,
+            f"p_vs_{ref}": math.nan,
+            f"p_holm_vs_{ref}": math.nan,
+            f"n_units_vs_{ref}": 0,
+            f"n_images_vs_{ref}": 0,
+        }
     return row
 
 
@@ -205,8 +274,15 @@ def positive_control_verdict(summary: pd.DataFrame, metric: str = "top1") -> str
     row = oracle.loc[metric]
     better = row["diff_vs_baseline_ci_high"] < 0 if metric == "nll" else row["diff_vs_baseline_ci_low"] > 0
     if better:
-        return f"positive control passed: the oracle teacher beats the baseline ({stated}); the setting can detect a teacher effect"
-    return f"positive control FAILED: the oracle teacher does not reliably beat the baseline on {metric} ({stated}); this setting cannot detect a teacher effect, so no brain-teacher result here can be read as one"
+        return (
+            f"positive control passed: the oracle teacher beats the baseline ({stated}); the "
+            "setting can detect a teacher effect"
+        )
+    return (
+        "positive control FAILED: the oracle teacher does not reliably beat the baseline "
+        f"on {metric} ({stated}); this setting cannot detect a teacher effect, so no "
+        "brain-teacher result here can be read as one"
+    )
 
 
 STATISTICS_METHOD = (
@@ -219,5 +295,3 @@ STATISTICS_METHOD = (
     "enters through each category's mean, and the mean/ci columns show it over runs. Under 3 units an interval is NA. "
     "Holm runs over the primary family only; every other p-value is unadjusted and exploratory."
 )
-
-

@@ -28,10 +28,42 @@ from brainteacher.registry import MEAN_SOURCE, ROIS, brain_kinds, global_kinds, 
 __all__ = ["decoder_table", "student_table", "read_table", "teacher_group", "sort_rows", "group_order"]
 
 _METRICS = tuple(METRIC_DOCS)
-_DECODER_KEYS = ("subject", "roi", "decoder", "split", "n_images", "n_categories", "n_voxels", "n_folds", "epochs", "wall_time_s", "device", "config_hash", "git_revision")
+_DECODER_KEYS = (
+    "subject",
+    "roi",
+    "decoder",
+    "split",
+    "n_images",
+    "n_categories",
+    "n_voxels",
+    "n_folds",
+    "epochs",
+    "wall_time_s",
+    "device",
+    "config_hash",
+    "git_revision",
+)
 _CALIBRATION_KEYS = {"temperature": "temperature", "nll_calibrated": "nll_after", "ece_calibrated": "ece_after"}
-_STUDENT_KEYS = {"teacher": "teacher", "kind": "teacher_kind", "source": "teacher_source", "roi": "roi", "decoder": "decoder", "split": "split", "seed": "seed"}
-_STUDENT_INFO = ("n_train", "n_test", "n_categories", "train_time_s", "device", "n_parameters", "size_mb", "config_hash", "git_revision")
+_STUDENT_KEYS = {
+    "teacher": "teacher",
+    "kind": "teacher_kind",
+    "source": "teacher_source",
+    "roi": "roi",
+    "decoder": "decoder",
+    "split": "split",
+    "seed": "seed",
+}
+_STUDENT_INFO = (
+    "n_train",
+    "n_test",
+    "n_categories",
+    "train_time_s",
+    "device",
+    "n_parameters",
+    "size_mb",
+    "config_hash",
+    "git_revision",
+)
 _TEACHER_STATS = ("true_class_prob", "entropy", "top1")
 
 
@@ -77,18 +109,30 @@ def _student_row(path: Path) -> dict[str, Any]:
         {col: data[key] for col, key in _STUDENT_KEYS.items()}
         | {m: data["test"][m] for m in _METRICS}
         | {f"eval_{m}": evaluation.get(m, math.nan) for m in _METRICS}
-        | {"train_top1": train.get("top1", math.nan), "train_loss": train.get("final_loss", math.nan), "scoring_set": scoring_set(path.parent)}
+        | {
+            "train_top1": train.get("top1", math.nan),
+            "train_loss": train.get("final_loss", math.nan),
+            "scoring_set": scoring_set(path.parent),
+        }
         | {f"teacher_{s}": stats.get(s, math.nan) for s in _TEACHER_STATS}
         | {k: data[k] for k in _STUDENT_INFO}
         | {"n_evaluation": data.get("n_evaluation", 0), "folder": str(path.parent)}
         | {k: data.get(k, d) for k, d in _TOOLBOX_DEFAULTS.items()}
-        | _aucs(path.parent, student_dir.HELDOUT, "") | _aucs(path.parent, student_dir.EVALUATION, "eval_")
+        | _aucs(path.parent, student_dir.HELDOUT, "")
+        | _aucs(path.parent, student_dir.EVALUATION, "eval_")
     )
     return {c: row[c] for c in STUDENT_COLUMNS}
 
 
 # Keys metrics.json files from before the toolbox lack: what those students were.
-_TOOLBOX_DEFAULTS = {"arch": "resnet18", "loss": None, "init": "random", "latency_ms_batch1": math.nan, "latency_ms_batch64": math.nan, "latency_threads": math.nan}
+_TOOLBOX_DEFAULTS = {
+    "arch": "resnet18",
+    "loss": None,
+    "init": "random",
+    "latency_ms_batch1": math.nan,
+    "latency_ms_batch64": math.nan,
+    "latency_threads": math.nan,
+}
 
 
 def _aucs(folder: Path, which: str, column_prefix: str) -> dict[str, float]:
@@ -151,7 +195,9 @@ def decoder_table(paths: Iterable[str | Path]) -> pd.DataFrame:
     """
     paths = [Path(p) for p in paths]
     if not paths:
-        raise ValueError("no decoder metrics files given (results/<run>/decode/{decoder}/{subject}/{roi}/split{k}/metrics.json)")
+        raise ValueError(
+            "no decoder metrics files given (results/<run>/decode/{decoder}/{subject}/{roi}/split{k}/metrics.json)"
+        )
     table = pd.DataFrame([_decoder_row(p) for p in paths], columns=list(DECODER_COLUMNS))
     _check_unique(table, ("subject", "roi", "decoder", "split"), paths)
     return sort_rows(table, {"subject": (), "roi": ROIS, "decoder": (), "split": ()})
@@ -176,7 +222,6 @@ def teacher_group(kind: str, source: str | None) -> str:
     if kind in global_kinds():
         return kind
     return f"{kind}-{MEAN_SOURCE}" if source == MEAN_SOURCE else kind
-
 
 
 def read_table(path: str | Path) -> pd.DataFrame:

@@ -23,9 +23,9 @@ A teacher is named by a spec string:
 Every teacher returns *logits* z and the student sees softmax(z / T): brain and network teachers
 give their calibrated out-of-fold logits, the oracle its log-posterior, and every control is
 built so that its softmax(z / T) matches the brain teacher's tempered targets. The controls'
-random streams are keyed by the teacher's name (kind, source, ROI), the split and the seed. Teacher files are matched to the student's images by name, and
-a teacher that holds any of the split's test images is refused: nothing from a student's test images
-may reach its teacher.
+random streams are keyed by the teacher's name (kind, source, ROI), the split and the seed.
+Teacher files are matched to the student's images by name, and a teacher that holds any of the
+split's test images is refused: nothing from a student's test images may reach its teacher.
 
 The kinds are listed in ``brainteacher.registry`` (``TEACHER_KINDS``); a brain-derived kind's
 target function is registered here with ``@control_target(<its entry's target>)``.
@@ -42,17 +42,34 @@ import numpy as np
 from brainteacher.errors import DataError
 from brainteacher.formats import teacher_dir
 from brainteacher.io import read_json
-from brainteacher.kd import entropy, epsilon_matching_true_class_prob, label_smoothing_targets, log_probs_from_probs, random_targets_matching
+from brainteacher.kd import (
+    entropy,
+    epsilon_matching_true_class_prob,
+    label_smoothing_targets,
+    log_probs_from_probs,
+    random_targets_matching,
+)
 from brainteacher.metrics import softmax
+
 # Kind names, specs and their grammar are torch-free, in the registry; re-exported here.
 from brainteacher.registry import MEAN_SOURCE, TeacherSpec, parse_teacher, teacher_kind
 
-__all__ = ["CONTROL_TARGETS", "control_target", "TeacherSpec", "parse_teacher", "teacher_logits", "target_stats", "read_teacher_dir"]
+__all__ = [
+    "CONTROL_TARGETS",
+    "control_target",
+    "TeacherSpec",
+    "parse_teacher",
+    "teacher_logits",
+    "target_stats",
+    "read_teacher_dir",
+]
 
 # --- reading teacher files ------------------------------------------------------------------------
 
 
-def read_teacher_dir(folder: str | Path, train_ids: Sequence[str], labels: np.ndarray, test_ids: Sequence[str] = ()) -> np.ndarray:
+def read_teacher_dir(
+    folder: str | Path, train_ids: Sequence[str], labels: np.ndarray, test_ids: Sequence[str] = ()
+) -> np.ndarray:
     """(n_train, C) float64 logits of a decode or network-teacher folder, rows in ``train_ids`` order.
 
     The folder's format: ``brainteacher.formats.teacher_dir``. Rows are matched by image name,
@@ -64,14 +81,28 @@ def read_teacher_dir(folder: str | Path, train_ids: Sequence[str], labels: np.nd
     logits, ids, their_labels = rows.logits, rows.image_ids, rows.labels
     leaked = set(ids) & set(test_ids)
     if leaked:
-        raise DataError(folder, f"teacher holds {len(leaked)} of this split's test images (e.g. {sorted(leaked)[0]}); it must be fitted on the split's training images only")
+        raise DataError(
+            folder,
+            (
+                f"teacher holds {len(leaked)} of this split's test images (e.g. "
+                f"{sorted(leaked)[0]}); it must be fitted on the split's training images only"
+            ),
+        )
     row = {name: i for i, name in enumerate(ids)}
     missing = [i for i in train_ids if i not in row]
     if missing:
-        raise DataError(folder, f"teacher has no target for {len(missing)} training image(s), e.g. {missing[0]}; was it made for another split?")
+        raise DataError(
+            folder,
+            (
+                f"teacher has no target for {len(missing)} training image(s), e.g. {missing[0]}; "
+                "was it made for another split?"
+            ),
+        )
     order = np.array([row[i] for i in train_ids])
     if not np.array_equal(their_labels[order], labels):
-        raise DataError(folder / teacher_dir.LABELS, "teacher labels disagree with the dataset's labels for the same images")
+        raise DataError(
+            folder / teacher_dir.LABELS, "teacher labels disagree with the dataset's labels for the same images"
+        )
     return logits[order].astype(np.float64)
 
 
@@ -145,7 +176,9 @@ def _shuffled_brain(brain: np.ndarray, labels: np.ndarray, temperature: float, r
 
 
 @control_target("class-mean-brain")
-def _class_mean_brain(brain: np.ndarray, labels: np.ndarray, temperature: float, rng: np.random.Generator) -> np.ndarray:
+def _class_mean_brain(
+    brain: np.ndarray, labels: np.ndarray, temperature: float, rng: np.random.Generator
+) -> np.ndarray:
     return _logits_of(_class_mean(_tempered(brain, temperature), labels), temperature)
 
 
@@ -165,7 +198,9 @@ def _random(brain: np.ndarray, labels: np.ndarray, temperature: float, rng: np.r
     return _logits_of(random_targets_matching(labels, n_classes, p_true, h, rng), temperature)
 
 
-def _control_logits(kind: str, brain: np.ndarray, labels: np.ndarray, temperature: float, rng: np.random.Generator) -> np.ndarray:
+def _control_logits(
+    kind: str, brain: np.ndarray, labels: np.ndarray, temperature: float, rng: np.random.Generator
+) -> np.ndarray:
     """A brain-derived kind's logits built from the brain teacher's logits (n, C), matched at ``temperature``."""
     entry = teacher_kind(kind)
     if not entry.brain_derived:
@@ -185,7 +220,9 @@ def _oracle_logits(ground_truth: Path, train_ids: Sequence[str], category_synset
     gt = read_json(ground_truth)
     posterior = gt.get("image_posterior", {}).get("training") if isinstance(gt, dict) else None
     if not posterior:
-        raise DataError(ground_truth, "no 'image_posterior': the oracle teacher needs a simulated dataset's ground truth")
+        raise DataError(
+            ground_truth, "no 'image_posterior': the oracle teacher needs a simulated dataset's ground truth"
+        )
     synsets = [c["synset"] for c in gt["categories"]]
     if sorted(synsets) != sorted(category_synsets):
         raise DataError(ground_truth, "its categories are not the dataset's categories")

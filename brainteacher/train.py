@@ -105,7 +105,17 @@ def fit(
             step += 1
         history.append(float(np.mean(losses)))
         level = logging.INFO if (epoch + 1) % cfg.log_every == 0 or epoch + 1 == n_epochs else logging.DEBUG
-        log.log(level, "%sepoch %d/%d (step %d/%d) loss %.4f (%.1f s)", desc, epoch + 1, n_epochs, step, total, history[-1], time.perf_counter() - t0)
+        log.log(
+            level,
+            "%sepoch %d/%d (step %d/%d) loss %.4f (%.1f s)",
+            desc,
+            epoch + 1,
+            n_epochs,
+            step,
+            total,
+            history[-1],
+            time.perf_counter() - t0,
+        )
     return history
 
 
@@ -118,4 +128,3 @@ def predict_logits(model: nn.Module, inputs: torch.Tensor, batch_size: int = 256
         out = torch.cat([model(x).float() for x in inputs.split(batch_size)])
     model.train(was_training)
     return out.cpu().numpy().astype(np.float32)
-

@@ -24,7 +24,9 @@ def _grid_indices(xyz: np.ndarray) -> np.ndarray:
     """(n, 3) float mm -> (n, 3) int64: each axis's distinct coordinates ranked 0, 1, 2, ...
 
     On a regular voxel grid this is the voxel index along the axis, whatever the voxel size."""
-    return np.stack([np.unique(xyz[:, a], return_inverse=True)[1].reshape(-1) for a in range(xyz.shape[1])], axis=1).astype(np.int64)
+    return np.stack(
+        [np.unique(xyz[:, a], return_inverse=True)[1].reshape(-1) for a in range(xyz.shape[1])], axis=1
+    ).astype(np.int64)
 
 
 def hilbert_index(points: np.ndarray, bits: int) -> np.ndarray:

@@ -15,7 +15,14 @@ from brainteacher.simulate import get_preset, simulate
 SHARED_GOD = Path(__file__).resolve().parents[2] / "shared" / "god"
 
 # Real GOD training IDs, some of which lose trailing zeros in the TSV (image 14910 -> ".01491").
-REAL_NAMES = ("n01518878_10042", "n01518878_14910", "n01518878_5958", "n01639765_52902", "n01639765_7110", "n01639765_21040")
+REAL_NAMES = (
+    "n01518878_10042",
+    "n01518878_14910",
+    "n01518878_5958",
+    "n01639765_52902",
+    "n01639765_7110",
+    "n01639765_21040",
+)
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +46,14 @@ class HandMade:
     keys: np.ndarray  # (6,) stimulus keys in TSV order
     order: np.ndarray  # (n_rows,) TSV row shown on each training trial, presentation order
 
-    def write(self, voxels: np.ndarray | None = None, datatype: np.ndarray | None = None, stimulus_keys: np.ndarray | None = None, name: str = "Subject1.h5", rois=("V1",)) -> Path:
+    def write(
+        self,
+        voxels: np.ndarray | None = None,
+        datatype: np.ndarray | None = None,
+        stimulus_keys: np.ndarray | None = None,
+        name: str = "Subject1.h5",
+        rois=("V1",),
+    ) -> Path:
         keys = self.keys[self.order] if stimulus_keys is None else stimulus_keys
         n = len(keys)
         # Voxel values encode the image: voxel 0 holds the TSV row, so alignment can be checked.

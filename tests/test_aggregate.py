@@ -11,16 +11,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from brainteacher import aggregate
 from brainteacher.aggregate import write_tables
-from brainteacher.columns import COLUMNS, SUMMARY_COLUMNS
-from brainteacher.summary import RUN_LEVEL_METRICS, positive_control_verdict, summary_table
-from brainteacher.tables import decoder_table, read_table, student_table
 from brainteacher.cli import main
+from brainteacher.columns import COLUMNS, SUMMARY_COLUMNS
 from brainteacher.errors import DataError
 from brainteacher.io import config_hash
 from brainteacher.plots import write_plots
 from brainteacher.stats import holm, mean_ci, sign_flip_p_value
+from brainteacher.summary import RUN_LEVEL_METRICS, positive_control_verdict, summary_table
+from brainteacher.tables import decoder_table, read_table, student_table
 
 SUBJECTS = ("Subject1", "Subject2")
 ROIS = ("V1", "LOC")
@@ -57,8 +56,16 @@ def teachers() -> list[str]:
 
 
 def _summary_metrics(value: float) -> dict[str, float]:
-    return {"top1": value, "top1_chance": 0.02, "top5": value + 0.2, "top5_chance": 0.1, "mean_normalised_rank": 0.8,
-            "nll": 2.0 - value, "nll_chance": math.log(50), "ece": 0.05}  # fmt: skip
+    return {
+        "top1": value,
+        "top1_chance": 0.02,
+        "top5": value + 0.2,
+        "top5_chance": 0.1,
+        "mean_normalised_rank": 0.8,
+        "nll": 2.0 - value,
+        "nll_chance": math.log(50),
+        "ece": 0.05,
+    }
 
 
 def heldout(split: str) -> tuple[list[str], np.ndarray]:
@@ -89,13 +96,27 @@ def write_student(root: Path, teacher: str, split: str, seed: int) -> Path:
     metrics = _summary_metrics(student_value(teacher, split, seed))
     metrics["nll"] = student_value(teacher, split, seed, "nll")
     data = {
-        "teacher": teacher, "teacher_kind": kind, "teacher_source": source, "roi": roi,
-        "decoder": DECODER if source else None, "split": split, "seed": seed,
-        "n_train": 1000, "n_test": 200, "n_categories": 50, "test": metrics,
+        "teacher": teacher,
+        "teacher_kind": kind,
+        "teacher_source": source,
+        "roi": roi,
+        "decoder": DECODER if source else None,
+        "split": split,
+        "seed": seed,
+        "n_train": 1000,
+        "n_test": 200,
+        "n_categories": 50,
+        "test": metrics,
         "teacher_stats": None if kind == "none" else {"true_class_prob": 0.3, "entropy": 2.5, "top1": 0.4},
-        "train_time_s": 12.5, "device": "cpu", "n_parameters": 11_000_000, "size_mb": 44.0,
-        "config_hash": "abc", "git_revision": "deadbeef", "per_category_accuracy": {"x": 1.0}, "config": {"root": DATA_ROOT},
-    }  # fmt: skip
+        "train_time_s": 12.5,
+        "device": "cpu",
+        "n_parameters": 11_000_000,
+        "size_mb": 44.0,
+        "config_hash": "abc",
+        "git_revision": "deadbeef",
+        "per_category_accuracy": {"x": 1.0},
+        "config": {"root": DATA_ROOT},
+    }
     path = root / "distill" / teacher / split / f"seed{seed}" / "metrics.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data))
@@ -105,11 +126,23 @@ def write_student(root: Path, teacher: str, split: str, seed: int) -> Path:
 
 def write_decoder(root: Path, subject: str, roi: str, split: str) -> Path:
     data = {
-        "subject": subject, "roi": roi, "decoder": DECODER, "split": split, "n_images": 1000, "n_categories": 50,
-        "n_voxels": 500, "n_folds": 5, "epochs": 30,
+        "subject": subject,
+        "roi": roi,
+        "decoder": DECODER,
+        "split": split,
+        "n_images": 1000,
+        "n_categories": 50,
+        "n_voxels": 500,
+        "n_folds": 5,
+        "epochs": 30,
         "out_of_fold": _summary_metrics(0.1 + 0.05 * ROIS.index(roi) + 0.02 * _noise(subject, roi, split)),
-        "wall_time_s": 3.0, "device": "cpu", "config_hash": "abc", "git_revision": "deadbeef", "seed": 0, "config": {"root": DATA_ROOT},
-    }  # fmt: skip
+        "wall_time_s": 3.0,
+        "device": "cpu",
+        "config_hash": "abc",
+        "git_revision": "deadbeef",
+        "seed": 0,
+        "config": {"root": DATA_ROOT},
+    }
     path = root / "decode" / DECODER / subject / roi / split / "metrics.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data))
@@ -148,9 +181,20 @@ def test_tables_have_one_row_per_run_and_the_documented_columns(files, students,
     assert tuple(students.columns) == tuple(COLUMNS["students"])
     assert tuple(summary.columns) == SUMMARY_COLUMNS
     # Groups: none, network, brain, brain-mean, label-smoothing(-mean), shuffled-brain(-mean).
-    groups = {"none": 1, "network": 1, "brain": 2, "brain-mean": 2, "label-smoothing": 2, "label-smoothing-mean": 2, "shuffled-brain": 2, "shuffled-brain-mean": 2}
+    groups = {
+        "none": 1,
+        "network": 1,
+        "brain": 2,
+        "brain-mean": 2,
+        "label-smoothing": 2,
+        "label-smoothing-mean": 2,
+        "shuffled-brain": 2,
+        "shuffled-brain-mean": 2,
+    }
     assert len(summary) == (3 + len(RUN_LEVEL_METRICS)) * sum(groups.values())  # + run-level roc_auc, pr_auc
-    assert summary.groupby("teacher").size().to_dict() == {g: (3 + len(RUN_LEVEL_METRICS)) * n for g, n in groups.items()}
+    assert summary.groupby("teacher").size().to_dict() == {
+        g: (3 + len(RUN_LEVEL_METRICS)) * n for g, n in groups.items()
+    }
     assert set(summary.loc[summary["teacher"] == "none", "roi"]) == {"all"}
     none = students[students["teacher"] == "none"].iloc[0]
     assert math.isnan(none["teacher_entropy"]) and pd.isna(none["source"]) and none["seed"] in SEEDS
@@ -192,12 +236,16 @@ def test_differences_are_per_image_paired_with_categories_as_units(summary):
         assert row[f"n_units_vs_{ref}"] == N_CATEGORIES and row[f"n_images_vs_{ref}"] == N_HELDOUT * len(SPLITS)
     # The mean teacher pairs with the mean control of its ROI.
     mean_row = _row(summary, "brain-mean", "LOC")
-    assert mean_row["diff_vs_shuffled_brain"] == pytest.approx(_by_hand("brain/mean/LOC", "shuffled-brain/mean/LOC").mean())
+    assert mean_row["diff_vs_shuffled_brain"] == pytest.approx(
+        _by_hand("brain/mean/LOC", "shuffled-brain/mean/LOC").mean()
+    )
 
 
 def test_holm_runs_over_the_primary_family_only(summary):
     primary = summary[summary["family"] == "primary"]
-    assert set(primary["teacher"]) == {"brain-mean"} and set(primary["metric"]) == {"top1"} and len(primary) == len(ROIS)
+    assert (
+        set(primary["teacher"]) == {"brain-mean"} and set(primary["metric"]) == {"top1"} and len(primary) == len(ROIS)
+    )
     np.testing.assert_allclose(primary["p_holm_vs_shuffled_brain"], holm(primary["p_vs_shuffled_brain"].to_numpy()))
     others = summary[summary["family"] != "primary"]
     for ref in REFS:
@@ -231,7 +279,9 @@ def test_missing_or_self_reference_gives_nan(students):
 def test_write_tables_with_provenance_and_plots(files, tmp_path):
     decode, student = files
     written = write_tables(decode, student, tmp_path / "tables", {"experiment": "test"})
-    assert sorted(written) == sorted(f"{n}{s}" for n in ("decoders", "students", "summary") for s in (".tsv", ".provenance.json"))
+    assert sorted(written) == sorted(
+        f"{n}{s}" for n in ("decoders", "students", "summary") for s in (".tsv", ".provenance.json")
+    )
     for name in ("decoders", "students", "summary"):
         table = read_table(written[f"{name}.tsv"])
         sidecar = json.loads(written[f"{name}.provenance.json"].read_text())
@@ -240,7 +290,9 @@ def test_write_tables_with_provenance_and_plots(files, tmp_path):
         assert sidecar["config"] == {"experiment": "test"} and sidecar["n_rows"] == len(table)
     back = read_table(written["students.tsv"])
     assert set(back.loc[back["kind"] == "none", "teacher"]) == {"none"}  # not read as missing
-    pd.testing.assert_frame_equal(summary_table(back), read_table(written["summary.tsv"]), check_exact=False, rtol=0, atol=1e-6, check_dtype=False)
+    pd.testing.assert_frame_equal(
+        summary_table(back), read_table(written["summary.tsv"]), check_exact=False, rtol=0, atol=1e-6, check_dtype=False
+    )
     plots = write_plots(tmp_path / "tables", tmp_path / "plots", ["V1", "V2", "LOC"], note="SIMULATED data")
     _check_figures(plots)
 
@@ -255,7 +307,9 @@ def test_no_students_give_header_only_tables_and_no_data_plots(files, tmp_path):
 
 def _check_figures(paths: list[Path]) -> None:
     names = sorted(p.name for p in paths)
-    assert names == sorted(f"{n}.{ext}" for n in ("roi_comparison", "decoder_accuracy", "decoder_vs_gain") for ext in ("png", "svg"))
+    assert names == sorted(
+        f"{n}.{ext}" for n in ("roi_comparison", "decoder_accuracy", "decoder_vs_gain") for ext in ("png", "svg")
+    )
     for p in paths:
         head = p.read_bytes()[:2000]
         assert head.startswith(b"\x89PNG") if p.suffix == ".png" else b"<svg" in head
@@ -278,7 +332,17 @@ def test_bad_inputs_are_refused_with_a_clear_message(files, tmp_path):
 def _run_record(folder: Path, name: str, config: dict, root: str = DATA_ROOT, fingerprint: str = "f0") -> Path:
     """A run's provenance.json as `brainteacher provenance` writes it (the fields that identify the run)."""
     path = folder / f"{name}.provenance.json"
-    path.write_text(json.dumps({"run": name, "dataset_root": root, "dataset_fingerprint": fingerprint, "config_name": name, "config_hash": config_hash(config)}))
+    path.write_text(
+        json.dumps(
+            {
+                "run": name,
+                "dataset_root": root,
+                "dataset_fingerprint": fingerprint,
+                "config_name": name,
+                "config_hash": config_hash(config),
+            }
+        )
+    )
     return path
 
 
@@ -295,7 +359,15 @@ def test_plot_and_aggregate_refuse_inputs_of_another_dataset_or_config(files, tm
     config = {"rois": ["V1", "LOC"], "report": {"note": "SIMULATED"}}
     own = _run_record(tmp_path, "own", config)
     tables = tmp_path / "tables"
-    aggregate_cmd = ["aggregate", "--decode", *map(str, decode), "--students", *map(str, student), "--config", json.dumps(config)]
+    aggregate_cmd = [
+        "aggregate",
+        "--decode",
+        *map(str, decode),
+        "--students",
+        *map(str, student),
+        "--config",
+        json.dumps(config),
+    ]
     assert main([*aggregate_cmd, "--out", str(tables), "--provenance", str(own)]) == 0
     assert json.loads((tables / "summary.provenance.json").read_text())["run"]["config_hash"] == config_hash(config)
     plot_cmd = ["plot", "--tables", str(tables), "--rois", "V1", "LOC"]
@@ -304,17 +376,47 @@ def test_plot_and_aggregate_refuse_inputs_of_another_dataset_or_config(files, tm
     other_config = _run_record(tmp_path, "other", {**config, "report": {"note": "GOD fMRI"}})
     other_data = _run_record(tmp_path, "real", config, fingerprint="f1")
     sidecar = tables / "decoders.provenance.json"
-    _refused(capsys, [*plot_cmd, "--out", str(tmp_path / "p1"), "--provenance", str(other_config)], f"{sidecar}: made with config own (hash {config_hash(config)}), not run other's config")
-    _refused(capsys, [*plot_cmd, "--out", str(tmp_path / "p2"), "--provenance", str(other_data)], f"{sidecar}: made from dataset DATA (fingerprint f0), not run real's dataset")
+    _refused(
+        capsys,
+        [*plot_cmd, "--out", str(tmp_path / "p1"), "--provenance", str(other_config)],
+        f"{sidecar}: made with config own (hash {config_hash(config)}), not run other's config",
+    )
+    _refused(
+        capsys,
+        [*plot_cmd, "--out", str(tmp_path / "p2"), "--provenance", str(other_data)],
+        f"{sidecar}: made from dataset DATA (fingerprint f0), not run real's dataset",
+    )
     assert not (tmp_path / "p1").exists() and not (tmp_path / "p2").exists()
     # A provenance record of another config than the one given, and metrics of another data folder.
-    _refused(capsys, [*aggregate_cmd, "--out", str(tmp_path / "t1"), "--provenance", str(other_config)], f"{other_config}: records config other")
+    _refused(
+        capsys,
+        [*aggregate_cmd, "--out", str(tmp_path / "t1"), "--provenance", str(other_config)],
+        f"{other_config}: records config other",
+    )
     moved = _run_record(tmp_path, "moved", config, root="ELSEWHERE")
-    _refused(capsys, [*aggregate_cmd, "--out", str(tmp_path / "t2"), "--provenance", str(moved)], f"{decode[0]}: made from dataset DATA, not run moved's dataset ELSEWHERE")
+    _refused(
+        capsys,
+        [*aggregate_cmd, "--out", str(tmp_path / "t2"), "--provenance", str(moved)],
+        f"{decode[0]}: made from dataset DATA, not run moved's dataset ELSEWHERE",
+    )
     assert not (tmp_path / "t1").exists() and not (tmp_path / "t2").exists()
     # Tables without a run record (written before runs were recorded) are refused too.
     write_tables(decode, [], tmp_path / "unrecorded", {})
-    _refused(capsys, ["plot", "--tables", str(tmp_path / "unrecorded"), "--out", str(tmp_path / "p3"), "--rois", "V1", "--provenance", str(own)], f"{tmp_path / 'unrecorded' / 'decoders.provenance.json'}: records no run provenance")
+    _refused(
+        capsys,
+        [
+            "plot",
+            "--tables",
+            str(tmp_path / "unrecorded"),
+            "--out",
+            str(tmp_path / "p3"),
+            "--rois",
+            "V1",
+            "--provenance",
+            str(own),
+        ],
+        f"{tmp_path / 'unrecorded' / 'decoders.provenance.json'}: records no run provenance",
+    )
 
 
 def test_positive_control_verdict_states_top1_and_nll(tmp_path, monkeypatch):
@@ -341,8 +443,21 @@ def test_students_table_has_aucs_from_saved_logits_and_edge_columns(tmp_path):
     logits, labels = np.load(folder / "test_logits.npy"), np.load(folder / "test_labels.npy")
     assert table.loc[0, "roc_auc"] == pytest.approx(macro_roc_auc(softmax(logits, axis=1), labels))
     assert table.loc[0, "pr_auc"] == pytest.approx(macro_pr_auc(softmax(logits, axis=1), labels))
-    for column in ("arch", "loss", "init", "latency_ms_batch1", "latency_ms_batch64", "latency_threads", "eval_roc_auc", "eval_pr_auc"):
+    for column in (
+        "arch",
+        "loss",
+        "init",
+        "latency_ms_batch1",
+        "latency_ms_batch64",
+        "latency_threads",
+        "eval_roc_auc",
+        "eval_pr_auc",
+    ):
         assert column in table.columns
     summary = summary_table(table)
     auc = summary[summary["metric"] == "roc_auc"]
-    assert len(auc) == 1 and auc["mean"].iloc[0] == pytest.approx(table.loc[0, "roc_auc"]) and auc["diff_vs_baseline"].isna().all()
+    assert (
+        len(auc) == 1
+        and auc["mean"].iloc[0] == pytest.approx(table.loc[0, "roc_auc"])
+        and auc["diff_vs_baseline"].isna().all()
+    )

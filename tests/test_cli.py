@@ -9,11 +9,37 @@ from brainteacher.cli import main
 
 
 def _decode(*options: str) -> list[str]:
-    return ["decode", "--data", "DATA", "--subject", "Subject1", "--roi", "V1", "--split", "all", "--out", "OUT", *options]
+    return [
+        "decode",
+        "--data",
+        "DATA",
+        "--subject",
+        "Subject1",
+        "--roi",
+        "V1",
+        "--split",
+        "all",
+        "--out",
+        "OUT",
+        *options,
+    ]
 
 
 def _distill(*options: str) -> list[str]:
-    return ["distill", "--root", "DATA", "--split", "S.json", "--teacher", "none", "--seed", "0", "--out", "OUT", *options]
+    return [
+        "distill",
+        "--root",
+        "DATA",
+        "--split",
+        "S.json",
+        "--teacher",
+        "none",
+        "--seed",
+        "0",
+        "--out",
+        "OUT",
+        *options,
+    ]
 
 
 @pytest.mark.parametrize(
@@ -31,14 +57,23 @@ def _distill(*options: str) -> list[str]:
         (_decode("--seed", "-3"), "argument --seed: must be a whole number in 0..4294967295, got -3"),
         (_decode("--device", "gpu"), "argument --device: must be auto, cpu, cuda or cuda:N, got 'gpu'"),
         (_decode("--device", "cuda:99"), "argument --device: cuda:99 is not available on this machine"),
-        (["decode", "--data", "D", "--subject", "S", "--roi", "V9", "--split", "all", "--out", "O"], "argument --roi: invalid choice: 'V9'"),
+        (
+            ["decode", "--data", "D", "--subject", "S", "--roi", "V9", "--split", "all", "--out", "O"],
+            "argument --roi: invalid choice: 'V9'",
+        ),
         (_distill("--alpha", "1.5"), "argument --alpha: must be a finite number in [0, 1], got 1.5"),
         (_distill("--temperature", "0"), "argument --temperature: must be a finite number > 0, got 0"),
         (_distill("--image-size", "0"), "argument --image-size: must be a whole number in 16..2048, got 0"),
         (_distill("--depth", "50"), "argument --depth: invalid choice: 50"),
         (["inspect-data", "--root", "DATA", "--rois", "V1", "XX"], "argument --rois: invalid choice: 'XX'"),
-        (["make-splits", "--root", "DATA", "--out", "OUT", "--n-splits", "1"], "argument --n-splits: must be a whole number >= 2, got 1"),
-        (["cache-images", "--root", "DATA", "--out", "X.npy", "--size", "-1"], "argument --size: must be a whole number in 1..2048, got -1"),
+        (
+            ["make-splits", "--root", "DATA", "--out", "OUT", "--n-splits", "1"],
+            "argument --n-splits: must be a whole number >= 2, got 1",
+        ),
+        (
+            ["cache-images", "--root", "DATA", "--out", "X.npy", "--size", "-1"],
+            "argument --size: must be a whole number in 1..2048, got -1",
+        ),
         (_distill("--width", "100000"), "argument --width: must be a whole number in 1..1024, got 100000"),
         (["decode", "--data", "DATA"], "the following arguments are required: --subject, --roi, --split, --out"),
         (["frobnicate"], "argument COMMAND: invalid choice: 'frobnicate'"),
@@ -50,7 +85,9 @@ def _distill(*options: str) -> list[str]:
     ],
 )
 def test_bad_option_values_are_refused_in_one_line(argv, message, capsys, monkeypatch):
-    monkeypatch.setattr(cli, "_COMMANDS", {name: (h, a, lambda args: pytest.fail("ran")) for name, (h, a, _) in cli._COMMANDS.items()})
+    monkeypatch.setattr(
+        cli, "_COMMANDS", {name: (h, a, lambda args: pytest.fail("ran")) for name, (h, a, _) in cli._COMMANDS.items()}
+    )
     with pytest.raises(SystemExit) as exit_:
         main(argv)
     assert exit_.value.code == 2
@@ -71,5 +108,7 @@ def test_more_splits_than_a_category_has_images_names_the_table(handmade, tmp_pa
     out = tmp_path / "splits"
     assert main(["-q", "make-splits", "--root", str(handmade.root), "--out", str(out), "--n-splits", "4"]) == 2
     tsv = handmade.root / "stimulus_ImageNetTraining.tsv"
-    assert capsys.readouterr().err == f"brainteacher: error: {tsv}: --n-splits 4: 4 folds need at least 4 samples per category; the smallest has 3\n"
+    assert capsys.readouterr().err == (
+        f"brainteacher: error: {tsv}: --n-splits 4: 4 folds need at least 4 samples per category; the smallest has 3\n"
+    )
     assert not out.exists()

@@ -19,7 +19,9 @@ from brainteacher.voxelorder import spatial_order
 
 LINEAR = DecoderConfig(decoder="linear", n_folds=4, n_voxels=None, train=TrainConfig(epochs=60, log_every=1000))
 RESNET = DecoderConfig(decoder="resnet1d", n_folds=4, n_voxels=None, train=TrainConfig(epochs=40, log_every=1000))
-TINY_RESNET = DecoderConfig(decoder="resnet1d", n_folds=2, n_voxels=50, width=4, train=TrainConfig(epochs=3, log_every=1000))
+TINY_RESNET = DecoderConfig(
+    decoder="resnet1d", n_folds=2, n_voxels=50, width=4, train=TrainConfig(epochs=3, log_every=1000)
+)
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +157,22 @@ def test_cpu_runs_repeat_exactly(quick_dataset, tmp_path):
 
 
 def test_cli_decode_and_a_bad_split(quick_dataset, tmp_path, capsys):
-    args = ["-q", "decode", "--root", str(quick_dataset), "--subject", "Subject1", "--roi", "V4", "--out", str(tmp_path / "o"), "--decoder", "linear", "--epochs", "5"]
+    args = [
+        "-q",
+        "decode",
+        "--root",
+        str(quick_dataset),
+        "--subject",
+        "Subject1",
+        "--roi",
+        "V4",
+        "--out",
+        str(tmp_path / "o"),
+        "--decoder",
+        "linear",
+        "--epochs",
+        "5",
+    ]
     assert main(args + ["--split", str(tmp_path / "missing.json")]) == 2
     assert "missing.json: split file not found" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
@@ -169,7 +186,9 @@ def test_repeated_trials_of_an_image_share_a_fold(handmade, tmp_path, monkeypatc
     rng = np.random.default_rng(0)
     for session in ("ses1", "ses2"):
         handmade.write(rng.normal(size=(n, 6)), name=f"Subject1_{session}.h5")
-    cfg = DecoderConfig(decoder="linear", n_folds=3, n_voxels=None, keep_repeats=True, train=TrainConfig(epochs=2, log_every=1000))
+    cfg = DecoderConfig(
+        decoder="linear", n_folds=3, n_voxels=None, keep_repeats=True, train=TrainConfig(epochs=2, log_every=1000)
+    )
     seen = {}
     real = decode._fit_fold
 

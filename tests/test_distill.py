@@ -57,7 +57,9 @@ def test_outputs_checkpoint_and_provenance(mini_dataset, mini_splits, tmp_path):
     saved = json.loads((out / "metrics.json").read_text())
     for key in ("top1", "top5", "nll", "ece"):
         assert key in saved["test"]
-    assert set(saved["per_category_accuracy"]) == set(god.read_stimulus_tsv(mini_dataset / god.TRAINING_TSV).category_synsets)
+    assert set(saved["per_category_accuracy"]) == set(
+        god.read_stimulus_tsv(mini_dataset / god.TRAINING_TSV).category_synsets
+    )
     assert 0.05 < saved["teacher_stats"]["true_class_prob"] < 1
     assert saved["seed"] == 3 and saved["git_revision"] and saved["package_versions"]["torch"]
     assert saved["size_mb"] > 0 and saved["n_parameters"] > 0 and saved["device"] == "cpu"
@@ -72,15 +74,19 @@ def test_outputs_checkpoint_and_provenance(mini_dataset, mini_splits, tmp_path):
 def test_cpu_runs_repeat_exactly(mini_dataset, mini_splits, tmp_path):
     a = run_distill(mini_dataset, mini_splits[0], "none", [], 1, tmp_path / "a", TINY)
     b = run_distill(mini_dataset, mini_splits[0], "none", [], 1, tmp_path / "b", TINY)
-    np.testing.assert_array_equal(np.load(tmp_path / "a" / "test_logits.npy"), np.load(tmp_path / "b" / "test_logits.npy"))
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "a" / "test_logits.npy"), np.load(tmp_path / "b" / "test_logits.npy")
+    )
     assert a["test"] == b["test"]
-    c = run_distill(mini_dataset, mini_splits[0], "none", [], 2, tmp_path / "c", TINY)
+    run_distill(mini_dataset, mini_splits[0], "none", [], 2, tmp_path / "c", TINY)
     assert not np.array_equal(np.load(tmp_path / "a" / "test_logits.npy"), np.load(tmp_path / "c" / "test_logits.npy"))
 
 
 def test_network_teacher_is_out_of_fold_on_training_images_only(mini_dataset, mini_splits, tmp_path):
     net = tmp_path / "network"
-    metrics = run_network_teacher(mini_dataset, mini_splits[0], net, StudentConfig(depth=34, width=4, image_size=16, train=TINY.train), n_folds=3)
+    metrics = run_network_teacher(
+        mini_dataset, mini_splits[0], net, StudentConfig(depth=34, width=4, image_size=16, train=TINY.train), n_folds=3
+    )
     split = json.loads(mini_splits[0].read_text())
     assert set(np.load(net / "image_ids.npy")) == set(split["train"])
     assert sorted(np.unique(np.load(net / "folds.npy"))) == [0, 1, 2]
@@ -93,13 +99,47 @@ def test_network_teacher_is_out_of_fold_on_training_images_only(mini_dataset, mi
 
 def test_cli_refuses_a_teacher_from_another_split_without_writing(mini_dataset, mini_splits, tmp_path, capsys):
     args = ["--root", str(mini_dataset), "--width", "4", "--image-size", "16", "--steps", "4", "--batch-size", "16"]
-    assert main(["-q", "network-teacher", *args, "--split", str(mini_splits[0]), "--out", str(tmp_path / "net"), "--folds", "2", "--depth", "18"]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "network-teacher",
+                *args,
+                "--split",
+                str(mini_splits[0]),
+                "--out",
+                str(tmp_path / "net"),
+                "--folds",
+                "2",
+                "--depth",
+                "18",
+            ]
+        )
+        == 0
+    )
     out = tmp_path / "leaky"
-    code = main(["-q", "distill", *args, "--split", str(mini_splits[2]), "--teacher", "network", "--teacher-input", str(tmp_path / "net"), "--out", str(out)])
+    code = main(
+        [
+            "-q",
+            "distill",
+            *args,
+            "--split",
+            str(mini_splits[2]),
+            "--teacher",
+            "network",
+            "--teacher-input",
+            str(tmp_path / "net"),
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 2
     assert "test images" in capsys.readouterr().err
     assert not out.exists()
-    assert main(["-q", "distill", *args, "--split", str(mini_splits[2]), "--teacher", "brain/S1/LOC", "--out", str(out)]) == 2
+    assert (
+        main(["-q", "distill", *args, "--split", str(mini_splits[2]), "--teacher", "brain/S1/LOC", "--out", str(out)])
+        == 2
+    )
     assert "unknown teacher" in capsys.readouterr().err
 
 
@@ -107,7 +147,12 @@ def test_student_starts_from_a_local_torchvision_weights_file(mini_dataset, mini
     """A torchvision-format resnet18 state_dict (1000 classes) loads into the 6-class student; fc is skipped."""
     reference = resnet18(2, num_classes=1000, width=64)
     torch.save({"state_dict": reference.state_dict()}, tmp_path / "resnet18.pth")
-    cfg = StudentConfig(width=64, image_size=16, weights=str(tmp_path / "resnet18.pth"), train=TrainConfig(steps=4, batch_size=32, lr=1e-12, warmup_epochs=1, log_every=1000))
+    cfg = StudentConfig(
+        width=64,
+        image_size=16,
+        weights=str(tmp_path / "resnet18.pth"),
+        train=TrainConfig(steps=4, batch_size=32, lr=1e-12, warmup_epochs=1, log_every=1000),
+    )
     run_distill(mini_dataset, mini_splits[0], "none", [], 0, tmp_path / "student", cfg)
     trained = torch.load(tmp_path / "student" / "model.pt", weights_only=True)
     # With a vanishing learning rate the convolution weights are still the file's.
@@ -124,7 +169,6 @@ from dataclasses import replace  # noqa: E402
 
 from brainteacher.archs import TinyNet  # noqa: E402
 from brainteacher.distill import load_network_teacher  # noqa: E402
-from brainteacher.kd import GLDConfig  # noqa: E402
 from brainteacher.resnet import count_parameters  # noqa: E402
 
 
@@ -173,7 +217,9 @@ def test_gld_student_with_the_network_teacher_runs(network_dir, mini_dataset, mi
     cfg = replace(TINY, stem="small", loss="gld")
     m = run_distill(mini_dataset, mini_splits[0], "network", [network_dir], 0, tmp_path / "gld", cfg)
     assert m["loss"] == "gld" and np.isfinite(m["train"]["final_loss"])
-    tiny = run_distill(mini_dataset, mini_splits[0], "network", [network_dir], 0, tmp_path / "gld-tiny", replace(cfg, arch="tiny"))
+    tiny = run_distill(
+        mini_dataset, mini_splits[0], "network", [network_dir], 0, tmp_path / "gld-tiny", replace(cfg, arch="tiny")
+    )
     assert tiny["arch"] == "tiny" and np.isfinite(tiny["train"]["final_loss"])
 
 
@@ -181,11 +227,40 @@ def test_gld_local_terms_with_a_brain_teacher_are_refused(mini_dataset, mini_spl
     from brainteacher.decode import DecoderConfig, run_decode
 
     dec = tmp_path / "dec"
-    run_decode(mini_dataset, "Subject1", "V1", mini_splits[0], dec, DecoderConfig(decoder="linear", n_folds=2, train=TrainConfig(epochs=2)))
-    args = ["distill", "--root", str(mini_dataset), "--split", str(mini_splits[0]), "--teacher", "brain/Subject1/V1", "--teacher-input", str(dec),
-            "--seed", "0", "--width", "4", "--image-size", "16", "--steps", "4", "--loss", "gld"]  # fmt: skip
+    run_decode(
+        mini_dataset,
+        "Subject1",
+        "V1",
+        mini_splits[0],
+        dec,
+        DecoderConfig(decoder="linear", n_folds=2, train=TrainConfig(epochs=2)),
+    )
+    args = [
+        "distill",
+        "--root",
+        str(mini_dataset),
+        "--split",
+        str(mini_splits[0]),
+        "--teacher",
+        "brain/Subject1/V1",
+        "--teacher-input",
+        str(dec),
+        "--seed",
+        "0",
+        "--width",
+        "4",
+        "--image-size",
+        "16",
+        "--steps",
+        "4",
+        "--loss",
+        "gld",
+    ]
     assert main([*args, "--out", str(tmp_path / "refused")]) == 2
-    assert "need a network teacher with feature maps; teacher 'brain/Subject1/V1' has global logits only" in capsys.readouterr().err
+    assert (
+        "need a network teacher with feature maps; teacher 'brain/Subject1/V1' has global logits only"
+        in capsys.readouterr().err
+    )
     assert not (tmp_path / "refused").exists()
     # Only the global term, chosen explicitly, is allowed.
     assert main([*args, "--gld-terms", "global", "--out", str(tmp_path / "global")]) == 0

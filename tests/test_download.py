@@ -20,7 +20,9 @@ def remote(tmp_path):
     for name, file_id in SUBJECT_FILE_IDS.items():
         payload = f"fake BData for {name}".encode() * 1000
         (served / str(file_id)).write_bytes(payload)
-        listing.append({"id": file_id, "name": name, "size": len(payload), "computed_md5": hashlib.md5(payload).hexdigest()})
+        listing.append(
+            {"id": file_id, "name": name, "size": len(payload), "computed_md5": hashlib.md5(payload).hexdigest()}
+        )
     (served / "api.json").write_text(json.dumps(listing))
     return {"api_url": (served / "api.json").as_uri(), "file_url": served.as_uri() + "/{id}"}
 

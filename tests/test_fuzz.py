@@ -138,13 +138,23 @@ def _is_training(name: str, row: int) -> bool:
 def _dropped_tsv_rows(draw) -> Mutation:
     rows = draw(st.sets(st.integers(0, 5), min_size=1))
     # Every dropped image still has fMRI trials, which then name an image the table lacks.
-    return Mutation("dropped TSV rows", f"rows {sorted(rows)}", lambda root: _edit_lines(root / TSV, lambda ls: [l for i, l in enumerate(ls) if i not in rows]), True)
+    return Mutation(
+        "dropped TSV rows",
+        f"rows {sorted(rows)}",
+        lambda root: _edit_lines(root / TSV, lambda ls: [line for i, line in enumerate(ls) if i not in rows]),
+        True,
+    )
 
 
 @st.composite
 def _duplicated_tsv_row(draw) -> Mutation:
     row, at = draw(st.integers(0, 5)), draw(st.integers(0, 6))
-    return Mutation("duplicated TSV row", f"row {row} again at {at}", lambda root: _edit_lines(root / TSV, lambda ls: ls[:at] + [ls[row]] + ls[at:]), True)
+    return Mutation(
+        "duplicated TSV row",
+        f"row {row} again at {at}",
+        lambda root: _edit_lines(root / TSV, lambda ls: ls[:at] + [ls[row]] + ls[at:]),
+        True,
+    )
 
 
 @st.composite
@@ -168,7 +178,9 @@ def _corrupted_fmri_id(draw) -> Mutation:
     name = draw(st.sampled_from(tuple(FILES)))
     row = draw(st.integers(0, _n_rows(name) - 1))
     value = draw(st.sampled_from([*(KEYS / 1e6), TEST_KEY / 1e6]) | st.floats())
-    apply = lambda root: _edit_h5(root / name, lambda f: f["dataset"].__setitem__((row, _column(f, "stimulus_id")), value))
+    apply = lambda root: _edit_h5(
+        root / name, lambda f: f["dataset"].__setitem__((row, _column(f, "stimulus_id")), value)
+    )
     with np.errstate(invalid="ignore", over="ignore"):
         key = god.stimulus_keys_from_ids(np.array([value]))[0] if np.isfinite(value) else -1
     # A training row refers to an image by its ID: it must still name one of the table's images.
@@ -213,7 +225,9 @@ def _truncated_file(draw) -> Mutation:
     name = draw(st.sampled_from(ALL_FILES))
     fraction = draw(st.floats(0, 0.999))
     refused = True if name.endswith(".h5") else None
-    return Mutation("truncated file", f"{name} to {fraction:.3f}", lambda root: _truncate(root / name, fraction), refused)
+    return Mutation(
+        "truncated file", f"{name} to {fraction:.3f}", lambda root: _truncate(root / name, fraction), refused
+    )
 
 
 _SHAPE_DAMAGE = {
@@ -247,7 +261,13 @@ def _wrong_dtype(draw) -> Mutation:
     def recast(f: h5py.File) -> None:
         values = f[member][:]
         with np.errstate(invalid="ignore"):  # NaN (voxels off an ROI's columns) cast to int is part of the damage
-            _replace(f, member, values.astype(_DTYPES[dtype]) if member != "metadata/key" else np.arange(len(values)).astype(_DTYPES[dtype]))
+            _replace(
+                f,
+                member,
+                values.astype(_DTYPES[dtype])
+                if member != "metadata/key"
+                else np.arange(len(values)).astype(_DTYPES[dtype]),
+            )
 
     # Text or complex numbers are refused by name; other numbers may still be a valid file.
     refused = True if dtype in ("text", "complex") or member == "metadata/key" else None
@@ -258,13 +278,20 @@ def _wrong_dtype(draw) -> Mutation:
 def _removed_member(draw) -> Mutation:
     name = draw(st.sampled_from(tuple(FILES)))
     member = draw(st.sampled_from(["dataset", "metadata", "metadata/key", "metadata/description", "metadata/value"]))
-    return Mutation("removed HDF5 member", f"{name}: /{member}", lambda root: _edit_h5(root / name, lambda f: f.__delitem__(member)), True)
+    return Mutation(
+        "removed HDF5 member",
+        f"{name}: /{member}",
+        lambda root: _edit_h5(root / name, lambda f: f.__delitem__(member)),
+        True,
+    )
 
 
 @st.composite
 def _not_hdf5(draw) -> Mutation:
     name, data = draw(st.sampled_from(tuple(FILES))), draw(st.binary(max_size=64))
-    return Mutation("subject file that is not HDF5", f"{name} = {data!r}", lambda root: (root / name).write_bytes(data), True)
+    return Mutation(
+        "subject file that is not HDF5", f"{name} = {data!r}", lambda root: (root / name).write_bytes(data), True
+    )
 
 
 @st.composite
@@ -330,10 +357,19 @@ def _unknown_roi(draw) -> Mutation:
 
     def rename(f: h5py.File) -> None:
         keys = [k.decode() for k in f["metadata/key"][:]]
-        _replace(f, "metadata/key", np.array([f"ROI_{new}" if k == f"ROI_{roi}" else k for k in keys], dtype=h5py.string_dtype()))
+        _replace(
+            f,
+            "metadata/key",
+            np.array([f"ROI_{new}" if k == f"ROI_{roi}" else k for k in keys], dtype=h5py.string_dtype()),
+        )
 
     # One file's ROIs then differ from another's (or repeat a key); the same name changes nothing.
-    return Mutation("unknown ROI name in a file", f"{name}: ROI_{roi} -> ROI_{new}", lambda root: _edit_h5(root / name, rename), new != roi)
+    return Mutation(
+        "unknown ROI name in a file",
+        f"{name}: ROI_{roi} -> ROI_{new}",
+        lambda root: _edit_h5(root / name, rename),
+        new != roi,
+    )
 
 
 _ROI_NAMES = st.sampled_from(god.ROIS) | st.text(alphabet="ABCDLOVX0123456789", min_size=1, max_size=4)
@@ -347,9 +383,26 @@ def _rois_option(draw) -> Mutation:
     return Mutation("ROI names asked for", " ".join(rois), argv=argv, refused=not set(rois) <= {"V1", "LOC"})
 
 
-_NUMBERS = st.integers(-(10**6), 10**6).map(str) | st.floats().map(str) | st.text(alphabet="0123456789.-+eEinfa x", max_size=8)
+_NUMBERS = (
+    st.integers(-(10**6), 10**6).map(str) | st.floats().map(str) | st.text(alphabet="0123456789.-+eEinfa x", max_size=8)
+)
 _OPTIONS = {
-    "decode": ["--folds", "--n-voxels", "--width", "--input-noise", "--epochs", "--batch-size", "--lr", "--weight-decay", "--seed", "--decoder", "--device", "--roi", "--subject", "--split"],
+    "decode": [
+        "--folds",
+        "--n-voxels",
+        "--width",
+        "--input-noise",
+        "--epochs",
+        "--batch-size",
+        "--lr",
+        "--weight-decay",
+        "--seed",
+        "--decoder",
+        "--device",
+        "--roi",
+        "--subject",
+        "--split",
+    ],
     "make-splits": ["--n-splits", "--seed"],
     "cache-images": ["--size"],
 }
@@ -359,17 +412,35 @@ _OPTIONS = {
 def _bad_option(draw) -> Mutation:
     command = draw(st.sampled_from(sorted(_OPTIONS)))
     option = draw(st.sampled_from(_OPTIONS[command]))
-    value = draw(_NUMBERS if option not in ("--decoder", "--device", "--roi", "--subject", "--split") else st.text(alphabet="abcdeilnrSuV1:0", max_size=10))
+    value = draw(
+        _NUMBERS
+        if option not in ("--decoder", "--device", "--roi", "--subject", "--split")
+        else st.text(alphabet="abcdeilnrSuV1:0", max_size=10)
+    )
 
     def argv(root: Path, out: Path) -> list[str]:
         base = {
-            "decode": ["decode", "--data", str(root), "--subject", "Subject1", "--roi", "V1", "--split", "all", "--out", str(out)],
+            "decode": [
+                "decode",
+                "--data",
+                str(root),
+                "--subject",
+                "Subject1",
+                "--roi",
+                "V1",
+                "--split",
+                "all",
+                "--out",
+                str(out),
+            ],
             "make-splits": ["make-splits", "--root", str(root), "--out", str(out)],
             "cache-images": ["cache-images", "--root", str(root), "--out", str(out), "--size", "4"],
         }[command]
         return ["-q", *base, f"{option}={value}"]
 
-    return Mutation("bad option value", f"{command} {option}={value!r}", argv=argv, names=value if option == "--split" else "")
+    return Mutation(
+        "bad option value", f"{command} {option}={value!r}", argv=argv, names=value if option == "--split" else ""
+    )
 
 
 MUTATIONS = {
@@ -421,7 +492,10 @@ def _check_refusal(mutation: Mutation, root: Path, err: str) -> None:
     assert len(lines) == 1 and lines[0].startswith("brainteacher: error: "), (mutation, err)
     named = lines[0].removeprefix("brainteacher: error: ")
     # A file of the dataset (or its folder), the option that was refused, or the file it named.
-    assert named.startswith((str(root), "argument ")) or (mutation.names and named.startswith(mutation.names)), (mutation, err)
+    assert named.startswith((str(root), "argument ")) or (mutation.names and named.startswith(mutation.names)), (
+        mutation,
+        err,
+    )
 
 
 def _check_table(mutation: Mutation, out: Path, stdout: str) -> None:
@@ -439,7 +513,23 @@ def _commands(mutation: Mutation, root: Path, out_dir: Path) -> list[tuple[list[
     inspect_out, decode_out = out_dir / "inspection.tsv", out_dir / "decoded"
     return [
         (["-q", "inspect-data", "--root", str(root), "--out", str(inspect_out)], inspect_out),
-        (["-q", "decode", "--data", str(root), "--subject", "Subject1", "--roi", "V1", "--split", "all", "--out", str(decode_out)], decode_out),
+        (
+            [
+                "-q",
+                "decode",
+                "--data",
+                str(root),
+                "--subject",
+                "Subject1",
+                "--roi",
+                "V1",
+                "--split",
+                "all",
+                "--out",
+                str(decode_out),
+            ],
+            decode_out,
+        ),
     ]
 
 
@@ -461,14 +551,23 @@ def _try(mutation: Mutation, dataset: Path) -> None:
                 _check_table(mutation, out, stdout)
             assert not [p.name for p in out_dir.rglob("*") if ".tmp-" in p.name], (mutation, "temporary files left")
             if i == 0 and mutation.refused is not None:  # the first command is inspect-data (or the option's own)
-                assert (code == 2) == mutation.refused, (mutation, "expected " + ("refusal" if mutation.refused else "success"), err)
+                assert (code == 2) == mutation.refused, (
+                    mutation,
+                    "expected " + ("refusal" if mutation.refused else "success"),
+                    err,
+                )
 
 
 def test_the_unmutated_dataset_loads(tiny_dataset, tmp_path):
     out = tmp_path / "inspection.tsv"
     code, stdout, err = _run(["-q", "inspect-data", "--root", str(tiny_dataset), "--out", str(out)])
     assert code == 0, err
-    assert stdout.splitlines()[1:] == ["Subject1\tV1\t4\t12\t6\t2", "Subject1\tLOC\t3\t12\t6\t2", "Subject2\tV1\t4\t12\t6\t2", "Subject2\tLOC\t3\t12\t6\t2"]
+    assert stdout.splitlines()[1:] == [
+        "Subject1\tV1\t4\t12\t6\t2",
+        "Subject1\tLOC\t3\t12\t6\t2",
+        "Subject2\tV1\t4\t12\t6\t2",
+        "Subject2\tLOC\t3\t12\t6\t2",
+    ]
 
 
 def test_every_mutation_is_refused_cleanly_or_loads(tiny_dataset, monkeypatch):
@@ -484,6 +583,9 @@ def test_every_mutation_is_refused_cleanly_or_loads(tiny_dataset, monkeypatch):
 
     run()
     seconds = time.perf_counter() - start
-    print(f"\nfuzz: {sum(TRIED.values())} mutations tried in {seconds:.1f} s: " + ", ".join(f"{k} {n}" for k, n in sorted(TRIED.items())))
+    print(
+        f"\nfuzz: {sum(TRIED.values())} mutations tried in {seconds:.1f} s: "
+        + ", ".join(f"{k} {n}" for k, n in sorted(TRIED.items()))
+    )
     assert set(TRIED) == set(MUTATIONS), f"never tried: {set(MUTATIONS) - set(TRIED)}"
     assert sum(TRIED.values()) >= MAX_EXAMPLES

@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from brainteacher.kd import GLDConfig, check_gld_teacher, gld_global_term, gld_local_term, gld_loss, gld_relation_term, region_logits, std_normalise
+from brainteacher.kd import (
+    GLDConfig,
+    check_gld_teacher,
+    gld_global_term,
+    gld_local_term,
+    gld_loss,
+    gld_relation_term,
+    region_logits,
+    std_normalise,
+)
 
 
 def _softmax(z):
@@ -72,7 +81,12 @@ def test_total_uses_the_papers_weighting():
     total, parts = gld_loss(_t(S), _t(T), torch.tensor(Y), cfg, _t(S_LOC), _t(T_LOC))
     ce = float(np.mean(-np.log(_softmax(S)[np.arange(4), Y])))
     s_all, t_all = np.concatenate([S, S_LOC.reshape(16, 5)]), np.concatenate([T, T_LOC.reshape(16, 5)])
-    hand = 0.3 * ce + 0.7 * _kl_hand(S, T) + 4 * _kl_hand(S_LOC.reshape(16, 5), T_LOC.reshape(16, 5)) + 500 * _relation_hand(s_all, t_all)
+    hand = (
+        0.3 * ce
+        + 0.7 * _kl_hand(S, T)
+        + 4 * _kl_hand(S_LOC.reshape(16, 5), T_LOC.reshape(16, 5))
+        + 500 * _relation_hand(s_all, t_all)
+    )
     assert total.item() == pytest.approx(hand, rel=1e-8)
     assert parts["ce"] == pytest.approx(ce, rel=1e-10)
 
@@ -95,7 +109,13 @@ def test_gradient_flows_to_student_only():
 
 
 def test_brain_teacher_asking_for_local_terms_is_refused():
-    with pytest.raises(ValueError, match=r"local and relation term\(s\) need a network teacher with feature maps; teacher 'brain/mean/LOC' has global logits only.*gld_terms: \[global\]"):
+    with pytest.raises(
+        ValueError,
+        match=(
+            r"local and relation term\(s\) need a network teacher with feature maps; teacher "
+            r"'brain/mean/LOC' has global logits only.*gld_terms: \[global\]"
+        ),
+    ):
         check_gld_teacher(GLDConfig(), "brain/mean/LOC", has_feature_maps=False)
     check_gld_teacher(GLDConfig(terms=("global",)), "brain/mean/LOC", has_feature_maps=False)  # allowed
     check_gld_teacher(GLDConfig(), "network", has_feature_maps=True)

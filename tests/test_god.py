@@ -14,7 +14,6 @@ from brainteacher.errors import DataError
 from brainteacher.simulate import _packaged_table
 from tests.conftest import SHARED_GOD
 
-
 # --- stimulus IDs ---------------------------------------------------------------------------
 
 
@@ -136,13 +135,25 @@ def test_fmri_id_missing_from_tsv(handmade):
     keys = handmade.keys[handmade.order].copy()
     keys[2] = 1518878999999
     handmade.write(stimulus_keys=keys)
-    _expect(handmade.root, r"Subject1\.h5: 1 training stimulus_id\(s\) are not in .*stimulus_ImageNetTraining\.tsv, e\.g\. 1518878\.999999")
+    _expect(
+        handmade.root,
+        (
+            r"Subject1\.h5: 1 training stimulus_id\(s\) are not in "
+            r".*stimulus_ImageNetTraining\.tsv, e\.g\. 1518878\.999999"
+        ),
+    )
 
 
 def test_tsv_id_missing_from_fmri(handmade):
     handmade.order = handmade.order[handmade.order != 4]
     handmade.write()
-    _expect(handmade.root, r"stimulus_ImageNetTraining\.tsv: 1 image\(s\) listed here have no training trial in Subject1\.h5, e\.g\. n01639765_7110")
+    _expect(
+        handmade.root,
+        (
+            r"stimulus_ImageNetTraining\.tsv: 1 image\(s\) listed here have no training trial "
+            r"in Subject1\.h5, e\.g\. n01639765_7110"
+        ),
+    )
 
 
 def test_missing_image(handmade):
@@ -191,7 +202,9 @@ def test_tsv_that_is_not_text_or_has_an_infinite_index(handmade, text, match):
 
 
 def test_unknown_subject_names_the_dataset(handmade):
-    _expect(handmade.root, f"{handmade.root}: unknown subject 'Subject7'; this dataset has Subject1", subject="Subject7")
+    _expect(
+        handmade.root, f"{handmade.root}: unknown subject 'Subject7'; this dataset has Subject1", subject="Subject7"
+    )
 
 
 def test_cli_reports_bad_input_and_exits_nonzero(handmade, capsys):
@@ -206,7 +219,10 @@ def test_inspect_data_prints_the_table(handmade, capsys, tmp_path):
     assert main(["-q", "inspect-data", "--root", str(handmade.root), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert printed == out.read_text()
-    assert printed.splitlines() == ["subject\troi\tn_voxels\tn_train_trials\tn_images\tn_categories", "Subject1\tV1\t4\t6\t6\t2"]
+    assert printed.splitlines() == [
+        "subject\troi\tn_voxels\tn_train_trials\tn_images\tn_categories",
+        "Subject1\tV1\t4\t6\t6\t2",
+    ]
 
 
 # --- damaged subject files: refused by the loader and by inspect-data, naming the file ----------
@@ -245,23 +261,68 @@ _DAMAGE = {
     "empty": (lambda p: p.write_bytes(b""), "not a BData file: the file is empty"),
     "not HDF5": (lambda p: p.write_bytes(b"\x89PNG" + bytes(100)), "not a BData file: not HDF5 at all"),
     "HDF5 without metadata": (lambda p: _rewrite(p, "metadata", None), r"not a BData file: HDF5 without /metadata$"),
-    "dataset is a group": (lambda p: (_rewrite(p, "dataset", None), h5py.File(p, "r+").create_group("dataset")), "/dataset is a group"),
-    "metadata value missing": (lambda p: _rewrite(p, "metadata/value", None), r"/metadata lacks the dataset\(s\) value"),
-    "dataset of strings": (lambda p: _rewrite(p, "dataset", np.full((6, 8), b"x")), r"/dataset should be a 2-D numeric array \(rows x columns\), is 2-D \|S1"),
-    "dataset 1-D": (lambda p: _rewrite(p, "dataset", np.zeros(8)), "/dataset should be a 2-D numeric array .* is 1-D float64"),
-    "keys are numbers": (lambda p: _rewrite(p, "metadata/key", np.arange(9.0)), "/metadata/key should be a 1-D array of strings"),
-    "values are strings": (lambda p: _rewrite(p, "metadata/value", np.full((9, 8), b"1")), "/metadata/value should be a 2-D numeric array"),
-    "value lacks a column": (lambda p: _rewrite(p, "metadata/value", np.ones((9, 7))), r"/metadata/value has shape \(9, 7\); 9 keys x 8 dataset columns expected"),
-    "value lacks a key": (lambda p: _rewrite(p, "metadata/value", np.ones((8, 8))), r"/metadata/value has shape \(8, 8\); 9 keys x 8 dataset columns expected"),
-    "description too short": (lambda p: _rewrite(p, "metadata/description", np.array(["a"], dtype=h5py.string_dtype())), r"/metadata/description has \(1,\) entries for 9 metadata keys"),
+    "dataset is a group": (
+        lambda p: (_rewrite(p, "dataset", None), h5py.File(p, "r+").create_group("dataset")),
+        "/dataset is a group",
+    ),
+    "metadata value missing": (
+        lambda p: _rewrite(p, "metadata/value", None),
+        r"/metadata lacks the dataset\(s\) value",
+    ),
+    "dataset of strings": (
+        lambda p: _rewrite(p, "dataset", np.full((6, 8), b"x")),
+        r"/dataset should be a 2-D numeric array \(rows x columns\), is 2-D \|S1",
+    ),
+    "dataset 1-D": (
+        lambda p: _rewrite(p, "dataset", np.zeros(8)),
+        "/dataset should be a 2-D numeric array .* is 1-D float64",
+    ),
+    "keys are numbers": (
+        lambda p: _rewrite(p, "metadata/key", np.arange(9.0)),
+        "/metadata/key should be a 1-D array of strings",
+    ),
+    "values are strings": (
+        lambda p: _rewrite(p, "metadata/value", np.full((9, 8), b"1")),
+        "/metadata/value should be a 2-D numeric array",
+    ),
+    "value lacks a column": (
+        lambda p: _rewrite(p, "metadata/value", np.ones((9, 7))),
+        r"/metadata/value has shape \(9, 7\); 9 keys x 8 dataset columns expected",
+    ),
+    "value lacks a key": (
+        lambda p: _rewrite(p, "metadata/value", np.ones((8, 8))),
+        r"/metadata/value has shape \(8, 8\); 9 keys x 8 dataset columns expected",
+    ),
+    "description too short": (
+        lambda p: _rewrite(p, "metadata/description", np.array(["a"], dtype=h5py.string_dtype())),
+        r"/metadata/description has \(1,\) entries for 9 metadata keys",
+    ),
     "repeated key": (lambda p: _rename_key(p, "Block", "Run"), "metadata key 'Run' appears more than once"),
     "DataType absent": (lambda p: _rename_key(p, "DataType", "Kind"), "metadata key 'DataType' is absent"),
-    "no known ROI": (lambda p: _rename_key(p, "ROI_V1", "ROI_XYZ"), "no ROI flags: none of ROI_V1, .* is present; it has only unknown ones: ROI_XYZ"),
-    "DataType NaN": (lambda p: _set_column(p, "DataType", 2, np.nan), r"column 'DataType' has 1 value\(s\) that are not whole numbers below 2\*\*31, e\.g\. nan"),
-    "Run fractional": (lambda p: _set_column(p, "Run", 0, 1.5), r"column 'Run' has 1 value\(s\) that are not whole numbers below 2\*\*31, e\.g\. 1\.5"),
-    "Block huge": (lambda p: _set_column(p, "Block", 1, 1e300), r"column 'Block' has 1 value\(s\) that are not whole numbers below 2\*\*31, e\.g\. 1e\+300"),
-    "stimulus_id Inf": (lambda p: _set_column(p, "stimulus_id", 4, np.inf), "column 'stimulus_id' has 1 NaN, Inf or out-of-range values on training rows"),
-    "no training rows": (lambda p: [_set_column(p, "DataType", r, 2) for r in range(6)], r"no training rows \(DataType == 1\)"),
+    "no known ROI": (
+        lambda p: _rename_key(p, "ROI_V1", "ROI_XYZ"),
+        "no ROI flags: none of ROI_V1, .* is present; it has only unknown ones: ROI_XYZ",
+    ),
+    "DataType NaN": (
+        lambda p: _set_column(p, "DataType", 2, np.nan),
+        r"column 'DataType' has 1 value\(s\) that are not whole numbers below 2\*\*31, e\.g\. nan",
+    ),
+    "Run fractional": (
+        lambda p: _set_column(p, "Run", 0, 1.5),
+        r"column 'Run' has 1 value\(s\) that are not whole numbers below 2\*\*31, e\.g\. 1\.5",
+    ),
+    "Block huge": (
+        lambda p: _set_column(p, "Block", 1, 1e300),
+        r"column 'Block' has 1 value\(s\) that are not whole numbers below 2\*\*31, e\.g\. 1e\+300",
+    ),
+    "stimulus_id Inf": (
+        lambda p: _set_column(p, "stimulus_id", 4, np.inf),
+        "column 'stimulus_id' has 1 NaN, Inf or out-of-range values on training rows",
+    ),
+    "no training rows": (
+        lambda p: [_set_column(p, "DataType", r, 2) for r in range(6)],
+        r"no training rows \(DataType == 1\)",
+    ),
 }
 
 

@@ -50,7 +50,10 @@ def test_cache_sidecar_records_its_inputs(jpegs, tmp_path):
     assert record["format"] == CACHE_FORMAT and record["size"] == 8
     assert record["images"] == [p.name for p in jpegs]
     assert len(record["images_sha256"]) == len(record["array_sha256"]) == 64
-    assert sorted(p.name for p in cache.parent.iterdir()) == ["images.npy", "images.npy.json"]  # no temporary files left
+    assert sorted(p.name for p in cache.parent.iterdir()) == [
+        "images.npy",
+        "images.npy.json",
+    ]  # no temporary files left
     np.testing.assert_array_equal(np.load(cache), arr)
 
 
@@ -101,7 +104,9 @@ def _old_format(jpegs, cache):
     return jpegs
 
 
-@pytest.mark.parametrize("change", [_reorder, _rename, _swap_array, _truncate_array, _drop_sidecar, _break_sidecar, _old_format])
+@pytest.mark.parametrize(
+    "change", [_reorder, _rename, _swap_array, _truncate_array, _drop_sidecar, _break_sidecar, _old_format]
+)
 def test_cache_is_rebuilt_when_it_does_not_match(jpegs, tmp_path, change):
     cache = tmp_path / "images.npy"
     load_image_cache(jpegs, 8, cache)

@@ -139,7 +139,9 @@ def test_label_smoothing_rows_and_epsilon_inverse():
     soft = label_smoothing_targets(labels, C, eps)
     assert soft.shape == (3, C)
     mine = -(soft.double() * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
-    assert mine.item() == pytest.approx(F.cross_entropy(logits, labels, label_smoothing=eps).item(), rel=1e-6)  # float32 targets
+    assert mine.item() == pytest.approx(
+        F.cross_entropy(logits, labels, label_smoothing=eps).item(), rel=1e-6
+    )  # float32 targets
     p_true = targets[1, 3]
     assert epsilon_matching_true_class_prob(p_true, C) == pytest.approx(eps)
     assert epsilon_matching_true_class_prob(1.0, C) == 0.0

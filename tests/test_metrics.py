@@ -131,7 +131,14 @@ def test_bad_labels_raise():
 
 # --- ROC-AUC, PR-AUC, confusion -------------------------------------------------------------------
 
-from brainteacher.metrics import average_precision, binary_roc_auc, confusion_matrix, macro_pr_auc, macro_roc_auc, micro_pr_curve  # noqa: E402
+from brainteacher.metrics import (  # noqa: E402
+    average_precision,
+    binary_roc_auc,
+    confusion_matrix,
+    macro_pr_auc,
+    macro_roc_auc,
+    micro_pr_curve,
+)
 
 
 def test_roc_auc_counts_positive_negative_pairs_by_hand():

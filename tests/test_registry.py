@@ -46,13 +46,20 @@ def test_expand_teachers_lists_every_spec_in_the_configs_order():
     assert expand_teachers(config) == [
         "none",
         "oracle",
-        "brain/Subject1/V1", "brain/Subject1/LOC", "brain/Subject2/V1", "brain/Subject2/LOC",
-        "brain/mean/V1", "brain/mean/LOC",
+        "brain/Subject1/V1",
+        "brain/Subject1/LOC",
+        "brain/Subject2/V1",
+        "brain/Subject2/LOC",
+        "brain/mean/V1",
+        "brain/mean/LOC",
         # The mean source first, then the subjects, whatever the order of control_sources.
-        "shuffled-brain/mean/V1", "shuffled-brain/mean/LOC",
-        "shuffled-brain/Subject1/V1", "shuffled-brain/Subject1/LOC",
-        "shuffled-brain/Subject2/V1", "shuffled-brain/Subject2/LOC",
-    ]  # fmt: skip
+        "shuffled-brain/mean/V1",
+        "shuffled-brain/mean/LOC",
+        "shuffled-brain/Subject1/V1",
+        "shuffled-brain/Subject1/LOC",
+        "shuffled-brain/Subject2/V1",
+        "shuffled-brain/Subject2/LOC",
+    ]
     assert expand_teachers(_config(["random"], control_sources=["subjects"])) == [
         f"random/{s}/{r}" for s in ("Subject1", "Subject2") for r in ("V1", "LOC")
     ]

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from brainteacher.resnet import BasicBlock, ResNet, count_parameters, load_torchvision_weights, resnet, resnet18, resnet34
+from brainteacher.resnet import (
+    BasicBlock,
+    ResNet,
+    count_parameters,
+    load_torchvision_weights,
+    resnet,
+    resnet18,
+    resnet34,
+)
 
 # (builder, kwargs, input shape, output shape), as in MONAI's ResNet tests.
 SHAPE_CASES = [
@@ -223,7 +231,9 @@ def test_bad_depth():
 
 def test_linear_shortcut_adds_a_linear_read_out_and_keeps_torchvision_names():
     plain = resnet18(spatial_dims=1, in_channels=1, num_classes=5, width=4)
-    with_shortcut = resnet18(spatial_dims=1, in_channels=1, num_classes=5, width=4, linear_shortcut=30, head_dropout=0.5)
+    with_shortcut = resnet18(
+        spatial_dims=1, in_channels=1, num_classes=5, width=4, linear_shortcut=30, head_dropout=0.5
+    )
     assert set(with_shortcut.state_dict()) - set(plain.state_dict()) == {"shortcut.weight", "shortcut.bias"}
     assert count_parameters(with_shortcut) - count_parameters(plain) == 30 * 5 + 5
     x = torch.randn(64, 1, 30)
@@ -288,4 +298,7 @@ def test_3d_keys_mirror_2d():
     keys_2d = {k: v.ndim for k, v in resnet18(spatial_dims=2, width=8).state_dict().items()}
     keys_3d = {k: v.ndim for k, v in resnet18(spatial_dims=3, width=8).state_dict().items()}
     assert keys_2d.keys() == keys_3d.keys()
-    assert all(keys_3d[k] == keys_2d[k] + (k.endswith("conv1.weight") or k.endswith("conv2.weight") or "downsample.0" in k) for k in keys_2d)
+    assert all(
+        keys_3d[k] == keys_2d[k] + (k.endswith("conv1.weight") or k.endswith("conv2.weight") or "downsample.0" in k)
+        for k in keys_2d
+    )

@@ -19,11 +19,16 @@ SIMULATED = {"source": "simulate", "preset": "quick", "seed": 0}
 
 def test_a_run_is_named_after_its_dataset_and_config_unless_named_in_it():
     assert run_name({"data": SIMULATED}, ["config/config.yaml"]) == "sim-quick-seed0_config"
-    assert run_name({"data": {**SIMULATED, "preset": "god", "seed": 3}}, ["/x/god-simulated.yaml"]) == "sim-god-seed3_god-simulated"
+    assert (
+        run_name({"data": {**SIMULATED, "preset": "god", "seed": 3}}, ["/x/god-simulated.yaml"])
+        == "sim-god-seed3_god-simulated"
+    )
     assert run_name({"data": {"source": "path", "root": "resources/god"}}, ["config/god.yaml"]) == "god_god"
     assert run_name({"data": {"source": "path", "root": "resources/god/"}}, ["a.yaml", "b.yml"]) == "god_a+b"
     # Whatever the folder is called, the run is one safe path component (no spaces, quotes or braces).
-    assert run_name({"data": {"source": "path", "root": "/data/god data's {v2}"}}, ["tiny.yaml"]) == "god_data_s_v2_tiny"
+    assert (
+        run_name({"data": {"source": "path", "root": "/data/god data's {v2}"}}, ["tiny.yaml"]) == "god_data_s_v2_tiny"
+    )
     assert run_name({"run": "pilot", "data": SIMULATED}, ["config/config.yaml"]) == "pilot"
 
 
@@ -58,14 +63,23 @@ def dataset(mini_dataset, tmp_path) -> Path:
 
 def test_the_fingerprint_follows_content_not_place(dataset, tmp_path):
     first = dataset_fingerprint(dataset)
-    assert set(first["files"]) == {"stimulus_ImageNetTraining.tsv", "Subject1.h5", "ground_truth.json", "images/training"}
+    assert set(first["files"]) == {
+        "stimulus_ImageNetTraining.tsv",
+        "Subject1.h5",
+        "ground_truth.json",
+        "images/training",
+    }
     assert first["files"]["images/training"]["n_files"] > 0
     moved = Path(shutil.copytree(dataset, tmp_path / "moved"))
     assert dataset_fingerprint(moved) == first
     edits = {
-        "tsv": lambda: (dataset / "stimulus_ImageNetTraining.tsv").write_text((dataset / "stimulus_ImageNetTraining.tsv").read_text()[:-2] + "9\n"),
+        "tsv": lambda: (dataset / "stimulus_ImageNetTraining.tsv").write_text(
+            (dataset / "stimulus_ImageNetTraining.tsv").read_text()[:-2] + "9\n"
+        ),
         "subject header": lambda: _flip_byte(dataset / "Subject1.h5", 100),
-        "images": lambda: shutil.copy(next((dataset / "images" / "training").iterdir()), dataset / "images" / "training" / "extra.JPEG"),
+        "images": lambda: shutil.copy(
+            next((dataset / "images" / "training").iterdir()), dataset / "images" / "training" / "extra.JPEG"
+        ),
     }
     seen = {first["fingerprint"]}
     for what, edit in edits.items():
@@ -94,7 +108,21 @@ def test_the_fingerprint_refuses_what_it_cannot_identify(dataset, tmp_path):
 def test_the_provenance_command_records_the_dataset_and_the_config(dataset, tmp_path, capsys):
     config = {"data": {"source": "path", "root": str(dataset)}, "rois": ["V1"]}
     out = tmp_path / "run" / "tables" / "provenance.json"
-    argv = ["provenance", "--root", str(dataset), "--subjects", "Subject1", "--run", "data_mine", "--config", json.dumps(config), "--config-name", "mine", "--out", str(out)]
+    argv = [
+        "provenance",
+        "--root",
+        str(dataset),
+        "--subjects",
+        "Subject1",
+        "--run",
+        "data_mine",
+        "--config",
+        json.dumps(config),
+        "--config-name",
+        "mine",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
     record = json.loads(out.read_text())
     assert record["run"] == "data_mine" and record["dataset_root"] == str(dataset) and record["config"] == config

@@ -3,7 +3,6 @@ student starts from the backbone."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import replace
 
@@ -69,15 +68,23 @@ def test_extra_renders_are_new_images_of_the_simulated_world(dataset):
     root, split_path = dataset
     images, ids, n_extra = unlabelled_images(root, split_path, 16, extra_per_category=3)
     assert n_extra == 18 and images.shape == (len(ids) + 18, 3, 16, 16) and images.dtype == np.uint8
-    extra = images[len(ids):]
-    assert len({e.tobytes() for e in extra}) == 18 and not {e.tobytes() for e in extra} & {i.tobytes() for i in images[: len(ids)]}
+    extra = images[len(ids) :]
+    assert len({e.tobytes() for e in extra}) == 18 and not {e.tobytes() for e in extra} & {
+        i.tobytes() for i in images[: len(ids)]
+    }
     assert extra_renders(root, 0, 16, 0).shape == (0, 3, 16, 16)
 
 
 def test_student_starts_from_the_simclr_backbone(dataset, tmp_path):
     root, split_path = dataset
     pretrain_simclr(root, split_path, tmp_path / "simclr", CFG)
-    student = StudentConfig(arch="tiny", image_size=16, train=TrainConfig(steps=2, batch_size=16, log_every=1000), init="simclr", init_checkpoint=str(tmp_path / "simclr" / "backbone.pt"))
+    student = StudentConfig(
+        arch="tiny",
+        image_size=16,
+        train=TrainConfig(steps=2, batch_size=16, log_every=1000),
+        init="simclr",
+        init_checkpoint=str(tmp_path / "simclr" / "backbone.pt"),
+    )
     m = run_distill(root, split_path, "none", [], 0, tmp_path / "student", student)
     assert m["init"] == "simclr"
     with pytest.raises(ValueError, match="not a backbone of this student"):

@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from brainteacher import god, simulate as sim
+from brainteacher import god
+from brainteacher import simulate as sim
 from brainteacher.cli import main
 from brainteacher.inspect import inspect_dataset
 
@@ -113,7 +114,9 @@ def test_failed_simulation_leaves_nothing(tmp_path, monkeypatch):
 
     monkeypatch.setattr(sim, "_write_bdata", boom)
     with pytest.raises(RuntimeError):
-        sim.simulate(tmp_path / "out", sim.get_preset("quick", n_subjects=1, n_categories=2, n_groups=2, image_size=16, grid=4))
+        sim.simulate(
+            tmp_path / "out", sim.get_preset("quick", n_subjects=1, n_categories=2, n_groups=2, image_size=16, grid=4)
+        )
     assert list(tmp_path.iterdir()) == []
 
 

@@ -96,7 +96,9 @@ def test_sign_flip_p_value_matches_scipys_exact_permutation_test():
     from scipy import stats as sps
 
     x = np.array([0.03, -0.01, 0.05, 0.02, 0.04, -0.02, 0.06, 0.01, 0.03, 0.02])
-    ref = sps.permutation_test((x,), np.mean, permutation_type="samples", n_resamples=np.inf, alternative="two-sided").pvalue
+    ref = sps.permutation_test(
+        (x,), np.mean, permutation_type="samples", n_resamples=np.inf, alternative="two-sided"
+    ).pvalue
     from brainteacher.stats import sign_flip_p_value
 
     assert sign_flip_p_value(x) == pytest.approx(ref)

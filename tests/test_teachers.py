@@ -53,7 +53,9 @@ def test_teacher_names_parse_and_round_trip(text, spec):
     assert parse_teacher(spec.name) == spec
 
 
-@pytest.mark.parametrize("text", ["brain", "brain/Subject1", "brain/S1/LOC", "brain/Subject1/MT", "teacher", "label-smoothing/LOC"])
+@pytest.mark.parametrize(
+    "text", ["brain", "brain/Subject1", "brain/S1/LOC", "brain/Subject1/MT", "teacher", "label-smoothing/LOC"]
+)
 def test_bad_teacher_names_say_what_is_valid(text):
     with pytest.raises(ValueError, match="KIND/SOURCE/ROI"):
         parse_teacher(text)
@@ -145,7 +147,10 @@ def test_oracle_is_each_images_posterior_matched_by_name_and_synset(tmp_path):
     rng = np.random.default_rng(0)
     posterior = rng.dirichlet(np.ones(N_CLASSES), len(IDS))
     order = [2, 0, 3, 1]  # the ground truth lists categories in another order
-    gt = {"categories": [{"synset": SYNSETS[c]} for c in order], "image_posterior": {"training": {i: p[order].tolist() for i, p in zip(IDS, posterior)}}}
+    gt = {
+        "categories": [{"synset": SYNSETS[c]} for c in order],
+        "image_posterior": {"training": {i: p[order].tolist() for i, p in zip(IDS, posterior)}},
+    }
     (tmp_path / "ground_truth.json").write_text(json.dumps(gt))
     ids = IDS[::-1]  # the student may list its images in any order
     z = teacher_logits(parse_teacher("oracle"), [tmp_path / "ground_truth.json"], ids, LABELS[::-1], SYNSETS, T)
@@ -167,7 +172,15 @@ def test_decoder_targets_stay_aligned_with_their_images_under_a_permutation_test
     run_decode(quick_dataset, "Subject1", "LOC", tmp_path / "split0.json", tmp_path / "dec", cfg)
     train_ids = list(reversed(split.train))  # the student may list its images in any order
     labels = table.labels[[table.names.index(i) for i in train_ids]]
-    z = teacher_logits(parse_teacher("brain/Subject1/LOC"), [tmp_path / "dec"], train_ids, labels, table.category_synsets, 1.0, test_ids=split.test)
+    z = teacher_logits(
+        parse_teacher("brain/Subject1/LOC"),
+        [tmp_path / "dec"],
+        train_ids,
+        labels,
+        table.category_synsets,
+        1.0,
+        test_ids=split.test,
+    )
     observed = (z.argmax(1) == labels).mean()
     rng = np.random.default_rng(0)
     null = [(z[rng.permutation(len(z))].argmax(1) == labels).mean() for _ in range(200)]

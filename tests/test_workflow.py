@@ -98,7 +98,13 @@ def _students_done(folder: Path) -> dict[Path, int]:
     results = _run_dir(folder)
     done = {}
     for bench in (results / "benchmarks" / "distill").rglob("seed*.tsv"):
-        metrics = results / "distill" / bench.parent.relative_to(results / "benchmarks" / "distill") / bench.stem / "metrics.json"
+        metrics = (
+            results
+            / "distill"
+            / bench.parent.relative_to(results / "benchmarks" / "distill")
+            / bench.stem
+            / "metrics.json"
+        )
         if metrics.is_file():
             done[metrics] = metrics.stat().st_mtime_ns
     return done
@@ -106,8 +112,13 @@ def _students_done(folder: Path) -> dict[Path, int]:
 
 def _interrupt_after_first_student(folder: Path, config: Path) -> None:
     """Start the workflow and interrupt it, as Ctrl-C would, as soon as one student has finished."""
-    proc = subprocess.Popen([*SNAKEMAKE, *PROFILE, "--cores", "2", "--configfile", str(config)], cwd=folder,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [*SNAKEMAKE, *PROFILE, "--cores", "2", "--configfile", str(config)],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 600
     while not _students_done(folder) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -129,7 +140,9 @@ def run(tmp_path_factory):
     before = _students_done(folder)
     planned = _planned_jobs(folder, *PROFILE, "--configfile", str(config))
     _snakemake(folder, *PROFILE, "--cores", "2", "--configfile", str(config))
-    folder.joinpath("interruption.json").write_text(json.dumps({"before": {str(k): v for k, v in before.items()}, "planned": planned}))
+    folder.joinpath("interruption.json").write_text(
+        json.dumps({"before": {str(k): v for k, v in before.items()}, "planned": planned})
+    )
     return folder, config
 
 
@@ -146,7 +159,9 @@ def test_an_interrupted_run_resumes_without_redoing_finished_jobs(run):
 
 def test_tables_have_documented_columns_and_sane_values(run):
     folder, _ = run
-    tables = {name: read_table(_run_dir(folder) / "tables" / f"{name}.tsv") for name in ("decoders", "students", "summary")}
+    tables = {
+        name: read_table(_run_dir(folder) / "tables" / f"{name}.tsv") for name in ("decoders", "students", "summary")
+    }
     for name, table in tables.items():
         assert list(table.columns) == list(COLUMNS[name]), name
         assert (_run_dir(folder) / "tables" / f"{name}.provenance.json").is_file()
@@ -158,7 +173,9 @@ def test_tables_have_documented_columns_and_sane_values(run):
         assert table[["top1", "top5", "ece"]].apply(lambda c: c.between(0, 1)).all().all()
         assert (table["top1"] <= table["top5"]).all() and (table["nll"] > 0).all()
     top1 = summary[summary["metric"] == "top1"]
-    assert {"none", "network", "oracle", "brain", "brain-mean", "label-smoothing-mean", "shuffled-brain-mean"} <= set(top1["teacher"])
+    assert {"none", "network", "oracle", "brain", "brain-mean", "label-smoothing-mean", "shuffled-brain-mean"} <= set(
+        top1["teacher"]
+    )
     with_ci = top1.dropna(subset=["ci_low", "ci_high"])
     assert ((with_ci["ci_low"] <= with_ci["mean"]) & (with_ci["mean"] <= with_ci["ci_high"])).all()
     p = summary["p_vs_baseline"].dropna()
@@ -203,9 +220,20 @@ def test_a_real_layout_run_after_the_default_keeps_to_its_own_folder(run, tmp_pa
     folder, _ = run
     before = _snapshot(folder / "results")
     data = tmp_path / "god-copy"
-    simulate(data, get_preset("quick", n_subjects=2, n_categories=6, n_groups=3, image_size=32, grid=4, n_evaluation_per_category=2), seed=1)
-    real = {**TINY, "data": {"source": "path", "root": str(data)}, "subjects": ["Subject2"], "rois": ["V4"],
-            "students": {**TINY["students"], "teachers": ["none", "brain"], "seeds": [0]}}  # fmt: skip
+    simulate(
+        data,
+        get_preset(
+            "quick", n_subjects=2, n_categories=6, n_groups=3, image_size=32, grid=4, n_evaluation_per_category=2
+        ),
+        seed=1,
+    )
+    real = {
+        **TINY,
+        "data": {"source": "path", "root": str(data)},
+        "subjects": ["Subject2"],
+        "rois": ["V4"],
+        "students": {**TINY["students"], "teachers": ["none", "brain"], "seeds": [0]},
+    }
     config = folder / "real.yaml"
     config.write_text(yaml.safe_dump(real))
     _snakemake(folder, *PROFILE, "--cores", "2", "--configfile", str(config))
@@ -215,7 +243,10 @@ def test_a_real_layout_run_after_the_default_keeps_to_its_own_folder(run, tmp_pa
     assert set(students["teacher"]) == {"none", "brain/Subject2/V4"}
     record, default = (json.loads((d / "tables" / "provenance.json").read_text()) for d in (own, _run_dir(folder)))
     assert (record["run"], record["dataset_root"], record["config_name"]) == ("god-copy_real", str(data), "real")
-    assert default["dataset_root"] == "results/data/simulated-quick-seed0" and default["dataset_fingerprint"] != record["dataset_fingerprint"]
+    assert (
+        default["dataset_root"] == "results/data/simulated-quick-seed0"
+        and default["dataset_fingerprint"] != record["dataset_fingerprint"]
+    )
     sidecar = json.loads((own / "tables" / "decoders.provenance.json").read_text())
     assert sidecar["run"]["dataset_fingerprint"] == record["dataset_fingerprint"]
     after = _snapshot(folder / "results")
@@ -232,7 +263,13 @@ def test_rerun_does_only_what_is_missing_or_changed(run):
         if table.name != "provenance.json":  # the tables and their sidecars go; the run's record is unchanged
             table.unlink()
     shutil.rmtree(_run_dir(folder) / "plots")
-    assert _planned_jobs(folder, "--configfile", str(config)) == {"distill": 1, "aggregate": 1, "plots": 1, "evaluation_plots": 1, "all": 1}
+    assert _planned_jobs(folder, "--configfile", str(config)) == {
+        "distill": 1,
+        "aggregate": 1,
+        "plots": 1,
+        "evaluation_plots": 1,
+        "all": 1,
+    }
     # A student setting reruns the students and the network teacher, never the decoders.
     changed = _write_config(folder, {**TINY, "students": {**TINY["students"], "steps": 6}})
     planned = _planned_jobs(folder, "--configfile", str(changed))
@@ -250,7 +287,10 @@ def test_bad_config_key_is_named(tmp_path):
     config = _write_config(folder, {"students": {"epochz": 3}})
     proc = _snakemake(folder, "-n", "--configfile", str(config), check=False)
     assert proc.returncode != 0
-    assert "config: bad value at 'students': Additional properties are not allowed ('epochz' was unexpected)" in proc.stdout + proc.stderr
+    assert (
+        "config: bad value at 'students': Additional properties are not allowed ('epochz' was unexpected)"
+        in proc.stdout + proc.stderr
+    )
     config.write_text(yaml.safe_dump({"students": {"steps": -3}}))
     proc = _snakemake(folder, "-n", "--configfile", str(config), check=False)
     assert proc.returncode != 0 and "'students.steps': -3 is less than the minimum of 1" in proc.stdout + proc.stderr
@@ -279,8 +319,11 @@ def test_real_data_download_is_opt_in(tmp_path):
     root = tmp_path / "god"
     root.mkdir()
     shutil.copy(REPO / "brainteacher" / "resources" / "god" / "stimulus_ImageNetTraining.tsv", root)
-    real = {"data": {"source": "path", "root": str(root)}, "subjects": ["Subject1", "Subject2"],
-            "students": {"teachers": ["none", "brain"]}}  # fmt: skip
+    real = {
+        "data": {"source": "path", "root": str(root)},
+        "subjects": ["Subject1", "Subject2"],
+        "students": {"teachers": ["none", "brain"]},
+    }
     # By default nothing is fetched: the missing subject file is named.
     proc = _snakemake(folder, "-n", "--configfile", str(_write_config(folder, real)), check=False)
     assert proc.returncode != 0 and str(root / "Subject1.h5") in proc.stdout + proc.stderr
@@ -299,8 +342,18 @@ def test_a_data_path_with_a_space_and_a_quote_runs(tmp_path):
 
     folder = _copy_workflow(tmp_path / "wf")
     data = tmp_path / "god data's"
-    simulate(data, get_preset("quick", n_subjects=1, n_categories=6, n_groups=3, image_size=32, grid=4, n_evaluation_per_category=2), seed=0)
-    config = {**TINY, "data": {"source": "path", "root": str(data)}, "students": {**TINY["students"], "teachers": ["none", "brain"], "seeds": [0]}}
+    simulate(
+        data,
+        get_preset(
+            "quick", n_subjects=1, n_categories=6, n_groups=3, image_size=32, grid=4, n_evaluation_per_category=2
+        ),
+        seed=0,
+    )
+    config = {
+        **TINY,
+        "data": {"source": "path", "root": str(data)},
+        "students": {**TINY["students"], "teachers": ["none", "brain"], "seeds": [0]},
+    }
     run = "results/god_data_s_tiny"  # the folder's name made safe, and the config's stem
     targets = [f"{run}/inspection.tsv", f"{run}/distill/brain/Subject1/V1/split0/seed0/metrics.json"]
     _snakemake(folder, *targets, "--cores", "2", "--configfile", str(_write_config(folder, config)))
@@ -314,7 +367,14 @@ def test_a_data_path_with_a_space_and_a_quote_runs(tmp_path):
 TOOLBOX = {
     **TINY,
     "rois": ["V1"],
-    "students": {**TINY["students"], "teachers": ["none", "network"], "seeds": [0], "stem": "small", "arch": "tiny", "loss": "gld"},
+    "students": {
+        **TINY["students"],
+        "teachers": ["none", "network"],
+        "seeds": [0],
+        "stem": "small",
+        "arch": "tiny",
+        "loss": "gld",
+    },
 }
 
 
@@ -326,7 +386,11 @@ def test_tiny_student_with_gld_and_the_network_teacher_runs_end_to_end(tmp_path)
     assert list(students["teacher"]) == ["none", "network"]
     assert set(students["arch"]) == {"tiny"} and list(students["loss"]) == ["ce", "gld"]
     assert (students["n_parameters"] < 13_000).all() and (students["size_mb"] < 0.1).all()
-    assert (students["latency_ms_batch1"] > 0).all() and (students["latency_ms_batch64"] > 0).all() and (students["latency_threads"] == 1).all()
+    assert (
+        (students["latency_ms_batch1"] > 0).all()
+        and (students["latency_ms_batch64"] > 0).all()
+        and (students["latency_threads"] == 1).all()
+    )
     assert students[["roc_auc", "pr_auc", "eval_roc_auc", "eval_pr_auc"]].apply(lambda c: c.between(0, 1)).all().all()
     summary = read_table(_run_dir(folder) / "tables" / "summary.tsv")
     assert {"roc_auc", "pr_auc"} <= set(summary["metric"])
@@ -344,16 +408,30 @@ def test_gld_local_terms_with_a_brain_teacher_are_refused_before_any_job(tmp_pat
     bad = {**TOOLBOX, "students": {**TOOLBOX["students"], "teachers": ["none", "brain-mean"]}}
     proc = _snakemake(folder, "-n", "--configfile", str(_write_config(folder, bad)), check=False)
     out = proc.stdout + proc.stderr
-    assert proc.returncode != 0 and "teacher(s) brain-mean have global logits only" in out and "gld_terms: [global]" in out
+    assert (
+        proc.returncode != 0 and "teacher(s) brain-mean have global logits only" in out and "gld_terms: [global]" in out
+    )
     ok = {**bad, "students": {**bad["students"], "gld_terms": ["global"]}}
     assert _planned_jobs(folder, "--configfile", str(_write_config(folder, ok)))["distill"] == 2  # none + brain-mean V1
 
 
 def test_simclr_initialisation_runs_one_backbone_per_split_for_every_student(tmp_path):
     folder = _copy_workflow(tmp_path / "wf")
-    config = {**TINY, "rois": ["V1"], "splits": {"n_splits": 4, "seed": 0, "use": [0, 1]},
-              "students": {**TINY["students"], "teachers": ["none"], "seeds": [0], "init": "simclr"},
-              "simclr": {"steps": 3, "batch_size": 16, "lr": 0.002, "temperature": 0.5, "projection_dim": 8, "extra_per_category": 1, "seed": 0}}  # fmt: skip
+    config = {
+        **TINY,
+        "rois": ["V1"],
+        "splits": {"n_splits": 4, "seed": 0, "use": [0, 1]},
+        "students": {**TINY["students"], "teachers": ["none"], "seeds": [0], "init": "simclr"},
+        "simclr": {
+            "steps": 3,
+            "batch_size": 16,
+            "lr": 0.002,
+            "temperature": 0.5,
+            "projection_dim": 8,
+            "extra_per_category": 1,
+            "seed": 0,
+        },
+    }
     path = _write_config(folder, config)
     planned = _planned_jobs(folder, "--configfile", str(path))
     assert planned["pretrain_simclr"] == 2 and planned["distill"] == 2

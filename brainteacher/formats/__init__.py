@@ -10,7 +10,7 @@ Each has a ``FORMAT_VERSION``, written into the folder's ``metrics.json`` (the c
 and checked on read. Importing them pulls in numpy only (the workflow imports the file names).
 """
 
-from brainteacher.formats._version import check_version
 from brainteacher.formats import image_cache, student_dir, teacher_dir
+from brainteacher.formats._version import check_version
 
 __all__ = ["teacher_dir", "student_dir", "image_cache", "check_version"]

@@ -14,6 +14,12 @@ rule provenance:
         data_input,
     output:
         PROVENANCE,
+    log:
+        in_run("logs/provenance.log"),
+    benchmark:
+        in_run("benchmarks/provenance.tsv")
+    conda:
+        "../envs/brainteacher.yaml"
     params:
         py=PY,
         root=data_root(),
@@ -21,12 +27,6 @@ rule provenance:
         run=RUN,
         config=CONFIG_JSON,
         config_name=CONFIG_NAME,
-    conda:
-        "../envs/brainteacher.yaml"
-    log:
-        in_run("logs/provenance.log"),
-    benchmark:
-        in_run("benchmarks/provenance.tsv")
     shell:
         "{params.py} provenance --root {params.root:q} --subjects {params.subjects:q} --run {params.run:q}"
         " --config {params.config:q} --config-name {params.config_name:q} --out {output:q} 2> {log:q}"
@@ -39,20 +39,34 @@ rule aggregate:
         predictions=student_predictions(),
         provenance=PROVENANCE,
     output:
-        decoders=report(in_run("tables/decoders.tsv"), caption="../report/decoders.rst", category="Tables"),
-        students=report(in_run("tables/students.tsv"), caption="../report/students.rst", category="Tables"),
-        summary=report(in_run("tables/summary.tsv"), caption="../report/summary.rst", category="Tables"),
-    params:
-        py=PY,
-        config=CONFIG_JSON,
-        primary=[config["stats"][f"primary_{k}"] for k in ("teacher", "reference", "metric")],
-        out=subpath(output.decoders, parent=True),
-    conda:
-        "../envs/brainteacher.yaml"
+        decoders=report(
+            in_run("tables/decoders.tsv"),
+            caption="../report/decoders.rst",
+            category="Tables",
+        ),
+        students=report(
+            in_run("tables/students.tsv"),
+            caption="../report/students.rst",
+            category="Tables",
+        ),
+        summary=report(
+            in_run("tables/summary.tsv"),
+            caption="../report/summary.rst",
+            category="Tables",
+        ),
     log:
         in_run("logs/aggregate.log"),
     benchmark:
         in_run("benchmarks/aggregate.tsv")
+    conda:
+        "../envs/brainteacher.yaml"
+    params:
+        py=PY,
+        config=CONFIG_JSON,
+        primary=[
+            config["stats"][f"primary_{k}"] for k in ("teacher", "reference", "metric")
+        ],
+        out=subpath(output.decoders, parent=True),
     shell:
         "{params.py} aggregate --decode {input.decode:q} --students {input.students:q} --provenance {input.provenance:q}"
         " --config {params.config:q} --primary {params.primary:q} --out {params.out:q} 2> {log:q}"
@@ -65,10 +79,28 @@ rule plots:
         summary=in_run("tables/summary.tsv"),
         provenance=PROVENANCE,
     output:
-        roi=report(in_run("plots/roi_comparison.png"), caption="../report/roi_comparison.rst", category="Plots"),
-        decoders=report(in_run("plots/decoder_accuracy.png"), caption="../report/decoder_accuracy.rst", category="Plots"),
-        gain=report(in_run("plots/decoder_vs_gain.png"), caption="../report/decoder_vs_gain.rst", category="Plots"),
+        roi=report(
+            in_run("plots/roi_comparison.png"),
+            caption="../report/roi_comparison.rst",
+            category="Plots",
+        ),
+        decoders=report(
+            in_run("plots/decoder_accuracy.png"),
+            caption="../report/decoder_accuracy.rst",
+            category="Plots",
+        ),
+        gain=report(
+            in_run("plots/decoder_vs_gain.png"),
+            caption="../report/decoder_vs_gain.rst",
+            category="Plots",
+        ),
         svg=expand(in_run("plots/{plot}.svg"), plot=PLOTS),
+    log:
+        in_run("logs/plots.log"),
+    benchmark:
+        in_run("benchmarks/plots.tsv")
+    conda:
+        "../envs/brainteacher.yaml"
     params:
         py=PY,
         tables=subpath(input.decoders, parent=True),
@@ -76,12 +108,6 @@ rule plots:
         config=CONFIG_JSON,
         rois=config["rois"],
         note=config["report"]["note"],
-    conda:
-        "../envs/brainteacher.yaml"
-    log:
-        in_run("logs/plots.log"),
-    benchmark:
-        in_run("benchmarks/plots.tsv")
     shell:
         "{params.py} plot --tables {params.tables:q} --out {params.out:q} --provenance {input.provenance:q} --config {params.config:q}"
         " --rois {params.rois:q} --note {params.note:q} 2> {log:q}"
@@ -95,10 +121,28 @@ rule evaluation_plots:
         compare=config["report"]["size_comparison"],
         provenance=PROVENANCE,
     output:
-        size=report(in_run("plots/accuracy_vs_size.png"), caption="../report/accuracy_vs_size.rst", category="Plots"),
-        confusion=report(in_run("plots/confusion_matrices.png"), caption="../report/confusion_matrices.rst", category="Plots"),
-        pr=report(in_run("plots/pr_curves.png"), caption="../report/pr_curves.rst", category="Plots"),
+        size=report(
+            in_run("plots/accuracy_vs_size.png"),
+            caption="../report/accuracy_vs_size.rst",
+            category="Plots",
+        ),
+        confusion=report(
+            in_run("plots/confusion_matrices.png"),
+            caption="../report/confusion_matrices.rst",
+            category="Plots",
+        ),
+        pr=report(
+            in_run("plots/pr_curves.png"),
+            caption="../report/pr_curves.rst",
+            category="Plots",
+        ),
         svg=expand(in_run("plots/{plot}.svg"), plot=EVALUATION_PLOTS),
+    log:
+        in_run("logs/evaluation_plots.log"),
+    benchmark:
+        in_run("benchmarks/evaluation_plots.tsv")
+    conda:
+        "../envs/brainteacher.yaml"
     params:
         py=PY,
         tables=subpath(input.students, parent=True),
@@ -106,12 +150,6 @@ rule evaluation_plots:
         config=CONFIG_JSON,
         note=config["report"]["note"],
         truth=ground_truth_option(),
-    conda:
-        "../envs/brainteacher.yaml"
-    log:
-        in_run("logs/evaluation_plots.log"),
-    benchmark:
-        in_run("benchmarks/evaluation_plots.tsv")
     shell:
         "{params.py} plot-evaluation --tables {params.tables:q} --out {params.out:q} {params.truth} --compare {input.compare:q}"
         " --provenance {input.provenance:q} --config {params.config:q} --note {params.note:q} 2> {log:q}"

@@ -10,9 +10,18 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 # ROIs, decoders and teacher kinds come from the package's torch-free registry, not from a copy here.
-from brainteacher.registry import DECODERS, MEAN_SOURCE, ROIS, expand_teachers, parse_teacher, teacher_pattern
+from brainteacher.registry import (
+    DECODERS,
+    MEAN_SOURCE,
+    ROIS,
+    expand_teachers,
+    parse_teacher,
+    teacher_pattern,
+)
+
 # Each command's options are rendered from the package's config dataclasses (brainteacher.configs).
 from brainteacher.configs import workflow_options
+
 # File names of the teacher folders, student folders and the image cache: their format modules.
 from brainteacher.formats import image_cache, student_dir, teacher_dir
 from brainteacher.runs import PROVENANCE_FILE, SHARED_DATA, config_name, run_name
@@ -24,7 +33,9 @@ def _config_error(err):
     if not hasattr(cause, "absolute_path"):
         return err
     where = ".".join(str(p) for p in cause.absolute_path) or "top level"
-    return WorkflowError(f"config: bad value at '{where}': {cause.message} (keys are documented in config/README.md)")
+    return WorkflowError(
+        f"config: bad value at '{where}': {cause.message} (keys are documented in config/README.md)"
+    )
 
 
 try:
@@ -36,7 +47,11 @@ except WorkflowError as err:
 # Without --use-conda the interpreter running Snakemake is the one with brainteacher installed
 # (the venv); with it, each job runs the `python` of the rule's conda environment.
 _USES_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
-PY = "python -m brainteacher" if _USES_CONDA else f"{shlex.quote(sys.executable)} -m brainteacher"
+PY = (
+    "python -m brainteacher"
+    if _USES_CONDA
+    else f"{shlex.quote(sys.executable)} -m brainteacher"
+)
 
 STUDENTS = config["students"]
 
@@ -59,7 +74,10 @@ def data_input(wildcards=None):
     if simulated():
         return data_root()
     root = Path(config["data"]["root"])
-    return [str(root / "stimulus_ImageNetTraining.tsv"), *(str(root / f"{s}.h5") for s in config["subjects"])]
+    return [
+        str(root / "stimulus_ImageNetTraining.tsv"),
+        *(str(root / f"{s}.h5") for s in config["subjects"]),
+    ]
 
 
 def _refuse_missing_real_data():
@@ -70,7 +88,9 @@ def _refuse_missing_real_data():
         return
     missing = [p for p in data_input() if not Path(p).exists()]
     if config["data"].get("download", False):
-        missing = [p for p in missing if not p.endswith(".h5")]  # the download rule fetches these
+        missing = [
+            p for p in missing if not p.endswith(".h5")
+        ]  # the download rule fetches these
     if missing:
         raise WorkflowError(
             f"data.root {config['data']['root']}: missing {', '.join(missing)}; place the GOD release there "
@@ -83,7 +103,9 @@ _refuse_missing_real_data()
 # The run: every output of this config lives under results/<RUN>/, so two configs (or datasets)
 # never write the same file, and one's tables cannot be redrawn under the other's title. Named by
 # config `run:` or by the dataset and the --configfile files (brainteacher.runs.run_name).
-CONFIG_FILES = [str(p) for p in workflow.overwrite_configfiles] or list(workflow.configfiles)
+CONFIG_FILES = [str(p) for p in workflow.overwrite_configfiles] or list(
+    workflow.configfiles
+)
 CONFIG_NAME = config_name(CONFIG_FILES)
 RUN = run_name(config, CONFIG_FILES)
 # The resolved config, recorded (and hashed) by the provenance rule and checked by aggregate and plots.
@@ -110,7 +132,9 @@ def decode_options(wildcards):
 
 
 def student_options(wildcards):
-    checkpoints = "".join(f" --init-checkpoint {shlex.quote(f)}" for f in init_files(wildcards))
+    checkpoints = "".join(
+        f" --init-checkpoint {shlex.quote(f)}" for f in init_files(wildcards)
+    )
     return workflow_options("distill", config) + checkpoints
 
 
@@ -129,12 +153,15 @@ def simclr_options(wildcards):
 
 def gld_needs_network_maps():
     """GLD's local/relation terms query the network teacher's fold models (see brainteacher.distill)."""
-    return STUDENTS["loss"] == "gld" and any(t in ("local", "relation") for t in STUDENTS["gld_terms"])
+    return STUDENTS["loss"] == "gld" and any(
+        t in ("local", "relation") for t in STUDENTS["gld_terms"]
+    )
 
 
 def _refuse_gld_local_terms_for_global_logit_teachers():
     """Brain teachers, their controls and the oracle give global logits only: GLD's local and
-    relation terms are refused before any job, as the package would refuse each student."""
+    relation terms are refused before any job, as the package would refuse each student.
+    """
     if not gld_needs_network_maps():
         return
     bad = [t for t in STUDENTS["teachers"] if t not in ("none", "network")]
@@ -172,13 +199,21 @@ def teacher_dirs(wildcards):
         return [f"{data_root()}/ground_truth.json"]
     spec = parse_teacher(t)
     subjects = config["subjects"] if spec.source == MEAN_SOURCE else [spec.source]
-    return [decode_dir(STUDENTS["teacher_decoder"], s, spec.roi, wildcards.split) for s in subjects]
+    return [
+        decode_dir(STUDENTS["teacher_decoder"], s, spec.roi, wildcards.split)
+        for s in subjects
+    ]
 
 
 # The files of a teacher folder that a student reads (brainteacher.formats.teacher_dir), and the
 # other files a decoder writes (its metrics.json is an output of its own).
 TEACHER_FILES = list(teacher_dir.READ_FILES)
-DECODE_FILES = [*TEACHER_FILES, teacher_dir.RAW_LOGITS, teacher_dir.SOFT_LABELS, teacher_dir.FOLDS]
+DECODE_FILES = [
+    *TEACHER_FILES,
+    teacher_dir.RAW_LOGITS,
+    teacher_dir.SOFT_LABELS,
+    teacher_dir.FOLDS,
+]
 
 
 # The network teacher's fold models, kept for GLD's local terms (brainteacher.distill).
@@ -188,9 +223,17 @@ NETWORK_MODEL_FILES = teacher_dir.network_model_files(config["network"]["folds"]
 def teacher_files(wildcards):
     """What a student job reads: the teacher folders' files (the oracle reads the dataset), plus
     the network teacher's fold models when GLD queries them."""
-    files = [f"{d}/{name}" for d in teacher_dirs(wildcards) if not d.endswith(".json") for name in TEACHER_FILES]
+    files = [
+        f"{d}/{name}"
+        for d in teacher_dirs(wildcards)
+        if not d.endswith(".json")
+        for name in TEACHER_FILES
+    ]
     if wildcards.teacher == "network" and gld_needs_network_maps():
-        files += [in_run(f"network/split{wildcards.split}/{name}") for name in NETWORK_MODEL_FILES]
+        files += [
+            in_run(f"network/split{wildcards.split}/{name}")
+            for name in NETWORK_MODEL_FILES
+        ]
     return files
 
 
@@ -203,7 +246,11 @@ if simulated():
 
 def ground_truth_option():
     """``--ground-truth FILE`` on simulated data (the planted category groups), else nothing."""
-    return f"--ground-truth {shlex.quote(f'{data_root()}/ground_truth.json')}" if simulated() else ""
+    return (
+        f"--ground-truth {shlex.quote(f'{data_root()}/ground_truth.json')}"
+        if simulated()
+        else ""
+    )
 
 
 def student_predictions():
@@ -245,5 +292,9 @@ def all_targets():
         in_run("inspection.tsv"),
         PROVENANCE,
         *expand(in_run("tables/{table}.tsv"), table=TABLES),
-        *expand(in_run("plots/{plot}.{ext}"), plot=PLOTS + EVALUATION_PLOTS, ext=["png", "svg"]),
+        *expand(
+            in_run("plots/{plot}.{ext}"),
+            plot=PLOTS + EVALUATION_PLOTS,
+            ext=["png", "svg"],
+        ),
     ]

@@ -6,10 +6,6 @@
 rule simulate:
     output:
         directory(f"results/{SHARED_DATA}/simulated-{{preset}}-seed{{seed}}"),
-    params:
-        py=PY,
-    conda:
-        "../envs/brainteacher.yaml"
     log:
         f"results/{SHARED_DATA}/logs/simulated-{{preset}}-seed{{seed}}.log",
     benchmark:
@@ -17,6 +13,10 @@ rule simulate:
     wildcard_constraints:
         preset="quick|god",
         seed=r"\d+",
+    conda:
+        "../envs/brainteacher.yaml"
+    params:
+        py=PY,
     shell:
         "{params.py} simulate --out {output:q} --preset {wildcards.preset} --seed {wildcards.seed} 2> {log:q}"
 
@@ -26,16 +26,16 @@ rule inspect_data:
         data_input,
     output:
         in_run("inspection.tsv"),
-    params:
-        py=PY,
-        root=data_root(),
-        rois=config["rois"],
-    conda:
-        "../envs/brainteacher.yaml"
     log:
         in_run("logs/inspect_data.log"),
     benchmark:
         in_run("benchmarks/inspect_data.tsv")
+    conda:
+        "../envs/brainteacher.yaml"
+    params:
+        py=PY,
+        root=data_root(),
+        rois=config["rois"],
     shell:
         "{params.py} inspect-data --root {params.root:q} --rois {params.rois:q} --out {output:q} > /dev/null 2> {log:q}"
 
@@ -45,15 +45,15 @@ if not simulated() and config["data"].get("download", False):
     rule download_god:
         output:
             f"{config['data']['root']}/{{subject}}.h5",
-        params:
-            py=PY,
-            root=config["data"]["root"],
-            md5=[f"{k}={v}" for k, v in config["data"].get("checksums", {}).items()],
-        conda:
-            "../envs/brainteacher.yaml"
         log:
             in_run("logs/download/{subject}.log"),
         benchmark:
             in_run("benchmarks/download/{subject}.tsv")
+        conda:
+            "../envs/brainteacher.yaml"
+        params:
+            py=PY,
+            root=config["data"]["root"],
+            md5=[f"{k}={v}" for k, v in config["data"].get("checksums", {}).items()],
         shell:
             "{params.py} download-god --out {params.root:q} --subjects {wildcards.subject} --md5 {params.md5:q} 2> {log:q}"

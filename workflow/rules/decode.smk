@@ -7,17 +7,17 @@ rule make_splits:
         data_input,
     output:
         expand(in_run("splits/split{k}.json"), k=range(config["splits"]["n_splits"])),
+    log:
+        in_run("logs/make_splits.log"),
+    benchmark:
+        in_run("benchmarks/make_splits.tsv")
+    conda:
+        "../envs/brainteacher.yaml"
     params:
         py=PY,
         root=data_root(),
         out=subpath(output[0], parent=True),
         options=workflow_options("make-splits", config),
-    conda:
-        "../envs/brainteacher.yaml"
-    log:
-        in_run("logs/make_splits.log"),
-    benchmark:
-        in_run("benchmarks/make_splits.tsv")
     shell:
         "{params.py} make-splits --root {params.root:q} --out {params.out:q} {params.options} 2> {log:q}"
 
@@ -32,21 +32,21 @@ rule decode:
             name=DECODE_FILES,
         ),
         metrics=in_run("decode/{decoder}/{subject}/{roi}/split{split}/metrics.json"),
+    log:
+        in_run("logs/decode/{decoder}/{subject}/{roi}/split{split}.log"),
+    benchmark:
+        in_run("benchmarks/decode/{decoder}/{subject}/{roi}/split{split}.tsv")
+    conda:
+        "../envs/brainteacher.yaml"
+    threads: 1
+    # Unlimited unless snakemake is given --resources gpu=N; then N decoders share N cards.
+    resources:
+        gpu=1,
     params:
         py=PY,
         root=data_root(),
         out=subpath(output.metrics, parent=True),
         options=decode_options,
-    conda:
-        "../envs/brainteacher.yaml"
-    log:
-        in_run("logs/decode/{decoder}/{subject}/{roi}/split{split}.log"),
-    benchmark:
-        in_run("benchmarks/decode/{decoder}/{subject}/{roi}/split{split}.tsv")
-    threads: 1
-    # Unlimited unless snakemake is given --resources gpu=N; then N decoders share N cards.
-    resources:
-        gpu=1,
     shell:
         "OMP_NUM_THREADS={threads} {params.py} decode --root {params.root:q} --subject {wildcards.subject} --roi {wildcards.roi}"
         " --split {input.split:q} --decoder {wildcards.decoder} --out {params.out:q} {params.options} 2> {log:q}"

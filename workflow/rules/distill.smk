@@ -7,16 +7,16 @@ rule cache_images:
         data_input,
     output:
         IMAGE_CACHE,
-    params:
-        py=PY,
-        root=data_root(),
-        size=STUDENTS["image_size"],
-    conda:
-        "../envs/brainteacher.yaml"
     log:
         in_run("logs/cache_images.log"),
     benchmark:
         in_run("benchmarks/cache_images.tsv")
+    conda:
+        "../envs/brainteacher.yaml"
+    params:
+        py=PY,
+        root=data_root(),
+        size=STUDENTS["image_size"],
     shell:
         "{params.py} cache-images --root {params.root:q} --size {params.size} --out {output:q} 2> {log:q}"
 
@@ -28,21 +28,24 @@ rule network_teacher:
         images=IMAGE_CACHE,
     output:
         metrics=in_run("network/split{split}/metrics.json"),
-        files=expand(in_run("network/split{{split}}/{name}"), name=TEACHER_FILES + NETWORK_MODEL_FILES),
+        files=expand(
+            in_run("network/split{{split}}/{name}"),
+            name=TEACHER_FILES + NETWORK_MODEL_FILES,
+        ),
+    log:
+        in_run("logs/network_teacher/split{split}.log"),
+    benchmark:
+        in_run("benchmarks/network_teacher/split{split}.tsv")
+    conda:
+        "../envs/brainteacher.yaml"
+    threads: 1
+    resources:
+        gpu=1,
     params:
         py=PY,
         root=data_root(),
         out=subpath(output.metrics, parent=True),
         options=network_options,
-    conda:
-        "../envs/brainteacher.yaml"
-    log:
-        in_run("logs/network_teacher/split{split}.log"),
-    benchmark:
-        in_run("benchmarks/network_teacher/split{split}.tsv")
-    threads: 1
-    resources:
-        gpu=1,
     shell:
         "OMP_NUM_THREADS={threads} {params.py} network-teacher --root {params.root:q} --split {input.split:q}"
         " --image-cache {input.images:q} --out {params.out:q} {params.options} 2> {log:q}"
@@ -57,8 +60,20 @@ rule distill:
         init=init_files,
     output:
         metrics=in_run("distill/{teacher}/split{split}/seed{seed}/metrics.json"),
-        predictions=expand(in_run("distill/{{teacher}}/split{{split}}/seed{{seed}}/{name}"), name=STUDENT_PREDICTIONS),
+        predictions=expand(
+            in_run("distill/{{teacher}}/split{{split}}/seed{{seed}}/{name}"),
+            name=STUDENT_PREDICTIONS,
+        ),
         model=in_run("distill/{teacher}/split{split}/seed{seed}/model.pt"),
+    log:
+        in_run("logs/distill/{teacher}/split{split}/seed{seed}.log"),
+    benchmark:
+        in_run("benchmarks/distill/{teacher}/split{split}/seed{seed}.tsv")
+    conda:
+        "../envs/brainteacher.yaml"
+    threads: 1
+    resources:
+        gpu=1,
     params:
         py=PY,
         root=data_root(),
@@ -66,15 +81,6 @@ rule distill:
         teacher_inputs=teacher_dirs,
         decoder=STUDENTS["teacher_decoder"],
         options=student_options,
-    conda:
-        "../envs/brainteacher.yaml"
-    log:
-        in_run("logs/distill/{teacher}/split{split}/seed{seed}.log"),
-    benchmark:
-        in_run("benchmarks/distill/{teacher}/split{split}/seed{seed}.tsv")
-    threads: 1
-    resources:
-        gpu=1,
     shell:
         "OMP_NUM_THREADS={threads} {params.py} distill --root {params.root:q} --split {input.split:q} --image-cache {input.images:q}"
         " --teacher {wildcards.teacher:q} --teacher-input {params.teacher_inputs:q} --decoder {params.decoder:q}"
@@ -89,20 +95,20 @@ rule pretrain_simclr:
     output:
         backbone=in_run("simclr/split{split}/backbone.pt"),
         metrics=in_run("simclr/split{split}/metrics.json"),
+    log:
+        in_run("logs/pretrain_simclr/split{split}.log"),
+    benchmark:
+        in_run("benchmarks/pretrain_simclr/split{split}.tsv")
+    conda:
+        "../envs/brainteacher.yaml"
+    threads: 1
+    resources:
+        gpu=1,
     params:
         py=PY,
         root=data_root(),
         out=subpath(output.backbone, parent=True),
         options=simclr_options,
-    conda:
-        "../envs/brainteacher.yaml"
-    log:
-        in_run("logs/pretrain_simclr/split{split}.log"),
-    benchmark:
-        in_run("benchmarks/pretrain_simclr/split{split}.tsv")
-    threads: 1
-    resources:
-        gpu=1,
     shell:
         "OMP_NUM_THREADS={threads} {params.py} pretrain-simclr --root {params.root:q} --split {input.split:q}"
         " --image-cache {input.images:q} --out {params.out:q} {params.options} 2> {log:q}"
