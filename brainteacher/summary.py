@@ -83,12 +83,9 @@ def _reference_rows(units: pd.DataFrame, students: pd.DataFrame, ref_kind: str |
     return ref.merge(units[keys].drop_duplicates(), on=keys)
 
 
-def _comparison(
-    units: pd.DataFrame, students: pd.DataFrame, scored: dict, ref: str, metric: str, level: float
-) -> dict[str, Any]:
-    """The ``*_vs_{ref}`` columns of one summary row (p_holm filled in later)."""
-    ref_kind = REFERENCES[ref]
-    names = [
+def _comparison_names(ref: str) -> list[str]:
+    """The summary's ``*_vs_{ref}`` columns, in table order."""
+    return [
         f"diff_vs_{ref}",
         f"diff_vs_{ref}_ci_low",
         f"diff_vs_{ref}_ci_high",
@@ -97,8 +94,21 @@ def _comparison(
         f"n_units_vs_{ref}",
         f"n_images_vs_{ref}",
     ]
+
+
+def _no_comparison(ref: str) -> dict[str, Any]:
+    """The ``*_vs_{ref}`` columns of a row that has no such comparison: NA, with 0 units and images."""
+    return dict(zip(_comparison_names(ref), [math.nan] * 5 + [0, 0]))
+
+
+def _comparison(
+    units: pd.DataFrame, students: pd.DataFrame, scored: dict, ref: str, metric: str, level: float
+) -> dict[str, Any]:
+    """The ``*_vs_{ref}`` columns of one summary row (p_holm filled in later)."""
+    ref_kind = REFERENCES[ref]
+    names = _comparison_names(ref)
     if not _is_compared(units["kind"].iloc[0], ref_kind):
-        return dict(zip(names, [math.nan] * 5 + [0, 0]))
+        return _no_comparison(ref)
     test = paired_image_test(units, _reference_rows(units, students, ref_kind), scored, metric, level)
     return dict(
         zip(
@@ -133,6 +143,24 @@ def _family(group: str, metric: str, primary: Mapping[str, str]) -> str:
     return "positive-control" if group == "oracle" else "exploratory"
 
 
+def _run_level_columns(
+    group: str, roi: str, units: pd.DataFrame, students: pd.DataFrame, metric: str, family: str, level: float
+) -> dict[str, Any]:
+    """The columns of a summary row before its comparisons: the group's run-level mean and interval."""
+    n, mean, low, high = _run_level(units, score_column(students, metric), level)
+    return {
+        "teacher": group,
+        "roi": roi,
+        "metric": metric,
+        "family": family,
+        "scoring_set": units["scoring_set"].iloc[0],
+        "n": n,
+        "mean": mean,
+        "ci_low": low,
+        "ci_high": high,
+    }
+
+
 def _summary_row(
     group: str,
     roi: str,
@@ -143,18 +171,7 @@ def _summary_row(
     level: float,
     primary: Mapping[str, str],
 ) -> dict[str, Any]:
-    n, mean, low, high = _run_level(units, score_column(students, metric), level)
-    row: dict[str, Any] = {
-        "teacher": group,
-        "roi": roi,
-        "metric": metric,
-        "family": _family(group, metric, primary),
-        "scoring_set": units["scoring_set"].iloc[0],
-        "n": n,
-        "mean": mean,
-        "ci_low": low,
-        "ci_high": high,
-    }
+    row = _run_level_columns(group, roi, units, students, metric, _family(group, metric, primary), level)
     for ref in REFERENCES:
         row |= _comparison(units, students, scored, ref, metric, level)
     return row
@@ -217,28 +234,9 @@ def _run_level_row(
     group: str, roi: str, units: pd.DataFrame, students: pd.DataFrame, metric: str, level: float
 ) -> dict[str, Any]:
     """A summary row with the run-level mean and interval of a ranking metric; comparisons NA."""
-    n, mean, low, high = _run_level(units, score_column(students, metric), level)
-    row: dict[str, Any] = {
-        "teacher": group,
-        "roi": roi,
-        "metric": metric,
-        "family": "exploratory",
-        "scoring_set": units["scoring_set"].iloc[0],
-        "n": n,
-        "mean": mean,
-        "ci_low": low,
-        "ci_high": high,
-    }
+    row = _run_level_columns(group, roi, units, students, metric, "exploratory", level)
     for ref in REFERENCES:
-        row |= {
-            f"diff_vs_{ref}": math.nan,
-            f"diff_vs_{ref}_ci_low": math.nan,
-            f"diff_vs_{ref}_ci_high": math.nan,
-            f"p_vs_{ref}": math.nan,
-            f"p_holm_vs_{ref}": math.nan,
-            f"n_units_vs_{ref}": 0,
-            f"n_images_vs_{ref}": 0,
-        }
+        row |= _no_comparison(ref)
     return row
 
 

@@ -25,6 +25,18 @@ REAL_NAMES = (
 )
 
 
+# Tests on a simulated dataset (written once per session, then decoded or distilled) or on many
+# result folders (test_aggregate) are slow; the
+# fast loop (`pytest -m "not slow"`, `make test-fast`) runs the rest in under 30 s.
+SLOW_FIXTURES = {"quick_dataset", "quick_splits", "mini_dataset", "mini_splits", "result_files"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def quick_dataset(tmp_path_factory) -> Path:
     """The simulator's quick preset, written once per test session."""

@@ -149,8 +149,9 @@ def write_decoder(root: Path, subject: str, roi: str, split: str) -> Path:
     return path
 
 
+# Slow (conftest.SLOW_FIXTURES): 48 student folders with saved predictions, paired image by image.
 @pytest.fixture(scope="module")
-def files(tmp_path_factory) -> tuple[list[Path], list[Path]]:
+def result_files(tmp_path_factory) -> tuple[list[Path], list[Path]]:
     root = tmp_path_factory.mktemp("results")
     decode = [write_decoder(root, s, r, sp) for s in SUBJECTS for r in ROIS for sp in SPLITS]
     students = [write_student(root, t, sp, sd) for t in teachers() for sp in SPLITS for sd in SEEDS]
@@ -158,8 +159,8 @@ def files(tmp_path_factory) -> tuple[list[Path], list[Path]]:
 
 
 @pytest.fixture(scope="module")
-def students(files) -> pd.DataFrame:
-    return student_table(files[1])
+def students(result_files) -> pd.DataFrame:
+    return student_table(result_files[1])
 
 
 @pytest.fixture(scope="module")
@@ -173,8 +174,8 @@ def _row(summary: pd.DataFrame, teacher: str, roi: str, metric: str = "top1") ->
     return rows.iloc[0]
 
 
-def test_tables_have_one_row_per_run_and_the_documented_columns(files, students, summary):
-    decoders = decoder_table(files[0])
+def test_tables_have_one_row_per_run_and_the_documented_columns(result_files, students, summary):
+    decoders = decoder_table(result_files[0])
     assert len(decoders) == len(SUBJECTS) * len(ROIS) * len(SPLITS)
     assert tuple(decoders.columns) == tuple(COLUMNS["decoders"])
     assert len(students) == len(teachers()) * len(SPLITS) * len(SEEDS)
@@ -253,8 +254,8 @@ def test_holm_runs_over_the_primary_family_only(summary):
     assert set(summary["family"]) == {"primary", "exploratory"}
 
 
-def test_results_do_not_depend_on_file_or_row_order(files, students, summary):
-    shuffled = [files[1][i] for i in np.random.default_rng(0).permutation(len(files[1]))]
+def test_results_do_not_depend_on_file_or_row_order(result_files, students, summary):
+    shuffled = [result_files[1][i] for i in np.random.default_rng(0).permutation(len(result_files[1]))]
     pd.testing.assert_frame_equal(student_table(shuffled), students)
     rows = students.sample(frac=1.0, random_state=1).reset_index(drop=True)
     pd.testing.assert_frame_equal(summary_table(rows), summary)
@@ -276,8 +277,8 @@ def test_missing_or_self_reference_gives_nan(students):
     assert no_baseline["diff_vs_baseline"].isna().all() and (no_baseline["n_units_vs_baseline"] == 0).all()
 
 
-def test_write_tables_with_provenance_and_plots(files, tmp_path):
-    decode, student = files
+def test_write_tables_with_provenance_and_plots(result_files, tmp_path):
+    decode, student = result_files
     written = write_tables(decode, student, tmp_path / "tables", {"experiment": "test"})
     assert sorted(written) == sorted(
         f"{n}{s}" for n in ("decoders", "students", "summary") for s in (".tsv", ".provenance.json")
@@ -297,8 +298,8 @@ def test_write_tables_with_provenance_and_plots(files, tmp_path):
     _check_figures(plots)
 
 
-def test_no_students_give_header_only_tables_and_no_data_plots(files, tmp_path):
-    written = write_tables(files[0], [], tmp_path / "tables", {})
+def test_no_students_give_header_only_tables_and_no_data_plots(result_files, tmp_path):
+    written = write_tables(result_files[0], [], tmp_path / "tables", {})
     assert read_table(written["students.tsv"]).empty and read_table(written["summary.tsv"]).empty
     assert list(read_table(written["summary.tsv"]).columns) == list(SUMMARY_COLUMNS)
     _check_figures(write_plots(tmp_path / "tables", tmp_path / "plots", list(ROIS)))
@@ -316,17 +317,17 @@ def _check_figures(paths: list[Path]) -> None:
     assert not [p for p in paths[0].parent.iterdir() if ".tmp-" in p.name]
 
 
-def test_bad_inputs_are_refused_with_a_clear_message(files, tmp_path):
+def test_bad_inputs_are_refused_with_a_clear_message(result_files, tmp_path):
     with pytest.raises(ValueError, match="no decoder metrics"):
-        write_tables([], files[1], tmp_path, {})
+        write_tables([], result_files[1], tmp_path, {})
     broken = tmp_path / "metrics.json"
-    data = json.loads(files[1][0].read_text())
+    data = json.loads(result_files[1][0].read_text())
     del data["test"]["nll"]
     broken.write_text(json.dumps(data))
     with pytest.raises(DataError, match=r"test\.nll"):
         student_table([broken])
     with pytest.raises(DataError, match="same teacher x split x seed"):
-        student_table([files[1][0], files[1][0]])
+        student_table([result_files[1][0], result_files[1][0]])
 
 
 def _run_record(folder: Path, name: str, config: dict, root: str = DATA_ROOT, fingerprint: str = "f0") -> Path:
@@ -354,8 +355,8 @@ def _refused(capsys, argv: list[str], message: str) -> None:
     assert err.startswith(f"brainteacher: error: {message}") and "Traceback" not in err, err
 
 
-def test_plot_and_aggregate_refuse_inputs_of_another_dataset_or_config(files, tmp_path, capsys):
-    decode, student = files
+def test_plot_and_aggregate_refuse_inputs_of_another_dataset_or_config(result_files, tmp_path, capsys):
+    decode, student = result_files
     config = {"rois": ["V1", "LOC"], "report": {"note": "SIMULATED"}}
     own = _run_record(tmp_path, "own", config)
     tables = tmp_path / "tables"

@@ -180,6 +180,7 @@ def test_cli_decode_and_a_bad_split(quick_dataset, tmp_path, capsys):
     assert json.loads((tmp_path / "o" / "metrics.json").read_text())["n_voxels"] == 50
 
 
+@pytest.mark.slow
 def test_repeated_trials_of_an_image_share_a_fold(handmade, tmp_path, monkeypatch):
     (handmade.root / "Subject1.h5").unlink()
     n = len(handmade.order)

@@ -36,6 +36,8 @@ from brainteacher.inspect import INSPECTION_COLUMNS
 from brainteacher.splits import read_split
 from tests.conftest import REAL_NAMES
 
+pytestmark = pytest.mark.slow  # hundreds of mutated datasets, each read by the CLI
+
 MAX_EXAMPLES = int(os.environ.get("BRAINTEACHER_FUZZ_EXAMPLES", 300))  # about 20 s on one CPU core
 TRIED: Counter = Counter()  # mutations tried, by kind, reported at the end of the test
 

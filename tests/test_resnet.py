@@ -278,6 +278,7 @@ def test_3d_parameter_count_matches_hand_count(in_channels, width, num_classes):
     assert count_parameters(model) == _hand_count_resnet18(3, in_channels, width, num_classes)
 
 
+@pytest.mark.slow  # a 33M-parameter model
 def test_3d_resnet18_width64_one_channel_has_33m_parameters():
     # A 1-channel volumetric ResNet-18 at torchvision width with a 2-output head: 33,161,026
     # weights (the hand count above; 7^3 stem, 3^3 kernels), about 2.8 x the 2D net.

@@ -68,6 +68,7 @@ def _bdata_content(path):
     return bd.dataset, bd.metadata.key, bd.metadata.value
 
 
+@pytest.mark.slow
 def test_simulator_is_deterministic(tmp_path):
     preset = sim.get_preset("quick", n_subjects=1, n_categories=4, n_groups=2, image_size=32, grid=4)
     a, b, c = (sim.simulate(tmp_path / n, preset, seed=s) for n, s in (("a", 7), ("b", 7), ("c", 8)))

@@ -19,6 +19,8 @@ import yaml
 from brainteacher.columns import COLUMNS
 from brainteacher.tables import read_table
 
+pytestmark = pytest.mark.slow  # every test runs snakemake on a simulated dataset
+
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 PLOTS = ("roi_comparison", "decoder_accuracy", "decoder_vs_gain", "accuracy_vs_size", "confusion_matrices", "pr_curves")
