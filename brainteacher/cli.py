@@ -462,7 +462,7 @@ def _evaluation_plot_args(p: argparse.ArgumentParser) -> None:
     _evaluation_plot_args,
 )
 def _plot_evaluation(args: argparse.Namespace) -> None:
-    from brainteacher.plots import write_evaluation_plots
+    from brainteacher.evaluation_plots import write_evaluation_plots
 
     write_evaluation_plots(
         args.tables,
