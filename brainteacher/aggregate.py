@@ -18,7 +18,7 @@ import pandas as pd
 
 from brainteacher.columns import COLUMNS, FLOAT_FORMAT, NA_REP, REFERENCES
 from brainteacher.errors import DataError
-from brainteacher.io import atomic_path, provenance, read_json, write_json
+from brainteacher.outputs import atomic_path, provenance, read_json, write_json
 from brainteacher.runs import check_dataset_root
 from brainteacher.summary import DEFAULT_PRIMARY, STATISTICS_METHOD, positive_control_verdict, summary_table
 from brainteacher.tables import decoder_table, student_table

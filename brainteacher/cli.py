@@ -130,8 +130,8 @@ def _inspect_args(p: argparse.ArgumentParser) -> None:
 )
 def _inspect(args: argparse.Namespace) -> None:
     from brainteacher.god import GODLayout
-    from brainteacher.inspect import inspect_dataset
-    from brainteacher.io import write_text
+    from brainteacher.inspection import inspect_dataset
+    from brainteacher.outputs import write_text
 
     table = inspect_dataset(GODLayout.from_root(args.root), args.rois, check_images=not args.skip_image_check)
     text = table.to_csv(sep="\t", index=False)
@@ -154,7 +154,7 @@ def _splits_args(p: argparse.ArgumentParser) -> None:
 @_command("make-splits", "write K stratified train/test splits of the training images", _splits_args)
 def _make_splits(args: argparse.Namespace) -> None:
     from brainteacher import god
-    from brainteacher.io import atomic_dir, provenance
+    from brainteacher.outputs import atomic_dir, provenance
     from brainteacher.splits import make_splits, write_split
 
     table = god.read_stimulus_tsv(god.GODLayout.from_root(args.root).training_tsv)
@@ -346,7 +346,7 @@ def _provenance_args(p: argparse.ArgumentParser) -> None:
     "provenance", "record a run's dataset (folder and content fingerprint) and config (name and hash)", _provenance_args
 )
 def _provenance(args: argparse.Namespace) -> None:
-    from brainteacher.io import write_json
+    from brainteacher.outputs import write_json
     from brainteacher.runs import run_provenance
 
     write_json(

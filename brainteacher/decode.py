@@ -22,8 +22,8 @@ from torch import nn
 from brainteacher import god
 from brainteacher.configs import DecoderConfig
 from brainteacher.formats import teacher_dir
-from brainteacher.io import provenance
 from brainteacher.metrics import classification_summary
+from brainteacher.outputs import provenance
 from brainteacher.preprocess import fit_preprocessor
 from brainteacher.resnet import resnet18
 from brainteacher.splits import read_split, stratified_folds

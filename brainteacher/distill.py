@@ -34,9 +34,9 @@ from brainteacher.configs import INITS, NetworkConfig, StudentConfig
 from brainteacher.errors import DataError
 from brainteacher.formats import student_dir, teacher_dir
 from brainteacher.images import augment, channel_stats, load_evaluation_images, load_training_images, normalise
-from brainteacher.io import atomic_path, provenance, read_json, write_json
 from brainteacher.kd import check_gld_teacher, gld_loss, kd_loss, region_logits
 from brainteacher.metrics import classification_summary, per_category_accuracy
+from brainteacher.outputs import atomic_path, provenance, read_json, write_json
 from brainteacher.resnet import count_parameters, load_torchvision_weights
 from brainteacher.splits import read_split, stratified_folds
 from brainteacher.train import fit, pick_device, predict_logits, seed_everything

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from brainteacher.errors import DataError
-from brainteacher.io import atomic_path
+from brainteacher.outputs import atomic_path
 
 __all__ = ["FIGSHARE_ARTICLE", "SUBJECT_FILE_IDS", "RemoteFile", "list_remote_files", "download_subjects"]
 

@@ -26,7 +26,7 @@ from brainteacher.figures import (
     subtitle,
 )
 from brainteacher.formats import student_dir
-from brainteacher.io import read_json
+from brainteacher.outputs import read_json
 from brainteacher.summary import score_column
 from brainteacher.tables import read_table
 

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 
 from brainteacher.columns import COLUMNS
 from brainteacher.errors import DataError
-from brainteacher.io import atomic_path, read_json
+from brainteacher.outputs import atomic_path, read_json
 from brainteacher.runs import check_same_run
 from brainteacher.tables import read_table
 

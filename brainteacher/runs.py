@@ -20,7 +20,7 @@ from typing import Any
 
 from brainteacher.errors import DataError
 from brainteacher.god import GODLayout
-from brainteacher.io import config_hash, git_revision, package_versions, read_json
+from brainteacher.outputs import config_hash, git_revision, package_versions, read_json
 
 __all__ = [
     "SHARED_DATA",

@@ -28,7 +28,7 @@ from brainteacher import god
 from brainteacher.archs import build_student
 from brainteacher.configs import SimCLRConfig
 from brainteacher.images import augment, channel_stats, load_image_cache, normalise
-from brainteacher.io import atomic_dir, provenance, read_json, save_npy, write_json
+from brainteacher.outputs import atomic_dir, provenance, read_json, save_npy, write_json
 from brainteacher.splits import read_split
 from brainteacher.train import pick_device, seed_everything
 

@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from brainteacher import god, registry
-from brainteacher.io import atomic_dir, write_json
+from brainteacher.outputs import atomic_dir, write_json
 
 __all__ = ["Preset", "PRESETS", "get_preset", "simulate"]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from brainteacher.errors import DataError
-from brainteacher.io import read_json, write_json
+from brainteacher.outputs import read_json, write_json
 
 __all__ = ["stratified_folds", "Split", "make_splits", "read_split", "write_split", "ALL_IMAGES"]
 

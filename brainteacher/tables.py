@@ -21,8 +21,8 @@ from brainteacher.columns import DECODER_COLUMNS, METRIC_DOCS, NA_REP, STUDENT_C
 from brainteacher.comparisons import scoring_set
 from brainteacher.errors import DataError
 from brainteacher.formats import student_dir, teacher_dir
-from brainteacher.io import read_json
 from brainteacher.metrics import macro_pr_auc, macro_roc_auc, softmax
+from brainteacher.outputs import read_json
 from brainteacher.registry import MEAN_SOURCE, ROIS, brain_kinds, global_kinds, kind_names
 
 __all__ = ["decoder_table", "student_table", "read_table", "teacher_group", "sort_rows", "group_order"]

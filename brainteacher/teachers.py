@@ -41,7 +41,6 @@ import numpy as np
 
 from brainteacher.errors import DataError
 from brainteacher.formats import teacher_dir
-from brainteacher.io import read_json
 from brainteacher.kd import (
     entropy,
     epsilon_matching_true_class_prob,
@@ -50,6 +49,7 @@ from brainteacher.kd import (
     random_targets_matching,
 )
 from brainteacher.metrics import softmax
+from brainteacher.outputs import read_json
 
 # Kind names, specs and their grammar are torch-free, in the registry; re-exported here.
 from brainteacher.registry import MEAN_SOURCE, TeacherSpec, parse_teacher, teacher_kind

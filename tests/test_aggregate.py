@@ -15,7 +15,7 @@ from brainteacher.aggregate import write_tables
 from brainteacher.cli import main
 from brainteacher.columns import COLUMNS, SUMMARY_COLUMNS
 from brainteacher.errors import DataError
-from brainteacher.io import config_hash
+from brainteacher.outputs import config_hash
 from brainteacher.plots import write_plots
 from brainteacher.stats import holm, mean_ci, sign_flip_p_value
 from brainteacher.summary import RUN_LEVEL_METRICS, positive_control_verdict, summary_table

@@ -13,7 +13,7 @@ from brainteacher import god
 from brainteacher.cli import main
 from brainteacher.errors import DataError
 from brainteacher.images import CACHE_FORMAT, augment, cache_sidecar, channel_stats, load_image_cache, normalise
-from brainteacher.io import read_json
+from brainteacher.outputs import read_json
 
 
 def test_cache_is_decoded_once_and_reused(quick_dataset, tmp_path, monkeypatch):

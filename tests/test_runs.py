@@ -10,7 +10,7 @@ import pytest
 
 from brainteacher.cli import main
 from brainteacher.errors import DataError
-from brainteacher.io import config_hash
+from brainteacher.outputs import config_hash
 from brainteacher.runs import SHARED_DATA, dataset_fingerprint, layered_config, read_run_provenance, run_name
 
 REPO = Path(__file__).resolve().parents[1]

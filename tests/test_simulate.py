@@ -10,7 +10,7 @@ import pytest
 from brainteacher import god
 from brainteacher import simulate as sim
 from brainteacher.cli import main
-from brainteacher.inspect import inspect_dataset
+from brainteacher.inspection import inspect_dataset
 
 
 def _ridge_cv_accuracy(X: np.ndarray, y: np.ndarray, folds: int = 4, lam: float = 100.0) -> float:

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from brainteacher.io import read_json, save_npy, write_json
+from brainteacher.outputs import read_json, save_npy, write_json
 
 __all__ = ["FORMAT_VERSION", "cache_name", "sidecar", "record", "read", "write"]
 

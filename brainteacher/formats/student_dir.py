@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from brainteacher.formats._version import VERSION_KEY, check_version
-from brainteacher.io import atomic_dir, save_npy, write_json
+from brainteacher.outputs import atomic_dir, save_npy, write_json
 
 __all__ = [
     "FORMAT_VERSION",

@@ -37,7 +37,7 @@ import numpy as np
 
 from brainteacher.errors import DataError
 from brainteacher.formats._version import VERSION_KEY, check_version
-from brainteacher.io import atomic_dir, read_json, save_npy, write_json
+from brainteacher.outputs import atomic_dir, read_json, save_npy, write_json
 
 __all__ = [
     "FORMAT_VERSION",
