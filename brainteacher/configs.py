@@ -12,6 +12,7 @@ Torch-free (the workflow imports it): names held by torch modules are named lazi
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import sys
@@ -277,15 +278,39 @@ def workflow_options(command: str, config: Mapping[str, Any]) -> str:
     return " ".join(p for p in parts if p)
 
 
+def _registry_enums() -> dict[tuple[str, ...], tuple]:
+    """The schema's enums that list registry names, by their path of property names (``[]``: an
+    array's items): a new teacher kind, decoder, ROI or preset reaches the schema by regeneration."""
+    from brainteacher import registry
+
+    return {
+        ("students", "teachers", "[]"): registry.config_teacher_names(),
+        ("students", "teacher_decoder"): registry.DECODERS,
+        ("decoders", "[]"): registry.DECODERS,
+        ("rois", "[]"): registry.ROIS,
+        ("data", "preset"): registry.PRESETS,
+    }
+
+
+def _set_enum(schema: dict[str, Any], path: tuple[str, ...], names: tuple) -> None:
+    node = schema
+    for key in path:
+        node = node["items"] if key == "[]" else node["properties"][key]
+    node["enum"] = list(names)
+
+
 def render_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """``schema`` (the workflow's JSON schema, as loaded) with each config section's properties and
-    required keys generated from the config classes; the workflow-only keys are kept as written."""
-    out = {**schema, "properties": dict(schema["properties"])}
+    required keys generated from the config classes, and the registry's names as the enums of the
+    workflow-only keys (which are otherwise kept as written)."""
+    out = copy.deepcopy(schema)
     for section, classes in SECTIONS.items():
         old = schema["properties"][section]
         kept = {k: old["properties"][k] for k in WORKFLOW_KEYS.get(section, ())}
         generated = {k: v for cls in classes for k, v in schema_properties(cls).items()}
         out["properties"][section] = {**old, "properties": {**kept, **generated}, "required": [*kept, *generated]}
+    for path, names in _registry_enums().items():
+        _set_enum(out, path, names)
     return out
 
 

@@ -13,8 +13,9 @@ Teachers are named by a spec string (``TeacherSpec.name``):
 
 Adding a control teacher kind takes one :class:`TeacherKind` entry in :data:`TEACHER_KINDS` plus
 its target function, registered in ``brainteacher.teachers.CONTROL_TARGETS`` under the entry's
-``target``. The config's ``students.teachers`` then accepts it (the JSON schema's enum is kept
-equal to :func:`config_teacher_names` by a test), the workflow expands it over
+``target``. The config's ``students.teachers`` then accepts it once the schema is regenerated
+(``python -m brainteacher.configs workflow/schemas/config.schema.yaml`` writes the registry's names
+into its enums; a test fails while they lag), the workflow expands it over
 ``students.control_sources`` x ``rois`` and the tables and plots pick it up.
 """
 

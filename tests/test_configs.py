@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from brainteacher import cli, configs
+from brainteacher import cli, configs, registry
 from brainteacher.options import default_text, from_args, leaves, option, type_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,7 +76,20 @@ def disagreements(sections: dict, config: dict, schema: dict, readme: str) -> li
             problems.append(
                 f"schema: section {section} differs from the generated one (python -m brainteacher.configs ...)"
             )
+    for path, names in configs._registry_enums().items():
+        node = schema
+        for key in path:
+            node = node["items"] if key == "[]" else node["properties"][key]
+        if node.get("enum") != list(names):
+            problems.append(f"schema: the enum of {'.'.join(path)} is not the registry's {list(names)}")
     return problems
+
+
+def test_a_registry_name_added_alone_is_caught(monkeypatch):
+    # A new decoder in the registry, schema not regenerated: the schema's enums lag behind.
+    monkeypatch.setattr(registry, "DECODERS", (*registry.DECODERS, "ridge"))
+    problems = disagreements(configs.SECTIONS, CONFIG, SCHEMA, README)
+    assert any("enum of decoders.[] is not the registry's" in p for p in problems), problems
 
 
 def test_dataclasses_schema_readme_and_config_agree():
