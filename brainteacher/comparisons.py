@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from brainteacher.errors import DataError
 from brainteacher.formats import student_dir
 from brainteacher.metrics import softmax, topk_hits, true_class_nll
 from brainteacher.stats import category_paired_test
@@ -62,17 +61,10 @@ def scoring_set(folder: str | Path) -> str:
 
 def read_scored_images(folder: str | Path) -> ScoredImages:
     """The per-image outcomes of the student in ``folder`` (see the module docstring)."""
-    folder = Path(folder)
     which = scoring_set(folder)
-    paths = [folder / name for name in student_dir.prediction_files(which)]
-    for path in paths:
-        if not path.is_file():
-            raise DataError(path, "student prediction file not found")
-    logits, ids, labels = (np.load(p) for p in paths)
-    if logits.ndim != 2 or not len(logits) == len(ids) == len(labels):
-        raise DataError(paths[0], f"logits {logits.shape}, ids ({len(ids)},) and labels ({len(labels)},) do not match")
-    labels = labels.astype(np.int64)
-    return ScoredImages(which, ids.astype(str), labels, {m: f(logits, labels) for m, f in OUTCOMES.items()})
+    saved = student_dir.read_predictions(folder, which)
+    outcomes = {m: f(saved.logits, saved.labels) for m, f in OUTCOMES.items()}
+    return ScoredImages(which, saved.image_ids.astype(str), saved.labels, outcomes)
 
 
 def _run_means(students: pd.DataFrame, scored: dict[str, ScoredImages], metric: str) -> pd.DataFrame:

@@ -138,8 +138,8 @@ def accuracy_vs_size(tables: Sequence[pd.DataFrame], out_stem: Path, note: str =
 
 def _scored_predictions(folder: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """A student's scoring-set (logits (n, C), labels (n,)): evaluation set if saved, else held-out."""
-    logits, _, labels = student_dir.prediction_files(scoring_set(folder))
-    return np.load(Path(folder) / logits), np.load(Path(folder) / labels).astype(np.int64)
+    saved = student_dir.read_predictions(folder, scoring_set(folder))
+    return saved.logits, saved.labels
 
 
 def category_order(ground_truth: str | Path | None, n_classes: int) -> tuple[np.ndarray, np.ndarray]:

@@ -137,12 +137,14 @@ _TOOLBOX_DEFAULTS = {
 
 def _aucs(folder: Path, which: str, column_prefix: str) -> dict[str, float]:
     """Macro ROC-AUC and PR-AUC of a student's ``which`` predictions (heldout, evaluation); NaN when absent."""
-    logits_file, _, labels_file = student_dir.prediction_files(which)
-    logits, labels = folder / logits_file, folder / labels_file
-    if not (logits.is_file() and labels.is_file()):
+    if not student_dir.has_predictions(folder, which):
         return {f"{column_prefix}roc_auc": math.nan, f"{column_prefix}pr_auc": math.nan}
-    probs, y = softmax(np.load(logits), axis=1), np.load(labels).astype(np.int64)
-    return {f"{column_prefix}roc_auc": macro_roc_auc(probs, y), f"{column_prefix}pr_auc": macro_pr_auc(probs, y)}
+    saved = student_dir.read_predictions(folder, which)
+    probs = softmax(saved.logits, axis=1)
+    return {
+        f"{column_prefix}roc_auc": macro_roc_auc(probs, saved.labels),
+        f"{column_prefix}pr_auc": macro_pr_auc(probs, saved.labels),
+    }
 
 
 def _check_unique(table: pd.DataFrame, keys: Sequence[str], paths: Sequence[Path]) -> None:

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from brainteacher.errors import DataError
 from brainteacher.formats._version import VERSION_KEY, check_version
 from brainteacher.outputs import atomic_dir, save_npy, write_json
 
@@ -46,6 +47,8 @@ __all__ = [
     "PREFIXES",
     "prediction_files",
     "Predictions",
+    "has_predictions",
+    "read_predictions",
     "write",
     "check",
 ]
@@ -106,3 +109,21 @@ def write(
 def check(metrics: dict[str, Any], path: str | Path) -> None:
     """Refuse a student's metrics (read from ``path``) of another format version."""
     check_version(metrics, path, FORMAT_VERSION, "student folder")
+
+
+def has_predictions(folder: str | Path, which: str) -> bool:
+    """Whether the student in ``folder`` saved its ``which`` (heldout, evaluation) predictions."""
+    return all((Path(folder) / name).is_file() for name in prediction_files(which))
+
+
+def read_predictions(folder: str | Path, which: str) -> Predictions:
+    """The student's ``which`` predictions, labels as int64; DataError naming the file that is
+    missing, or the logits file when the three lengths disagree."""
+    paths = [Path(folder) / name for name in prediction_files(which)]
+    for path in paths:
+        if not path.is_file():
+            raise DataError(path, "student prediction file not found")
+    logits, ids, labels = (np.load(p) for p in paths)
+    if logits.ndim != 2 or not len(logits) == len(ids) == len(labels):
+        raise DataError(paths[0], f"logits {logits.shape}, ids ({len(ids)},) and labels ({len(labels)},) do not match")
+    return Predictions(logits, ids, labels.astype(np.int64))
