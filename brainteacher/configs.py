@@ -19,7 +19,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from brainteacher.options import Leaf, check_choices, command_options, leaves, option, schema_properties
+from brainteacher.options import check_choices, command_options, leaves, option, schema_properties
 
 __all__ = [
     "TrainConfig",
@@ -31,17 +31,18 @@ __all__ = [
     "SplitsConfig",
     "LOSSES",
     "GLD_TERMS",
+    "FEATURE_MAP_TERMS",
     "INITS",
     "SECTIONS",
     "WORKFLOW_KEYS",
     "COMMANDS",
-    "section_leaves",
     "workflow_options",
     "render_schema",
 ]
 
 LOSSES = ("hinton", "gld")
 GLD_TERMS = ("global", "local", "relation")
+FEATURE_MAP_TERMS = ("local", "relation")  # GLD terms that need the teacher's feature maps
 INITS = ("random", "weights", "simclr")
 
 _STEMS = "brainteacher.resnet:STEMS"
@@ -135,7 +136,7 @@ class GLDConfig:
     @property
     def needs_feature_maps(self) -> bool:
         """Whether a term needs the teacher's feature maps (local, relation): a network teacher."""
-        return any(t in ("local", "relation") for t in self.terms)
+        return any(t in FEATURE_MAP_TERMS for t in self.terms)
 
 
 def _student_train_config() -> TrainConfig:
@@ -182,14 +183,11 @@ class StudentConfig:
     def __post_init__(self) -> None:
         if self.weights and self.init == "random":
             object.__setattr__(self, "init", "weights")  # a weights file given is a weights init (as before)
-        if self.init not in INITS:
-            raise ValueError(f"unknown init {self.init!r}; valid: {', '.join(INITS)}")
+        check_choices(self, "init", "loss")
         if self.init == "weights" and not self.weights:
             raise ValueError("init 'weights' needs a weights file (--weights)")
         if self.init == "simclr" and not self.init_checkpoint:
             raise ValueError("init 'simclr' needs a pretrain-simclr checkpoint (--init-checkpoint)")
-        if self.loss not in LOSSES:
-            raise ValueError(f"unknown loss {self.loss!r}; valid: {', '.join(LOSSES)}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -264,11 +262,6 @@ COMMANDS: dict[str, tuple[tuple[type, str, tuple[str, ...] | None], ...]] = {
     "network-teacher": ((StudentConfig, "students", NETWORK_SHARES), (NetworkConfig, "network", None)),
     "pretrain-simclr": ((StudentConfig, "students", SIMCLR_SHARES), (SimCLRConfig, "simclr", None)),
 }
-
-
-def section_leaves(section: str) -> list[Leaf]:
-    """The options a workflow config section holds, in the classes' field order."""
-    return [leaf for cls in SECTIONS[section] for leaf in leaves(cls, in_config=True)]
 
 
 def workflow_options(command: str, config: Mapping[str, Any]) -> str:

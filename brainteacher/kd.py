@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from scipy.optimize import brentq
 from scipy.special import xlogy
 
-from brainteacher.configs import GLD_TERMS, LOSSES, GLDConfig
+from brainteacher.configs import FEATURE_MAP_TERMS, GLD_TERMS, LOSSES, GLDConfig
 from brainteacher.metrics import softmax
 
 __all__ = [
@@ -264,14 +264,13 @@ def random_targets_matching(
 # --- GLD ------------------------------------------------------------------------------------------
 
 # LOSSES, GLD_TERMS and GLDConfig live in brainteacher.configs (torch-free: the workflow reads them).
-_NEEDS_FEATURE_MAPS = ("local", "relation")
 
 
 def check_gld_teacher(cfg: GLDConfig, teacher: str, has_feature_maps: bool) -> None:
     """Refuse GLD's local/relation terms for a teacher with global logits only (brain teachers,
     their controls, the oracle), with what to do instead."""
     if cfg.needs_feature_maps and not has_feature_maps:
-        asked = [t for t in cfg.terms if t in _NEEDS_FEATURE_MAPS]
+        asked = [t for t in cfg.terms if t in FEATURE_MAP_TERMS]
         raise ValueError(
             f"GLD's {' and '.join(asked)} term(s) need a network teacher with feature maps; teacher {teacher!r} has "
             "global logits only. Use students.loss: gld with students.gld_terms: [global] "

@@ -29,6 +29,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from brainteacher.registry import lookup
+
 __all__ = [
     "Spec",
     "Leaf",
@@ -159,9 +161,7 @@ def check_choices(config: Any, *names: str) -> None:
     """ValueError naming the valid values if a field ``names`` of ``config`` holds an unknown one."""
     specs = {f.name: f.metadata[_META] for f in dataclasses.fields(config) if _META in f.metadata}
     for name in names:
-        valid, value = choices_of(specs[name]), getattr(config, name)
-        if value not in valid:
-            raise ValueError(f"unknown {name.replace('_', ' ')} {value!r}; choose one of {', '.join(map(str, valid))}")
+        lookup(name.replace("_", " "), getattr(config, name), choices_of(specs[name]))
 
 
 # --- argparse types ---------------------------------------------------------------------------

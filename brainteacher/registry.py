@@ -47,7 +47,6 @@ __all__ = [
     "kind_names",
     "global_kinds",
     "brain_kinds",
-    "control_kinds",
     "config_teacher_names",
     "parse_teacher",
     "teacher_pattern",
@@ -76,7 +75,7 @@ SUBJECT_RE = re.compile(r"Subject\d+")  # a subject's name, as in the release's 
 def lookup(what: str, name: str, valid: Sequence[str]) -> str:
     """``name`` if it is one of ``valid``, else ValueError naming ``what`` and listing the valid names."""
     if name not in valid:
-        raise ValueError(f"unknown {what} {name!r}; valid: {', '.join(valid)}")
+        raise ValueError(f"unknown {what} {name!r}; valid: {', '.join(map(str, valid))}")
     return name
 
 
@@ -187,10 +186,6 @@ def global_kinds() -> tuple[str, ...]:
 def brain_kinds() -> tuple[str, ...]:
     """Kinds named ``{kind}/{source}/{roi}``: brain and its controls."""
     return tuple(k.name for k in TEACHER_KINDS.values() if k.brain_derived)
-
-
-def control_kinds() -> tuple[str, ...]:
-    return tuple(k.name for k in TEACHER_KINDS.values() if k.control)
 
 
 def config_teacher_names() -> tuple[str, ...]:

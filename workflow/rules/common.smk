@@ -20,7 +20,7 @@ from brainteacher.registry import (
 )
 
 # Each command's options are rendered from the package's config dataclasses (brainteacher.configs).
-from brainteacher.configs import workflow_options
+from brainteacher.configs import GLDConfig, workflow_options
 
 # File names of the teacher folders, student folders and the image cache: their format modules.
 from brainteacher.formats import image_cache, student_dir, teacher_dir
@@ -153,8 +153,9 @@ def simclr_options(wildcards):
 
 def gld_needs_network_maps():
     """GLD's local/relation terms query the network teacher's fold models (see brainteacher.distill)."""
-    return STUDENTS["loss"] == "gld" and any(
-        t in ("local", "relation") for t in STUDENTS["gld_terms"]
+    return (
+        STUDENTS["loss"] == "gld"
+        and GLDConfig(terms=tuple(STUDENTS["gld_terms"])).needs_feature_maps
     )
 
 
