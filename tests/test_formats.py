@@ -69,6 +69,28 @@ def test_a_student_folder_holds_its_documented_files_and_checks_its_version(tmp_
         student_dir.check({**metrics, "format_version": 7}, tmp_path / "s" / "metrics.json")
 
 
+def test_student_predictions_read_back_and_damaged_ones_are_refused_naming_the_file(tmp_path):
+    logits = np.arange(6, dtype=np.float32).reshape(2, 3)
+    saved = student_dir.Predictions(logits, np.array(["a", "b"]), np.array([0, 2]))
+
+    def save_model(path):
+        path.write_bytes(b"")
+        return 0.0
+
+    student_dir.write(tmp_path / "s", {}, saved, None, save_model, started=0.0)
+    assert student_dir.has_predictions(tmp_path / "s", student_dir.HELDOUT)
+    assert not student_dir.has_predictions(tmp_path / "s", student_dir.EVALUATION)
+    back = student_dir.read_predictions(tmp_path / "s", student_dir.HELDOUT)
+    np.testing.assert_array_equal(back.logits, saved.logits)
+    assert list(back.image_ids) == ["a", "b"] and back.labels.dtype == np.int64
+    with pytest.raises(DataError, match=r"eval_logits\.npy: student prediction file not found"):
+        student_dir.read_predictions(tmp_path / "s", student_dir.EVALUATION)
+    np.save(tmp_path / "s" / "test_labels.npy", np.array([0, 2, 1]))
+    mismatch = r"test_logits\.npy: logits \(2, 3\), ids \(2,\) and labels \(3,\) do not match"
+    with pytest.raises(DataError, match=mismatch):
+        student_dir.read_predictions(tmp_path / "s", student_dir.HELDOUT)
+
+
 def test_aggregate_refuses_a_student_of_another_format_version(tmp_path):
     tables = pytest.importorskip("brainteacher.tables")
     path = tmp_path / "metrics.json"
