@@ -1,4 +1,5 @@
-"""Result tables: decoder and student metrics.json files -> decoders.tsv, students.tsv, summary.tsv.
+"""Result tables: decoder and student metrics.json files -> decoders.tsv, calibration.tsv,
+students.tsv, summary.tsv.
 
 Every table is written atomically next to a ``<name>.provenance.json`` sidecar that carries the
 provenance of the aggregation and a description of every column (``columns.COLUMNS``). The work is
@@ -21,7 +22,7 @@ from brainteacher.errors import DataError
 from brainteacher.outputs import atomic_path, provenance, read_json, write_json
 from brainteacher.runs import check_dataset_root
 from brainteacher.summary import DEFAULT_PRIMARY, STATISTICS_METHOD, positive_control_verdict, summary_table
-from brainteacher.tables import decoder_table, student_table
+from brainteacher.tables import calibration_table, decoder_table, student_table
 
 __all__ = ["write_tables"]
 
@@ -75,14 +76,15 @@ def write_tables(
     primary: Mapping[str, str] | None = None,
     run: Mapping[str, Any] | None = None,
 ) -> dict[str, Path]:
-    """Write ``decoders.tsv``, ``students.tsv`` and ``summary.tsv`` (tab-separated, missing = NA)
+    """Write ``decoders.tsv``, ``calibration.tsv`` (each decoder x ROI's folders pooled),
+    ``students.tsv`` and ``summary.tsv`` (tab-separated, missing = NA)
     into ``out_dir``, each with a ``<name>.provenance.json`` sidecar documenting every column.
 
     ``run`` is the run's identity (:func:`brainteacher.runs.read_run_provenance`): every metrics
     file must come from its dataset folder, and each sidecar records it under ``run`` so that
     ``plot`` can refuse tables of another run.
 
-    Returns {file name: path} for the six files. Raises ValueError if there are no decoder
+    Returns {file name: path} for the eight files. Raises ValueError if there are no decoder
     files; no student files give students/summary tables with headers only.
     """
     decode_paths, student_paths = list(decode_paths), list(student_paths)
@@ -105,6 +107,7 @@ def write_tables(
     }
     tables = {
         "decoders": (decoder_table(decode_paths), len(decode_paths), {}),
+        "calibration": (calibration_table(decode_paths), len(decode_paths), {}),
         "students": (students, len(student_paths), {}),
         "summary": (summary, len(student_paths), summary_notes),
     }

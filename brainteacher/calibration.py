@@ -14,9 +14,9 @@ import math
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from brainteacher.metrics import expected_calibration_error, nll, softmax
+from brainteacher.metrics import calibrated_ece_draws, ece_floor, expected_calibration_error, nll, softmax
 
-__all__ = ["fit_temperature", "calibrate"]
+__all__ = ["fit_temperature", "calibrate", "reliability"]
 
 # log(tau) search range: tau from 1/150 to 150 covers every decoder seen, far from overflow.
 _LOG_TAU_BOUNDS = (-5.0, 5.0)
@@ -40,7 +40,8 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
 def calibrate(logits: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
     """(calibrated logits (n, C) float32, record): logits / tau with tau from :func:`fit_temperature`.
 
-    The record holds ``temperature`` and the NLL (nats) and ECE (15 bins) before and after.
+    The record holds ``temperature``, the NLL (nats) and ECE (15 bins) before and after, and
+    ``ece_floor``: the ECE that sampling alone gives a calibrated model on these rows.
     """
     tau = fit_temperature(logits, labels)
     calibrated = (np.asarray(logits, np.float64) / tau).astype(np.float32)
@@ -51,5 +52,25 @@ def calibrate(logits: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, dict[
         "nll_after": nll(after, labels),
         "ece_before": expected_calibration_error(before, labels),
         "ece_after": expected_calibration_error(after, labels),
+        "ece_floor": ece_floor(after),
     }
     return calibrated, record
+
+
+def reliability(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """How well (N, C) probabilities are calibrated: ``top1``, ``mean_confidence`` (mean max
+    probability, which equals top-1 when calibrated), ``true_class_prob`` (mean probability of the
+    true class; chance 1/C), ``ece`` (15 bins), its sampling floor ``ece_floor`` and ``ece_p``, the
+    fraction of a calibrated model's ECEs on these rows that reach ``ece`` (small: miscalibrated
+    beyond what sampling explains)."""
+    probs, labels = np.asarray(probs, np.float64), np.asarray(labels)
+    ece, null = expected_calibration_error(probs, labels), calibrated_ece_draws(probs)
+    return {
+        "top1": float((probs.argmax(axis=1) == labels).mean()),
+        "mean_confidence": float(probs.max(axis=1).mean()),
+        "true_class_prob": float(probs[np.arange(len(labels)), labels].mean()),
+        "ece": ece,
+        "ece_floor": float(null.mean()),
+        # (1 + hits) / (1 + draws): a Monte-Carlo p-value is never 0.
+        "ece_p": float((1 + np.sum(null >= ece)) / (1 + len(null))),
+    }

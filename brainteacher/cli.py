@@ -393,7 +393,9 @@ def _expected_run(args: argparse.Namespace) -> dict:
 def _aggregate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--decode", nargs="+", type=_path, required=True, help="decoder metrics.json files")
     p.add_argument("--students", nargs="*", type=_path, default=[], help="student metrics.json files")
-    p.add_argument("--out", type=_path, required=True, help="folder for decoders.tsv, students.tsv, summary.tsv")
+    p.add_argument(
+        "--out", type=_path, required=True, help="folder for the four tables (decoders, calibration, students, summary)"
+    )
     _run_arg(p)
     p.add_argument(
         "--primary",

@@ -1,4 +1,4 @@
-"""The result tables' vocabulary: every column of decoders.tsv, students.tsv and summary.tsv with
+"""The result tables' vocabulary: every column of decoders.tsv, calibration.tsv, students.tsv and summary.tsv with
 its meaning and units, written once; ``aggregate`` copies it into each table's provenance sidecar.
 
 Also the values the tables use for what is absent (``NA_REP``), their number format, and the names
@@ -14,6 +14,7 @@ __all__ = [
     "DECODER_COLUMNS",
     "STUDENT_COLUMNS",
     "SUMMARY_COLUMNS",
+    "CALIBRATION_COLUMNS",
     "METRIC_DOCS",
     "AUC_DOCS",
     "REFERENCES",
@@ -65,6 +66,11 @@ _PROVENANCE_DOCS = {
     "git_revision": "source commit of the job (-dirty: uncommitted changes)",
 }
 
+_ECE_FLOOR_DOC = (
+    "ECE that sampling alone gives a perfectly calibrated model with the same calibrated "
+    "probabilities on as many images (mean over 1,000 draws), fraction 0-1: read ECE against it, not 0"
+)
+
 DECODER_DOCS: dict[str, str] = {
     "subject": "subject whose fMRI was decoded (e.g. Subject1)",
     "roi": "region of interest the voxels came from (e.g. V1, LOC)",
@@ -80,6 +86,7 @@ DECODER_DOCS: dict[str, str] = {
     ),
     "nll_calibrated": "out-of-fold NLL after calibration, nats",
     "ece_calibrated": "out-of-fold ECE after calibration (15 bins), fraction 0-1",
+    "ece_floor": _ECE_FLOOR_DOC,
     "epochs": "training epochs per fold model",
     "wall_time_s": "wall-clock time of the decode job, seconds",
     **_PROVENANCE_DOCS,
@@ -160,6 +167,24 @@ def _reference_docs(ref: str, kind: str | None) -> dict[str, str]:
     }
 
 
+CALIBRATION_DOCS: dict[str, str] = {
+    "decoder": "decoder architecture (e.g. linear, resnet1d)",
+    "roi": "region of interest",
+    "n_folders": "decoder folders pooled: subjects x splits",
+    "n_images": "out-of-fold predictions pooled (one per subject x split x training image)",
+    "top1": "out-of-fold top-1 accuracy of the pooled predictions, fraction 0-1",
+    "mean_confidence": "mean highest calibrated probability; equals top1 when calibrated",
+    "true_class_prob": "mean calibrated probability of the true category",
+    "true_class_prob_chance": "true_class_prob of uniform probabilities, 1 / n_categories",
+    "ece": "ECE of the pooled calibrated predictions (15 equal-width bins), fraction 0-1",
+    "ece_floor": _ECE_FLOOR_DOC,
+    "ece_excess": "ece - ece_floor: miscalibration beyond sampling (can be slightly negative)",
+    "ece_p": (
+        "fraction of the calibrated model's 1,000 ECEs that reach ece, (1 + hits) / 1001: small "
+        "means miscalibrated beyond sampling"
+    ),
+}
+
 SUMMARY_DOCS: dict[str, str] = {
     "teacher": (
         "teacher group: kind for a subject source (brain, ...), kind-mean for the mean "
@@ -183,4 +208,10 @@ SUMMARY_DOCS: dict[str, str] = {
 DECODER_COLUMNS = tuple(DECODER_DOCS)
 STUDENT_COLUMNS = tuple(STUDENT_DOCS)
 SUMMARY_COLUMNS = tuple(SUMMARY_DOCS)
-COLUMNS: dict[str, dict[str, str]] = {"decoders": DECODER_DOCS, "students": STUDENT_DOCS, "summary": SUMMARY_DOCS}
+CALIBRATION_COLUMNS = tuple(CALIBRATION_DOCS)
+COLUMNS: dict[str, dict[str, str]] = {
+    "decoders": DECODER_DOCS,
+    "calibration": CALIBRATION_DOCS,
+    "students": STUDENT_DOCS,
+    "summary": SUMMARY_DOCS,
+}

@@ -19,6 +19,8 @@ __all__ = [
     "true_class_nll",
     "nll",
     "expected_calibration_error",
+    "calibrated_ece_draws",
+    "ece_floor",
     "per_category_accuracy",
     "classification_summary",
     "binary_roc_auc",
@@ -118,23 +120,47 @@ def _confidence_bins(confidence: np.ndarray, n_bins: int) -> np.ndarray:
     return np.minimum(np.searchsorted(upper_edges, confidence, side="left"), n_bins - 1)
 
 
+def _calibration_error(confidence: np.ndarray, correct: np.ndarray, n_bins: int) -> np.ndarray:
+    """ECE of (..., N) correctness against (N,) confidences: sum over bins of |hits - confidence| / N.
+
+    That is sum_b (n_b / N) * |accuracy_b - mean confidence_b|; leading axes of ``correct`` are
+    independent draws (see :func:`ece_floor`)."""
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be >= 1, got {n_bins}")
+    in_bin = np.eye(n_bins)[_confidence_bins(confidence, n_bins)]  # (N, n_bins) one-hot
+    gaps = (correct - confidence) @ in_bin  # (..., n_bins) summed per bin
+    return np.abs(gaps).sum(axis=-1) / max(len(confidence), 1)  # no rows: 0, as no bins
+
+
 def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> float:
     """ECE = sum over bins b of (n_b / N) * |accuracy_b - mean confidence_b|.
 
     Confidence is the max probability of a row, correct means its argmax is the label; bins are
     equal-width (0, 1/n_bins], (1/n_bins, 2/n_bins], ..., empty bins contribute nothing.
-    0 = perfectly calibrated."""
+    0 = perfectly calibrated, but only in the limit of many rows: see :func:`ece_floor`."""
     probs, labels = _as_scores_and_labels(probs, labels)
-    if n_bins < 1:
-        raise ValueError(f"n_bins must be >= 1, got {n_bins}")
+    correct = (probs.argmax(axis=1) == labels).astype(np.float64)
+    return float(_calibration_error(probs.max(axis=1), correct, n_bins))
+
+
+def calibrated_ece_draws(probs: np.ndarray, n_bins: int = 15, n_draws: int = 1000, seed: int = 0) -> np.ndarray:
+    """(n_draws,) ECEs of a perfectly calibrated classifier with these (N, C) probabilities: in each
+    draw every row's top-1 prediction is correct with probability equal to its confidence
+    ("consistency resampling", Broecker & Smith 2007). Deterministic for a given ``seed``."""
+    probs = np.asarray(probs, np.float64)
+    if probs.ndim != 2:
+        raise ValueError(f"probs must be (N, C), got shape {probs.shape}")
     confidence = probs.max(axis=1)
-    correct = probs.argmax(axis=1) == labels
-    bins = _confidence_bins(confidence, n_bins)
-    ece = 0.0
-    for b in np.unique(bins):
-        in_bin = bins == b
-        ece += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
-    return float(ece)
+    draws = np.random.default_rng(seed).random((n_draws, len(confidence))) < confidence
+    return _calibration_error(confidence, draws.astype(np.float64), n_bins)
+
+
+def ece_floor(probs: np.ndarray, n_bins: int = 15, n_draws: int = 1000, seed: int = 0) -> float:
+    """The ECE that sampling alone gives these N rows: the mean of :func:`calibrated_ece_draws`.
+
+    With ~100 rows of a 20-way decoder this floor is about 0.08, so a measured ECE is read against
+    it, not against 0."""
+    return float(calibrated_ece_draws(probs, n_bins, n_draws, seed).mean())
 
 
 def per_category_accuracy(scores: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from brainteacher.columns import DECODER_COLUMNS, METRIC_DOCS, NA_REP, STUDENT_COLUMNS
+from brainteacher.calibration import reliability
+from brainteacher.columns import CALIBRATION_COLUMNS, DECODER_COLUMNS, METRIC_DOCS, NA_REP, STUDENT_COLUMNS
 from brainteacher.comparisons import scoring_set
 from brainteacher.errors import DataError
 from brainteacher.formats import student_dir, teacher_dir
@@ -25,7 +26,15 @@ from brainteacher.metrics import macro_pr_auc, macro_roc_auc, softmax
 from brainteacher.outputs import read_json
 from brainteacher.registry import MEAN_SOURCE, ROIS, brain_kinds, global_kinds, kind_names
 
-__all__ = ["decoder_table", "student_table", "read_table", "teacher_group", "sort_rows", "group_order"]
+__all__ = [
+    "decoder_table",
+    "calibration_table",
+    "student_table",
+    "read_table",
+    "teacher_group",
+    "sort_rows",
+    "group_order",
+]
 
 _METRICS = tuple(METRIC_DOCS)
 _DECODER_KEYS = (
@@ -43,7 +52,12 @@ _DECODER_KEYS = (
     "config_hash",
     "git_revision",
 )
-_CALIBRATION_KEYS = {"temperature": "temperature", "nll_calibrated": "nll_after", "ece_calibrated": "ece_after"}
+_CALIBRATION_KEYS = {
+    "temperature": "temperature",
+    "nll_calibrated": "nll_after",
+    "ece_calibrated": "ece_after",
+    "ece_floor": "ece_floor",  # absent from folders written before it: NA
+}
 _STUDENT_KEYS = {
     "teacher": "teacher",
     "kind": "teacher_kind",
@@ -203,6 +217,32 @@ def decoder_table(paths: Iterable[str | Path]) -> pd.DataFrame:
     table = pd.DataFrame([_decoder_row(p) for p in paths], columns=list(DECODER_COLUMNS))
     _check_unique(table, ("subject", "roi", "decoder", "split"), paths)
     return sort_rows(table, {"subject": (), "roi": ROIS, "decoder": (), "split": ()})
+
+
+def calibration_table(paths: Iterable[str | Path]) -> pd.DataFrame:
+    """One row per decoder x ROI (columns ``CALIBRATION_COLUMNS``): the calibrated out-of-fold
+    predictions of its teacher folders (the parents of ``paths``, decoder metrics.json files)
+    pooled over subjects and splits.
+
+    One folder holds ~100 images, too few to read an ECE of 0.05 (its sampling floor is ~0.08);
+    pooled, the floor falls and ``ece_floor`` says how far. Raises DataError for a folder that
+    ``teacher_dir.read`` refuses.
+    """
+    groups: dict[tuple[str, str], list[teacher_dir.TeacherDir]] = {}
+    for path in paths:
+        data = _read_metrics(Path(path), ("decoder", "roi"), "out_of_fold", teacher_dir.check)
+        groups.setdefault((data["decoder"], data["roi"]), []).append(teacher_dir.read(Path(path).parent))
+    rows = []
+    for (decoder, roi), folders in groups.items():
+        probs = softmax(np.concatenate([f.logits for f in folders]).astype(np.float64), axis=1)
+        stats = reliability(probs, np.concatenate([f.labels for f in folders]))
+        rows.append(
+            {"decoder": decoder, "roi": roi, "n_folders": len(folders), "n_images": len(probs)}
+            | stats
+            | {"true_class_prob_chance": 1.0 / probs.shape[1], "ece_excess": stats["ece"] - stats["ece_floor"]}
+        )
+    table = pd.DataFrame(rows, columns=list(CALIBRATION_COLUMNS))  # the order the docs give
+    return sort_rows(table, {"decoder": (), "roi": ROIS})
 
 
 def student_table(paths: Iterable[str | Path]) -> pd.DataFrame:

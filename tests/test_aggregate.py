@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import zlib
 from pathlib import Path
 
@@ -15,11 +16,12 @@ from brainteacher.aggregate import write_tables
 from brainteacher.cli import main
 from brainteacher.columns import COLUMNS, SUMMARY_COLUMNS
 from brainteacher.errors import DataError
+from brainteacher.metrics import ece_floor, expected_calibration_error, softmax
 from brainteacher.outputs import config_hash
 from brainteacher.plots import write_plots
 from brainteacher.stats import holm, mean_ci, sign_flip_p_value
 from brainteacher.summary import RUN_LEVEL_METRICS, positive_control_verdict, summary_table
-from brainteacher.tables import decoder_table, read_table, student_table
+from brainteacher.tables import calibration_table, decoder_table, read_table, student_table
 
 SUBJECTS = ("Subject1", "Subject2")
 ROIS = ("V1", "LOC")
@@ -146,7 +148,22 @@ def write_decoder(root: Path, subject: str, roi: str, split: str) -> Path:
     path = root / "decode" / DECODER / subject / roi / split / "metrics.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data))
+    _write_teacher_rows(path.parent, subject, roi, split)
     return path
+
+
+N_DECODED = 4 * N_CATEGORIES  # training images per hand-made decoder folder
+
+
+def _write_teacher_rows(folder: Path, subject: str, roi: str, split: str) -> None:
+    """Calibrated logits whose labels are drawn from their own probabilities, LOC sharper than V1."""
+    rng = np.random.default_rng(zlib.crc32(f"{subject}/{roi}/{split}".encode()))
+    logits = rng.standard_normal((N_DECODED, N_CATEGORIES)) * (1.0 + ROIS.index(roi))
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    labels = np.minimum((probs.cumsum(axis=1) < rng.random((N_DECODED, 1))).sum(axis=1), N_CATEGORIES - 1)
+    np.save(folder / "logits.npy", logits.astype(np.float32))
+    np.save(folder / "labels.npy", labels.astype(np.int64))
+    np.save(folder / "image_ids.npy", np.array([f"{split}_img{i}" for i in range(N_DECODED)]))
 
 
 # Slow (conftest.SLOW_FIXTURES): 48 student folders with saved predictions, paired image by image.
@@ -277,13 +294,43 @@ def test_missing_or_self_reference_gives_nan(students):
     assert no_baseline["diff_vs_baseline"].isna().all() and (no_baseline["n_units_vs_baseline"] == 0).all()
 
 
+def test_calibration_table_pools_subjects_and_splits(result_files):
+    decode, _ = result_files
+    table = calibration_table(decode)
+    assert list(table.columns) == list(COLUMNS["calibration"])
+    assert list(zip(table["decoder"], table["roi"], strict=True)) == [(DECODER, "V1"), (DECODER, "LOC")]
+    for _, row in table.iterrows():
+        folders = [p.parent for p in decode if p.parent.parent.name == row["roi"]]
+        logits = np.concatenate([np.load(f / "logits.npy") for f in folders]).astype(np.float64)
+        labels = np.concatenate([np.load(f / "labels.npy") for f in folders])
+        probs = softmax(logits, axis=1)
+        assert row["n_folders"] == len(SUBJECTS) * len(SPLITS) and row["n_images"] == len(labels)
+        assert row["ece"] == pytest.approx(expected_calibration_error(probs, labels))
+        assert row["ece_floor"] == pytest.approx(ece_floor(probs))
+        assert row["ece_excess"] == pytest.approx(row["ece"] - row["ece_floor"])
+        assert 0 < row["ece_p"] <= 1
+        assert row["true_class_prob_chance"] == pytest.approx(1 / N_CATEGORIES)
+        assert row["top1"] == pytest.approx((probs.argmax(axis=1) == labels).mean())
+    # Labels drawn from the probabilities: calibrated, so the ECE is about its floor.
+    assert (table["ece_excess"].abs() < 0.05).all()
+    loc = table[table["roi"] == "LOC"].iloc[0]
+    assert loc["mean_confidence"] > table[table["roi"] == "V1"].iloc[0]["mean_confidence"]
+
+
+def test_calibration_table_refuses_a_folder_without_logits(result_files, tmp_path):
+    decode, _ = result_files
+    folder = tmp_path / "copy"
+    shutil.copytree(decode[0].parent, folder)
+    (folder / "logits.npy").unlink()
+    with pytest.raises(DataError, match="logits.npy"):
+        calibration_table([folder / "metrics.json"])
+
+
 def test_write_tables_with_provenance_and_plots(result_files, tmp_path):
     decode, student = result_files
     written = write_tables(decode, student, tmp_path / "tables", {"experiment": "test"})
-    assert sorted(written) == sorted(
-        f"{n}{s}" for n in ("decoders", "students", "summary") for s in (".tsv", ".provenance.json")
-    )
-    for name in ("decoders", "students", "summary"):
+    assert sorted(written) == sorted(f"{n}{s}" for n in COLUMNS for s in (".tsv", ".provenance.json"))
+    for name in COLUMNS:
         table = read_table(written[f"{name}.tsv"])
         sidecar = json.loads(written[f"{name}.provenance.json"].read_text())
         assert set(sidecar["columns"]) == set(table.columns) == set(COLUMNS[name])

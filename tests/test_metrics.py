@@ -12,6 +12,7 @@ from scipy.special import log_softmax
 from brainteacher.metrics import (
     chance_topk,
     classification_summary,
+    ece_floor,
     expected_calibration_error,
     mean_normalised_rank,
     nll,
@@ -101,6 +102,44 @@ def test_ece_zero_when_perfectly_calibrated():
     probs = np.array([[0.8, 0.2]] * 10 + [[0.5, 0.5]] * 4)
     labels = np.array([0] * 8 + [1] * 2 + [0, 0, 1, 1])
     assert expected_calibration_error(probs, labels) == pytest.approx(0.0, abs=1e-12)
+
+
+def _calibrated_rows(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 20) probabilities like a quick LOC decoder's (top-1 ~0.25), labels drawn from them."""
+    rng = np.random.default_rng(seed)
+    probs = softmax(rng.standard_normal((n, 20)) * 1.2)
+    labels = (probs.cumsum(axis=1) < rng.random((n, 1))).sum(axis=1)
+    return probs, np.minimum(labels, 19)
+
+
+def test_ece_floor_is_the_ece_of_a_calibrated_model():
+    probs, _ = _calibrated_rows(120, 0)
+    # The floor is the mean ECE over label draws from the probabilities themselves: check it
+    # against independent draws of whole label vectors.
+    observed = []
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        labels = np.minimum((probs.cumsum(axis=1) < rng.random((120, 1))).sum(axis=1), 19)
+        observed.append(expected_calibration_error(probs, labels))
+    floor = ece_floor(probs)
+    assert floor == pytest.approx(np.mean(observed), rel=0.1)
+    assert 0.03 < floor < 0.2  # at ~100 rows an ECE of 0.05 is below what sampling gives
+
+
+def test_ece_floor_falls_with_rows_and_is_zero_for_certain_predictions():
+    small, large = ece_floor(_calibrated_rows(120, 1)[0]), ece_floor(_calibrated_rows(4800, 1)[0])
+    assert large < small / 3  # ~1/sqrt(n): 40x the rows, ~6x lower
+    assert ece_floor(np.eye(5)[[0, 1, 2, 3, 4, 0]]) == 0.0
+    probs = _calibrated_rows(50, 2)[0]
+    assert ece_floor(probs) == ece_floor(probs)  # deterministic
+    assert ece_floor(probs, seed=1) != ece_floor(probs)
+
+
+def test_an_overconfident_model_exceeds_its_floor():
+    probs, labels = _calibrated_rows(4800, 3)
+    sharpened = softmax(np.log(probs) * 3)
+    assert expected_calibration_error(probs, labels) < ece_floor(probs) + 0.02
+    assert expected_calibration_error(sharpened, labels) > ece_floor(sharpened) + 0.2
 
 
 def test_per_category_accuracy_nan_for_absent_classes():

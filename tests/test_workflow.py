@@ -162,13 +162,18 @@ def test_an_interrupted_run_resumes_without_redoing_finished_jobs(run):
 def test_tables_have_documented_columns_and_sane_values(run):
     folder, _ = run
     tables = {
-        name: read_table(_run_dir(folder) / "tables" / f"{name}.tsv") for name in ("decoders", "students", "summary")
+        name: read_table(_run_dir(folder) / "tables" / f"{name}.tsv")
+        for name in ("decoders", "calibration", "students", "summary")
     }
     for name, table in tables.items():
         assert list(table.columns) == list(COLUMNS[name]), name
         assert (_run_dir(folder) / "tables" / f"{name}.provenance.json").is_file()
     decoders, students, summary = tables["decoders"], tables["students"], tables["summary"]
     assert len(decoders) == 2 and set(decoders["roi"]) == {"V1", "LOC"}
+    # One subject x one split: each decoder x ROI pools one folder, so it repeats decoders.tsv's ECE.
+    calibration = tables["calibration"].set_index("roi")
+    assert calibration.loc[list(decoders["roi"]), "ece"].to_numpy() == pytest.approx(decoders["ece_calibrated"])
+    assert calibration["ece_floor"].between(0, 1).all() and (calibration["n_folders"] == 1).all()
     # 3 global teachers + brain (1 subject x 2 ROIs) + brain-mean and 2 controls (2 ROIs each), x 2 seeds
     assert len(students) == (3 + 2 + 2 + 2 + 2) * 2
     for table in (decoders, students):

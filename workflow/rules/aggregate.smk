@@ -35,6 +35,7 @@ rule provenance:
 rule aggregate:
     input:
         decode=decoded_metrics(),
+        decoded=decoded_predictions(),
         students=student_metrics(),
         predictions=student_predictions(),
         provenance=PROVENANCE,
@@ -42,6 +43,11 @@ rule aggregate:
         decoders=report(
             in_run("tables/decoders.tsv"),
             caption="../report/decoders.rst",
+            category="Tables",
+        ),
+        calibration=report(
+            in_run("tables/calibration.tsv"),
+            caption="../report/calibration.rst",
             category="Tables",
         ),
         students=report(

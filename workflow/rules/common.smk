@@ -274,6 +274,18 @@ def decoded_metrics():
     )
 
 
+def decoded_predictions():
+    """The decoders' calibrated out-of-fold logits and labels, which calibration.tsv pools."""
+    return expand(
+        in_run("decode/{decoder}/{subject}/{roi}/split{split}/{name}"),
+        decoder=config["decoders"],
+        subject=config["subjects"],
+        roi=config["rois"],
+        split=config["splits"]["use"],
+        name=TEACHER_FILES,
+    )
+
+
 def student_metrics():
     return expand(
         in_run("distill/{teacher}/split{split}/seed{seed}/metrics.json"),
@@ -283,7 +295,7 @@ def student_metrics():
     )
 
 
-TABLES = ["decoders", "students", "summary"]
+TABLES = ["decoders", "calibration", "students", "summary"]
 PLOTS = ["roi_comparison", "decoder_accuracy", "decoder_vs_gain"]
 EVALUATION_PLOTS = ["accuracy_vs_size", "confusion_matrices", "pr_curves"]
 

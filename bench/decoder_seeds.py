@@ -1,0 +1,118 @@
+"""resnet1d vs linear on the quick preset's LOC, over decoder seeds. A benchmark, not a test (~8 min).
+
+One decode job's out-of-fold top-1 rests on 120 images, so a difference of one image (0.8 pp) is
+noise. This script repeats the workflow's decode step (``decode.run_decode``, the config's decoder
+settings) for both decoders on every subject x split of the quick preset (2 x 4 folders) and
+decoder seeds 0..4 (the seed sets the inner folds, the initialisation and the batches), pairs the
+two decoders by subject x split x seed, and reports the mean paired difference with a 95%
+t-interval over the 40 pairs (folders share images, so the interval is optimistic) and the pooled
+calibration (``calibration.reliability``: ECE beside its sampling floor). Writes
+``bench/out/decoder_seeds/decoder_seeds.tsv`` (one row per job). Usage:
+
+    .venv/bin/python bench/decoder_seeds.py [--roi LOC] [--seeds 0,1,2,3,4] [--jobs 2]
+
+Each job runs with 1 torch thread, ``--jobs`` at a time; folders already written are reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+OUT = Path(__file__).resolve().parent / "out" / "decoder_seeds"
+SUBJECTS = ("Subject1", "Subject2")
+N_SPLITS = 4
+DECODERS = ("resnet1d", "linear")
+
+
+def _dataset_and_splits() -> tuple[Path, list[Path]]:
+    from brainteacher import god
+    from brainteacher.simulate import simulate
+    from brainteacher.splits import make_splits, write_split
+
+    root = OUT / "quick-seed0"
+    if not (root / "ground_truth.json").exists():
+        simulate(root, "quick", 0)
+    table = god.read_stimulus_tsv(root / god.TRAINING_TSV)
+    paths = []
+    for k, split in enumerate(make_splits(table.names, table.labels, N_SPLITS, 0)):
+        paths.append(OUT / f"split{k}.json")
+        if not paths[-1].exists():
+            write_split(paths[-1], split)
+    return root, paths
+
+
+def _decode(job: tuple[str, str, str, int, int, str, Path]) -> dict:
+    decoder, subject, roi, k, seed, root, split = job
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+    from brainteacher.configs import DecoderConfig
+    from brainteacher.decode import run_decode
+    from brainteacher.formats import teacher_dir
+
+    out = OUT / "runs" / decoder / subject / roi / f"split{k}" / f"seed{seed}"
+    metrics = teacher_dir.read_metrics(out)
+    if metrics is None:
+        metrics = run_decode(root, subject, roi, split, out, DecoderConfig(decoder=decoder, seed=seed, device="cpu"))
+    row = {"decoder": decoder, "subject": subject, "roi": roi, "split": k, "seed": seed}
+    return row | {"top1": metrics["out_of_fold"]["top1"], "wall_time_s": metrics["wall_time_s"], "folder": str(out)}
+
+
+def _pooled_calibration(table: pd.DataFrame) -> pd.DataFrame:
+    from brainteacher.calibration import reliability
+    from brainteacher.formats import teacher_dir
+    from brainteacher.metrics import softmax
+
+    rows = []
+    for (decoder, seed), group in table.groupby(["decoder", "seed"]):
+        folders = [teacher_dir.read(f) for f in group["folder"]]
+        probs = softmax(np.concatenate([f.logits for f in folders]).astype(np.float64), axis=1)
+        rows.append(
+            {"decoder": decoder, "seed": seed} | reliability(probs, np.concatenate([f.labels for f in folders]))
+        )
+    return pd.DataFrame(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--roi", default="LOC")
+    parser.add_argument("--seeds", default="0,1,2,3,4")
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args()
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    root, splits = _dataset_and_splits()
+    seeds = [int(s) for s in args.seeds.split(",")]
+    jobs = [
+        (d, s, args.roi, k, seed, root, splits[k])
+        for seed in seeds
+        for s in SUBJECTS
+        for k in range(N_SPLITS)
+        for d in DECODERS
+    ]
+    with ProcessPoolExecutor(args.jobs) as pool:
+        table = pd.DataFrame(list(pool.map(_decode, jobs)))
+    table.to_csv(OUT / "decoder_seeds.tsv", sep="\t", index=False, float_format="%.4f")
+
+    wide = table.pivot_table(index=["seed", "subject", "split"], columns="decoder", values="top1")
+    diff = wide["resnet1d"] - wide["linear"]
+    print(f"{args.roi} out-of-fold top-1, mean over {N_SPLITS} splits x {len(SUBJECTS)} subjects per seed:")
+    print(wide.groupby("seed").mean().assign(diff=diff.groupby("seed").mean()).to_string(float_format="%.4f"))
+    low, high = stats.t.interval(0.95, len(diff) - 1, loc=diff.mean(), scale=stats.sem(diff))
+    p = stats.ttest_1samp(diff, 0).pvalue
+    print(f"resnet1d - linear over {len(diff)} pairs: {diff.mean():+.4f} [{low:+.4f}, {high:+.4f}], p = {p:.2f}")
+    print("pooled calibration per seed (each over 8 folders):")
+    print(_pooled_calibration(table).to_string(index=False, float_format="%.4f"))
+    print(f"wrote {OUT / 'decoder_seeds.tsv'}")
+
+
+if __name__ == "__main__":
+    main()
