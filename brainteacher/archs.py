@@ -22,11 +22,12 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+from brainteacher import registry
 from brainteacher.resnet import _CONV, _NORM, ResNet, resnet
 
 __all__ = ["ARCHS", "TINY_CHANNELS", "TinyNet", "build_student", "measure_latency", "LATENCY_BATCHES"]
 
-ARCHS = ("resnet18", "tiny")
+ARCHS = registry.ARCHS  # named in the torch-free registry
 TINY_CHANNELS = (24, 48)  # ~12k parameters at 20 categories, the size of the edge student users cite
 LATENCY_BATCHES = (1, 64)
 

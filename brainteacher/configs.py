@@ -45,7 +45,7 @@ GLD_TERMS = ("global", "local", "relation")
 FEATURE_MAP_TERMS = ("local", "relation")  # GLD terms that need the teacher's feature maps
 INITS = ("random", "weights", "simclr")
 
-_STEMS = "brainteacher.resnet:STEMS"
+_STEMS = "brainteacher.registry:STEMS"
 _SEED_MAX = 2**32 - 1  # numpy's default_rng refuses negative seeds; torch's, seeds past 64 bits
 _WIDTH_MAX = 1024  # torchvision's ResNets use 64
 _PIXELS_MAX = 2048  # an upper bound, so a typo cannot decode every image at a gigapixel
@@ -158,7 +158,7 @@ class StudentConfig:
     arch: str = option(
         "resnet18",
         "resnet18 (the ResNet of --depth/--width/--stem) or tiny (2 conv blocks + classifier, ~12k parameters)",
-        choices="brainteacher.archs:ARCHS",
+        choices="brainteacher.registry:ARCHS",
     )
     depth: int = option(18, "ResNet depth", choices=(18, 34))
     width: int = option(16, "ResNet base width (64 = torchvision's)", low=1, high=_WIDTH_MAX)
@@ -207,7 +207,7 @@ class SimCLRConfig:
     images (2 views each), NT-Xent ``temperature``, projection to ``projection_dim``,
     ``extra_per_category`` simulated renders."""
 
-    arch: str = option("resnet18", "the student architecture", choices="brainteacher.archs:ARCHS", in_config=False)
+    arch: str = option("resnet18", "the student architecture", choices="brainteacher.registry:ARCHS", in_config=False)
     depth: int = option(18, "ResNet depth", choices=(18, 34), in_config=False)
     width: int = option(16, "ResNet base width", low=1, high=_WIDTH_MAX, in_config=False)
     stem: str = option("imagenet", "ResNet stem", choices=_STEMS, in_config=False)

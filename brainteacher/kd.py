@@ -36,7 +36,6 @@ from typing import TypeVar
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.optimize import brentq
 from scipy.special import xlogy
 
 from brainteacher.configs import FEATURE_MAP_TERMS, GLD_TERMS, LOSSES, GLDConfig
@@ -222,6 +221,9 @@ def random_targets_with_entropy(n: int, n_classes: int, target_entropy: float, r
 
     def gap(log_tau: float) -> float:
         return _mean_entropy_at(g, math.exp(log_tau)) - target_entropy
+
+    # Imported here: scipy.optimize takes ~0.6 s to import, and most students never draw random targets.
+    from scipy.optimize import brentq
 
     low, high = _LOG_TAU_RANGE
     if gap(low) >= 0 or gap(high) <= 0:

@@ -32,6 +32,8 @@ __all__ = [
     "ROI_UNIONS",
     "ROIS",
     "DECODERS",
+    "STEMS",
+    "ARCHS",
     "PRESETS",
     "MEAN_SOURCE",
     "BRAIN_MEAN",
@@ -63,6 +65,12 @@ ROIS = SINGLE_ROIS + tuple(ROI_UNIONS)
 
 # Brain decoders (their builders: brainteacher.decode.DECODERS, kept equal by a test).
 DECODERS = ("resnet1d", "linear")
+
+# ResNet stems (their geometry: brainteacher.resnet.STEMS, kept equal by a test) and student
+# architectures (brainteacher.archs builds them). Named here, torch-free, so that building the
+# command line or a config does not import torch (~2.5 s of every small job's start).
+STEMS = ("imagenet", "small", "small-s2")
+ARCHS = ("resnet18", "tiny")
 
 # Simulator presets (their sizes: brainteacher.simulate.PRESETS, kept equal by a test).
 PRESETS = ("quick", "god")

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from brainteacher.configs import TrainConfig  # defined torch-free, so the workflow can read its defaults
+from brainteacher.optim import AdamW
 
 __all__ = ["TrainConfig", "pick_device", "seed_everything", "fit", "predict_logits"]
 
@@ -79,7 +80,7 @@ def fit(
     loss of every epoch. Reports the last epoch's model (no selection on held-out data).
     """
     device = inputs.device
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     n_batches = len(_batches(len(inputs), cfg.batch_size, torch.Generator().manual_seed(0)))
     total = cfg.steps if cfg.steps is not None else cfg.epochs * n_batches
     warmup = min(cfg.warmup_epochs * n_batches, total // 5)
@@ -89,8 +90,7 @@ def fit(
     for epoch in range(n_epochs):
         losses = []
         for idx in _batches(len(inputs), cfg.batch_size, generator)[: total - step]:
-            for group in opt.param_groups:
-                group["lr"] = _lr_at(step, total, warmup, cfg)
+            opt.lr = _lr_at(step, total, warmup, cfg)
             idx = idx.to(device)
             x = inputs[idx]
             if augment is not None:
@@ -98,7 +98,7 @@ def fit(
             with _autocast(device):
                 logits = model(x)
             loss = loss_fn(logits.float(), idx)
-            opt.zero_grad(set_to_none=True)
+            opt.zero_grad()
             loss.backward()
             opt.step()
             losses.append(loss.item())

@@ -95,9 +95,11 @@ def test_the_schemas_enums_equal_the_registry():
 def test_the_packages_builders_cover_the_registry():
     decode = pytest.importorskip("brainteacher.decode")
     teachers = pytest.importorskip("brainteacher.teachers")
+    resnet = pytest.importorskip("brainteacher.resnet")
     from brainteacher import simulate
 
     assert tuple(decode.DECODERS) == registry.DECODERS
+    assert tuple(resnet.STEMS) == registry.STEMS
     assert tuple(simulate.PRESETS) == registry.PRESETS
     targets = {registry.teacher_kind(k).target for k in registry.brain_kinds()}
     assert targets == set(teachers.CONTROL_TARGETS)
@@ -108,6 +110,20 @@ def test_the_registry_imports_nothing_heavy():
     code = "import sys, brainteacher.registry; print(sorted({'torch', 'pandas', 'numpy', 'h5py'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_command_line_and_configs_build_without_torch():
+    # Every job builds the whole parser, and the workflow builds configs: importing torch there
+    # would add ~2.5 s to each small job (aggregate, plots, splits, ...).
+    code = (
+        "import sys\n"
+        "from brainteacher.cli import build_parser\n"
+        "from brainteacher.configs import DecoderConfig, StudentConfig\n"
+        "build_parser(); DecoderConfig(); StudentConfig()\n"
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
 
 
 # --- adding a control kind: one registry entry + its target function -------------------------------------
