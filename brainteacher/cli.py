@@ -233,7 +233,9 @@ def _network_args(p: argparse.ArgumentParser) -> None:
 
 
 @_command(
-    "network-teacher", "cross-fit a ResNet-34 on a split's training images and write out-of-fold logits", _network_args
+    "network-teacher",
+    "cross-fit a ResNet (18 by default) on a split's training images and write out-of-fold logits",
+    _network_args,
 )
 def _network_teacher(args: argparse.Namespace) -> None:
     from brainteacher.configs import NETWORK_SHARES, NetworkConfig, StudentConfig

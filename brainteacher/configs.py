@@ -195,7 +195,7 @@ class NetworkConfig:
     """The cross-fitted network teacher: a ResNet of ``depth`` trained like a student (the students'
     width, image size and optimiser) in ``folds`` inner folds of a split's training images."""
 
-    depth: int = option(34, "ResNet depth of the network teacher", choices=(18, 34))
+    depth: int = option(18, "ResNet depth of the network teacher", choices=(18, 34))
     folds: int = option(3, "inner folds: each image's target comes from a model that never saw it", low=2)
     seed: int = _seed("its folds and initialisation")
 

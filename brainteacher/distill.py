@@ -1,5 +1,5 @@
 """Image classifiers: the distilled student (ResNet-18 or the tiny edge CNN, ``archs``) and the
-cross-fitted ResNet-34 network teacher.
+cross-fitted ResNet network teacher.
 
 Both train through ``train.fit`` on a split's training images, decoded once into a uint8 cache,
 normalised with training-set statistics and augmented on the device (random resized crop, flip).
@@ -439,7 +439,7 @@ def run_network_teacher(
     seed: int = NetworkConfig.seed,
     image_cache: str | Path | None = None,
 ) -> dict:
-    """Cross-fit a ResNet (``cfg.depth``, 34 for the network teacher) over a split's training images
+    """Cross-fit a ResNet (``cfg.depth``: ``network.depth``, 18 by default) over a split's training images
     with ``n_folds`` stratified folds, and write its out-of-fold logits as a teacher folder (the
     same files as a decoder's: see ``formats.teacher_dir``). Test images are never used."""
     t0 = time.perf_counter()

@@ -3,7 +3,7 @@
 A teacher is named by a spec string:
 
 - ``none``: the baseline, cross-entropy on the labels only;
-- ``network``: a ResNet-34 cross-fitted on the split's training images (``network-teacher``);
+- ``network``: a ResNet (18 by default) cross-fitted on the split's training images (``network-teacher``);
 - ``oracle``: on simulated data, each training image's category posterior under the simulator's
   generative model (``ground_truth.json``, ``image_posterior``): image-specific and useful by
   construction, the positive control;
