@@ -43,11 +43,15 @@ def quick_dataset(tmp_path_factory) -> Path:
     return simulate(tmp_path_factory.mktemp("sim") / "quick", "quick", seed=0)
 
 
+def mini_preset(n_subjects: int = 1, **overrides):
+    """The quick preset shrunk to 6 categories x 8 images (3 groups, 32 px, a 4-cell grid)."""
+    return get_preset("quick", n_subjects=n_subjects, n_categories=6, n_groups=3, image_size=32, grid=4, **overrides)
+
+
 @pytest.fixture(scope="session")
 def mini_dataset(tmp_path_factory) -> Path:
     """An even smaller simulated dataset (6 categories x 8 images, 1 subject) for slower code paths."""
-    preset = get_preset("quick", n_subjects=1, n_categories=6, n_groups=3, image_size=32, grid=4)
-    return simulate(tmp_path_factory.mktemp("sim") / "mini", preset, seed=0)
+    return simulate(tmp_path_factory.mktemp("sim") / "mini", mini_preset(), seed=0)
 
 
 @dataclass

@@ -49,6 +49,11 @@ TEST_KEY = 1443537022563  # a GOD test image: the rows showing it are DataType 2
 FILES = {"Subject1.h5": (2, 1), "Subject2_a.h5": (1, 2), "Subject2_b.h5": (1, 3)}  # repeats, seed
 
 
+def _decode_argv(root: Path, out: Path) -> list[str]:
+    """The decode command on every image of Subject1's V1 (no split file)."""
+    return ["decode", "--data", str(root), "--subject", "Subject1", "--roi", "V1", "--split", "all", "--out", str(out)]
+
+
 def _subject_rows(repeats: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(n_rows,) DataType and stimulus keys: every image ``repeats`` times, shuffled, then one test row."""
     keys = np.random.default_rng(seed).permutation(np.repeat(KEYS, repeats))
@@ -422,19 +427,7 @@ def _bad_option(draw) -> Mutation:
 
     def argv(root: Path, out: Path) -> list[str]:
         base = {
-            "decode": [
-                "decode",
-                "--data",
-                str(root),
-                "--subject",
-                "Subject1",
-                "--roi",
-                "V1",
-                "--split",
-                "all",
-                "--out",
-                str(out),
-            ],
+            "decode": _decode_argv(root, out),
             "make-splits": ["make-splits", "--root", str(root), "--out", str(out)],
             "cache-images": ["cache-images", "--root", str(root), "--out", str(out), "--size", "4"],
         }[command]
@@ -516,20 +509,7 @@ def _commands(mutation: Mutation, root: Path, out_dir: Path) -> list[tuple[list[
     return [
         (["-q", "inspect-data", "--root", str(root), "--out", str(inspect_out)], inspect_out),
         (
-            [
-                "-q",
-                "decode",
-                "--data",
-                str(root),
-                "--subject",
-                "Subject1",
-                "--roi",
-                "V1",
-                "--split",
-                "all",
-                "--out",
-                str(decode_out),
-            ],
+            ["-q", *_decode_argv(root, decode_out)],
             decode_out,
         ),
     ]

@@ -18,6 +18,7 @@ import yaml
 
 from brainteacher.columns import COLUMNS
 from brainteacher.tables import read_table
+from tests.conftest import mini_preset
 
 pytestmark = pytest.mark.slow  # every test runs snakemake on a simulated dataset
 
@@ -222,16 +223,14 @@ def test_a_real_data_config_without_its_files_stops_before_touching_results(run)
 def test_a_real_layout_run_after_the_default_keeps_to_its_own_folder(run, tmp_path):
     """A GOD-layout dataset (simulated, read as real data) with another subject and ROI: its tables
     hold only those, in its own run folder, and not one file of the default run changes."""
-    from brainteacher.simulate import get_preset, simulate
+    from brainteacher.simulate import simulate
 
     folder, _ = run
     before = _snapshot(folder / "results")
     data = tmp_path / "god-copy"
     simulate(
         data,
-        get_preset(
-            "quick", n_subjects=2, n_categories=6, n_groups=3, image_size=32, grid=4, n_evaluation_per_category=2
-        ),
+        mini_preset(n_subjects=2, n_evaluation_per_category=2),
         seed=1,
     )
     real = {
@@ -345,15 +344,13 @@ def test_real_data_download_is_opt_in(tmp_path):
 
 def test_a_data_path_with_a_space_and_a_quote_runs(tmp_path):
     """Every path reaching a shell command is quoted: a dataset folder named ``god data's``."""
-    from brainteacher.simulate import get_preset, simulate
+    from brainteacher.simulate import simulate
 
     folder = _copy_workflow(tmp_path / "wf")
     data = tmp_path / "god data's"
     simulate(
         data,
-        get_preset(
-            "quick", n_subjects=1, n_categories=6, n_groups=3, image_size=32, grid=4, n_evaluation_per_category=2
-        ),
+        mini_preset(n_subjects=1, n_evaluation_per_category=2),
         seed=0,
     )
     config = {
