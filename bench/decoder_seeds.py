@@ -66,17 +66,40 @@ def _decode(job: tuple[str, str, str, int, int, str, Path]) -> dict:
     return row | {"top1": metrics["out_of_fold"]["top1"], "wall_time_s": metrics["wall_time_s"], "folder": str(out)}
 
 
-def _pooled_calibration(table: pd.DataFrame) -> pd.DataFrame:
-    from brainteacher.calibration import reliability
+def _cross_fitted(folder) -> np.ndarray:
+    """(n, C) probabilities whose temperature never saw the image's label: the images of inner fold
+    k are scaled by a temperature fitted on the other folds' raw out-of-fold logits."""
+    from brainteacher.calibration import fit_temperature
     from brainteacher.formats import teacher_dir
     from brainteacher.metrics import softmax
+
+    raw = np.load(Path(folder) / teacher_dir.RAW_LOGITS).astype(np.float64)
+    labels, folds = (np.load(Path(folder) / name) for name in (teacher_dir.LABELS, teacher_dir.FOLDS))
+    probs = np.zeros_like(raw)
+    for k in np.unique(folds):
+        rest = folds != k
+        probs[~rest] = softmax(raw[~rest] / fit_temperature(raw[rest], labels[rest]), axis=1)
+    return probs
+
+
+def _pooled_calibration(table: pd.DataFrame) -> pd.DataFrame:
+    """Per decoder x seed, over its folders: ``calibration.reliability`` of the workflow's calibrated
+    logits (temperature fitted on the folder's own images), and the ECE when the temperature is
+    cross-fitted over the inner folds (``ece_cross_fitted``: what the in-sample fit may flatter)."""
+    from brainteacher.calibration import reliability
+    from brainteacher.formats import teacher_dir
+    from brainteacher.metrics import expected_calibration_error, softmax
 
     rows = []
     for (decoder, seed), group in table.groupby(["decoder", "seed"]):
         folders = [teacher_dir.read(f) for f in group["folder"]]
         probs = softmax(np.concatenate([f.logits for f in folders]).astype(np.float64), axis=1)
+        labels = np.concatenate([f.labels for f in folders])
+        crossed = np.concatenate([_cross_fitted(f) for f in group["folder"]])
         rows.append(
-            {"decoder": decoder, "seed": seed} | reliability(probs, np.concatenate([f.labels for f in folders]))
+            {"decoder": decoder, "seed": seed}
+            | reliability(probs, labels)
+            | {"ece_cross_fitted": expected_calibration_error(crossed, labels)}
         )
     return pd.DataFrame(rows)
 

@@ -82,9 +82,11 @@ DECODER_DOCS: dict[str, str] = {
     "n_voxels": "voxels kept after voxel selection",
     "n_folds": "cross-fitting folds (each image scored by a fold model that never saw it)",
     "temperature": (
-        "calibration temperature fitted on the out-of-fold logits of the split's training images (no test image)"
+        "calibration temperature, fitted by the Brier score on the out-of-fold logits of the split's training"
+        " images (no test image)"
     ),
     "nll_calibrated": "out-of-fold NLL after calibration, nats",
+    "brier_calibrated": "out-of-fold Brier score after calibration (0 to 2; chance 1 - 1/C)",
     "ece_calibrated": "out-of-fold ECE after calibration (15 bins), fraction 0-1",
     "ece_floor": _ECE_FLOOR_DOC,
     "epochs": "training epochs per fold model",

@@ -247,10 +247,12 @@ def run_decode(
         top1["mean_normalised_rank"],
     )
     log.info(
-        "calibration: temperature %.3f, NLL %.3f -> %.3f, ECE %.3f -> %.3f",
+        "calibration: temperature %.3f, NLL %.3f -> %.3f, Brier %.3f -> %.3f, ECE %.3f -> %.3f",
         cal["temperature"],
         cal["nll_before"],
         cal["nll_after"],
+        cal["brier_before"],
+        cal["brier_after"],
         cal["ece_before"],
         cal["ece_after"],
     )

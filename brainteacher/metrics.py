@@ -18,6 +18,7 @@ __all__ = [
     "mean_normalised_rank",
     "true_class_nll",
     "nll",
+    "brier_score",
     "expected_calibration_error",
     "calibrated_ece_draws",
     "ece_floor",
@@ -111,6 +112,17 @@ def nll(probs: np.ndarray, labels: np.ndarray, eps: float = 1e-12) -> float:
     """Mean negative log-likelihood of the true class (:func:`true_class_nll`), in nats.
     Chance (uniform probabilities): log C."""
     return float(true_class_nll(probs, labels, eps).mean())
+
+
+def brier_score(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Mean over rows of sum_c (p_c - [c == label])^2 (Brier 1950), in [0, 2]; 0 = certain and right.
+
+    A proper score like NLL, but bounded: one row whose true class got a tiny probability costs at
+    most 2, not -log p. Chance (uniform probabilities): 1 - 1/C."""
+    probs, labels = _as_scores_and_labels(probs, labels)
+    residual = probs.copy()  # the helper may return the caller's array
+    residual[np.arange(len(labels)), labels] -= 1.0
+    return float((residual**2).sum(axis=1).mean())
 
 
 def _confidence_bins(confidence: np.ndarray, n_bins: int) -> np.ndarray:

@@ -55,6 +55,7 @@ _DECODER_KEYS = (
 _CALIBRATION_KEYS = {
     "temperature": "temperature",
     "nll_calibrated": "nll_after",
+    "brier_calibrated": "brier_after",  # absent from folders written before it: NA
     "ece_calibrated": "ece_after",
     "ece_floor": "ece_floor",  # absent from folders written before it: NA
 }

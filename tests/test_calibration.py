@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from brainteacher.calibration import calibrate, fit_temperature, reliability
+from brainteacher.calibration import OBJECTIVES, calibrate, fit_temperature, reliability
 from brainteacher.metrics import ece_floor, expected_calibration_error, softmax
 
 
@@ -18,10 +18,27 @@ def _tempered(n: int, tau: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray
     return logits, labels
 
 
+@pytest.mark.parametrize("objective", OBJECTIVES)
 @pytest.mark.parametrize("tau", [0.5, 2.0])
-def test_fit_temperature_recovers_the_generating_temperature(tau):
+def test_fit_temperature_recovers_the_generating_temperature(tau, objective):
     logits, labels = _tempered(4000, tau)
-    assert fit_temperature(logits, labels) == pytest.approx(tau, rel=0.1)
+    assert fit_temperature(logits, labels, objective) == pytest.approx(tau, rel=0.1)
+
+
+@pytest.mark.parametrize("objective", OBJECTIVES)
+def test_fit_temperature_minimises_its_objective(objective):
+    # A shifted, noisy model: its best temperature is not known in closed form.
+    logits, labels = _tempered(500, 1.0, seed=3)
+    logits = logits + np.random.default_rng(4).standard_normal(logits.shape) * 2
+    tau, score = fit_temperature(logits, labels, objective), OBJECTIVES[objective]
+    best = score(softmax(logits / tau, axis=1), labels)
+    for other in (tau * 0.95, tau * 1.05, fit_temperature(logits, labels, *(set(OBJECTIVES) - {objective}))):
+        assert best <= score(softmax(logits / other, axis=1), labels) + 1e-12
+
+
+def test_fit_temperature_names_an_unknown_objective():
+    with pytest.raises(ValueError, match="unknown objective 'ece'.*brier, nll"):
+        fit_temperature(np.zeros((2, 3)), np.array([0, 1]), "ece")
 
 
 def test_calibrate_keeps_top1_lowers_nll_and_records_the_ece_floor():
@@ -29,6 +46,7 @@ def test_calibrate_keeps_top1_lowers_nll_and_records_the_ece_floor():
     calibrated, record = calibrate(logits, labels)
     np.testing.assert_array_equal(calibrated.argmax(axis=1), logits.argmax(axis=1))
     assert record["nll_after"] < record["nll_before"] and record["ece_after"] < record["ece_before"]
+    assert record["brier_after"] < record["brier_before"]
     after = softmax(calibrated.astype(np.float64), axis=1)
     assert record["ece_after"] == pytest.approx(expected_calibration_error(after, labels))
     assert record["ece_floor"] == pytest.approx(ece_floor(after))

@@ -10,6 +10,7 @@ import pytest
 from scipy.special import log_softmax
 
 from brainteacher.metrics import (
+    brier_score,
     chance_topk,
     classification_summary,
     ece_floor,
@@ -65,6 +66,18 @@ def test_nll_against_log_softmax():
     assert nll(softmax(logits), labels) == pytest.approx(want, rel=1e-12)
     assert nll(np.array([[0.5, 0.5]]), np.array([0])) == pytest.approx(math.log(2))
     assert nll(np.array([[1.0, 0.0]]), np.array([1]), eps=1e-12) == pytest.approx(-math.log(1e-12))
+
+
+def test_brier_score_by_hand_and_its_bounds():
+    probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.6, 0.3]])
+    # row 1: 0.3^2 + 0.2^2 + 0.1^2 = 0.14; row 2 (true class 2): 0.1^2 + 0.6^2 + 0.7^2 = 0.86
+    assert brier_score(probs, np.array([0, 2])) == pytest.approx((0.14 + 0.86) / 2)
+    assert brier_score(np.eye(4), np.arange(4)) == 0.0
+    assert brier_score(np.eye(4), np.array([1, 2, 3, 0])) == pytest.approx(2.0)
+    assert brier_score(np.full((3, 5), 0.2), np.array([0, 1, 4])) == pytest.approx(1 - 1 / 5)
+    before = probs.copy()
+    brier_score(probs, np.array([0, 2]))
+    np.testing.assert_array_equal(probs, before)  # the caller's array is not touched
 
 
 def test_softmax_stable_for_large_logits():
