@@ -47,6 +47,7 @@ def test_calibrate_keeps_top1_lowers_nll_and_records_the_ece_floor():
     np.testing.assert_array_equal(calibrated.argmax(axis=1), logits.argmax(axis=1))
     assert record["nll_after"] < record["nll_before"] and record["ece_after"] < record["ece_before"]
     assert record["brier_after"] < record["brier_before"]
+    assert record["temperature"] == pytest.approx(fit_temperature(logits, labels, "brier"), rel=1e-5)
     after = softmax(calibrated.astype(np.float64), axis=1)
     assert record["ece_after"] == pytest.approx(expected_calibration_error(after, labels))
     assert record["ece_floor"] == pytest.approx(ece_floor(after))
