@@ -6,7 +6,7 @@ settings) for both decoders on every subject x split of the quick preset (2 x 4 
 decoder seeds 0..4 (the seed sets the inner folds, the initialisation and the batches), pairs the
 two decoders by subject x split x seed, and reports the mean paired difference with a 95%
 t-interval over the 40 pairs (folders share images, so the interval is optimistic) and the pooled
-calibration (``calibration.reliability``: ECE beside its sampling floor). Writes
+calibration (the workflow's ``calibration.tsv`` row: ECE beside its sampling floor). Writes
 ``bench/out/decoder_seeds/decoder_seeds.tsv`` (one row per job). Usage:
 
     .venv/bin/python bench/decoder_seeds.py [--roi LOC] [--seeds 0,1,2,3,4] [--jobs 2]
@@ -83,22 +83,22 @@ def _cross_fitted(folder) -> np.ndarray:
 
 
 def _pooled_calibration(table: pd.DataFrame) -> pd.DataFrame:
-    """Per decoder x seed, over its folders: ``calibration.reliability`` of the workflow's calibrated
-    logits (temperature fitted on the folder's own images), and the ECE when the temperature is
-    cross-fitted over the inner folds (``ece_cross_fitted``: what the in-sample fit may flatter)."""
-    from brainteacher.calibration import reliability
+    """Per decoder x seed, over its folders: the workflow's ``calibration.tsv`` row
+    (``tables.calibration_table``: temperature fitted on each folder's own images), and the ECE
+    when the temperature is cross-fitted over the inner folds (``ece_cross_fitted``: what the
+    in-sample fit may flatter)."""
     from brainteacher.formats import teacher_dir
-    from brainteacher.metrics import expected_calibration_error, softmax
+    from brainteacher.metrics import expected_calibration_error
+    from brainteacher.tables import calibration_table
 
     rows = []
     for (decoder, seed), group in table.groupby(["decoder", "seed"]):
-        folders = [teacher_dir.read(f) for f in group["folder"]]
-        probs = softmax(np.concatenate([f.logits for f in folders]).astype(np.float64), axis=1)
-        labels = np.concatenate([f.labels for f in folders])
+        pooled = calibration_table([Path(f) / teacher_dir.METRICS for f in group["folder"]])
+        labels = np.concatenate([np.load(Path(f) / teacher_dir.LABELS) for f in group["folder"]])
         crossed = np.concatenate([_cross_fitted(f) for f in group["folder"]])
         rows.append(
             {"decoder": decoder, "seed": seed}
-            | reliability(probs, labels)
+            | pooled.iloc[0].drop(["decoder", "roi", "n_folders"]).to_dict()
             | {"ece_cross_fitted": expected_calibration_error(crossed, labels)}
         )
     return pd.DataFrame(rows)
