@@ -34,8 +34,8 @@ rule provenance:
 
 rule aggregate:
     input:
-        decode=decoded_metrics(),
-        decoded=decoded_predictions(),
+        decode=decoded(["metrics.json"]),
+        decoded=decoded(TEACHER_FILES),
         students=student_metrics(),
         predictions=student_predictions(),
         provenance=PROVENANCE,

@@ -264,25 +264,16 @@ def student_predictions():
     )
 
 
-def decoded_metrics():
-    return expand(
-        in_run("decode/{decoder}/{subject}/{roi}/split{split}/metrics.json"),
-        decoder=config["decoders"],
-        subject=config["subjects"],
-        roi=config["rois"],
-        split=config["splits"]["use"],
-    )
-
-
-def decoded_predictions():
-    """The decoders' calibrated out-of-fold logits and labels, which calibration.tsv pools."""
+def decoded(names):
+    """Files ``names`` of every decode folder of this run (e.g. metrics.json, or the
+    calibrated out-of-fold logits and labels that calibration.tsv pools)."""
     return expand(
         in_run("decode/{decoder}/{subject}/{roi}/split{split}/{name}"),
         decoder=config["decoders"],
         subject=config["subjects"],
         roi=config["rois"],
         split=config["splits"]["use"],
-        name=TEACHER_FILES,
+        name=names,
     )
 
 
