@@ -5,7 +5,9 @@ noise. This script repeats the workflow's decode step (``decode.run_decode``, th
 settings) for both decoders on every subject x split of the quick preset (2 x 4 folders) and
 decoder seeds 0..4 (the seed sets the inner folds, the initialisation and the batches), pairs the
 two decoders by subject x split x seed, and reports the mean paired difference with a 95%
-t-interval over the 40 pairs (folders share images, so the interval is optimistic) and the pooled
+t-interval over the 40 pairs (folders share images, so the interval is optimistic), a
+non-inferiority test (one-sided, margin ``--margin``, 1 pp by default as at GOD scale) over the pairs
+and over the 8 subject x split folders, and the pooled
 calibration (the workflow's ``calibration.tsv`` row: ECE beside its sampling floor). Writes
 ``bench/out/decoder_seeds/decoder_seeds.tsv`` (one row per job). Usage:
 
@@ -104,11 +106,27 @@ def _pooled_calibration(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _print_non_inferiority(diff: pd.Series, margin: float) -> None:
+    """Is resnet1d at least as good as linear up to ``margin``? Over the pairs, and over the 8
+    subject x split folders (seeds averaged: seeds of one folder share its images, so the folders
+    are the more honest units)."""
+    from brainteacher.stats import non_inferiority
+
+    for units, values in (("pairs", diff), ("subject x split folders", diff.groupby(["subject", "split"]).mean())):
+        r = non_inferiority(values.to_numpy(), margin)
+        verdict = "non-inferior" if r["non_inferior"] else "not shown non-inferior"
+        print(
+            f"non-inferiority at a {100 * margin:.1f} pp margin over {r['n']} {units}: one-sided 95% lower "
+            f"bound {r['lower']:+.4f}, p = {r['p_value']:.3g} ({verdict})"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--roi", default="LOC")
     parser.add_argument("--seeds", default="0,1,2,3,4")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--margin", type=float, default=0.01, help="non-inferiority margin (0.01 = 1 pp, GOD scale's)")
     args = parser.parse_args()
 
     OUT.mkdir(parents=True, exist_ok=True)
@@ -132,6 +150,7 @@ def main() -> None:
     low, high = stats.t.interval(0.95, len(diff) - 1, loc=diff.mean(), scale=stats.sem(diff))
     p = stats.ttest_1samp(diff, 0).pvalue
     print(f"resnet1d - linear over {len(diff)} pairs: {diff.mean():+.4f} [{low:+.4f}, {high:+.4f}], p = {p:.2f}")
+    _print_non_inferiority(diff, args.margin)
     print("pooled calibration per seed (each over 8 folders):")
     print(_pooled_calibration(table).to_string(index=False, float_format="%.4f"))
     print(f"wrote {OUT / 'decoder_seeds.tsv'}")

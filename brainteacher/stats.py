@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 from scipy import stats
 
-__all__ = ["mean_ci", "paired_difference", "holm", "sign_flip_p_value", "category_paired_test"]
+__all__ = ["mean_ci", "paired_difference", "non_inferiority", "holm", "sign_flip_p_value", "category_paired_test"]
 
 
 def _finite_1d(values: np.ndarray) -> np.ndarray:
@@ -87,6 +87,41 @@ def paired_difference(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> dict
         "p_value": _paired_t_p_value(diffs),
         "n": int(len(diffs)),
         "test": "paired t",
+    }
+
+
+def non_inferiority(diffs: np.ndarray, margin: float, level: float = 0.95) -> dict[str, float | int | bool]:
+    """One-sided t-test that a new method is not worse than a reference by ``margin`` or more.
+
+    Args:
+        diffs: (n,) new minus reference, one per independent unit (NaNs dropped), in the units of
+            ``margin`` (e.g. top-1 as a fraction, margin 0.01 = 1 pp).
+        margin: the largest loss still counted as "as good" (>= 0).
+
+    H0: mean(diffs) <= -margin, against H1: mean(diffs) > -margin. Returns ``mean_diff``,
+    ``lower`` (the one-sided ``level`` lower confidence bound: ``mean - t_{level, n-1} * sd / sqrt(n)``),
+    ``p_value`` (equal to ``scipy.stats.ttest_1samp(diffs, -margin, alternative="greater")``),
+    ``n``, ``margin`` and ``non_inferior`` (lower > -margin). n < 2 or no spread gives a NaN
+    bound and p, and ``non_inferior`` False: nothing is concluded from no evidence of spread.
+    """
+    _check_level(level)
+    if margin < 0:
+        raise ValueError(f"margin must be >= 0, got {margin}")
+    x = _finite_1d(diffs)
+    n = len(x)
+    mean = float(x.mean()) if n else math.nan
+    lower = p = math.nan
+    if n >= 2 and x.std(ddof=1) > 0:
+        se = float(x.std(ddof=1) / math.sqrt(n))
+        lower = mean - float(stats.t.ppf(level, n - 1)) * se
+        p = float(stats.t.sf((mean + margin) / se, n - 1))
+    return {
+        "mean_diff": mean,
+        "lower": lower,
+        "p_value": p,
+        "n": n,
+        "margin": margin,
+        "non_inferior": bool(lower > -margin),
     }
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from brainteacher.stats import holm, mean_ci, paired_difference
+from brainteacher.stats import holm, mean_ci, non_inferiority, paired_difference
 
 
 def test_mean_ci_matches_scipy_t_interval():
@@ -50,6 +50,36 @@ def test_paired_difference_degenerate_cases_without_warnings():
     assert math.isnan(shifted["p_value"]) and shifted["ci_low"] == shifted["ci_high"] == 1.0
     assert math.isnan(single["p_value"]) and single["n"] == 1 and single["mean_diff"] == 0.5
     assert empty["n"] == 0 and math.isnan(empty["mean_diff"])
+
+
+def test_non_inferiority_matches_one_sided_scipy_test():
+    diffs = np.random.default_rng(3).normal(-0.002, 0.01, 40)
+    out = non_inferiority(diffs, margin=0.01)
+    ref = stats.ttest_1samp(diffs, -0.01, alternative="greater")
+    assert out["p_value"] == pytest.approx(ref.pvalue)
+    # The one-sided 95% lower bound is the two-sided 90% interval's lower end.
+    assert out["lower"] == pytest.approx(mean_ci(diffs, 0.90)[1])
+    assert out["n"] == 40 and out["mean_diff"] == pytest.approx(diffs.mean())
+
+
+def test_non_inferiority_verdict_follows_the_bound_and_margin():
+    diffs = np.array([-0.012, 0.006, -0.004, 0.004, -0.009, 0.003])
+    assert non_inferiority(diffs, margin=0.01)["non_inferior"]
+    # The same data cannot rule out a loss of 0.5 pp: the bound sits below -0.005.
+    tight = non_inferiority(diffs, margin=0.005)
+    assert -0.01 < tight["lower"] < -0.005
+    assert not tight["non_inferior"] and tight["p_value"] > 0.05
+    # A clear loss larger than the margin is refused, with a p near 1.
+    worse = non_inferiority(diffs - 0.02, margin=0.01)
+    assert not worse["non_inferior"] and worse["p_value"] > 0.99
+
+
+def test_non_inferiority_concludes_nothing_without_spread_and_checks_margin():
+    for diffs in ([0.01], [0.0, 0.0, 0.0], []):
+        out = non_inferiority(np.array(diffs), margin=0.01)
+        assert not out["non_inferior"] and math.isnan(out["p_value"])
+    with pytest.raises(ValueError, match="margin"):
+        non_inferiority(np.zeros(3), margin=-0.01)
 
 
 def test_paired_difference_drops_pairs_with_nan():
