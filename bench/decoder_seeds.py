@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 OUT = Path(__file__).resolve().parent / "out" / "decoder_seeds"
 SUBJECTS = ("Subject1", "Subject2")
@@ -68,9 +67,9 @@ def _decode(job: tuple[str, str, str, int, int, str, Path]) -> dict:
     return row | {"top1": metrics["out_of_fold"]["top1"], "wall_time_s": metrics["wall_time_s"], "folder": str(out)}
 
 
-def _cross_fitted(folder) -> np.ndarray:
-    """(n, C) probabilities whose temperature never saw the image's label: the images of inner fold
-    k are scaled by a temperature fitted on the other folds' raw out-of-fold logits."""
+def _cross_fitted(folder) -> tuple[np.ndarray, np.ndarray]:
+    """(n, C) probabilities whose temperature never saw the image's label, and the (n,) labels: the
+    images of inner fold k are scaled by a temperature fitted on the other folds' raw out-of-fold logits."""
     from brainteacher.calibration import fit_temperature
     from brainteacher.formats import teacher_dir
     from brainteacher.metrics import softmax
@@ -81,7 +80,7 @@ def _cross_fitted(folder) -> np.ndarray:
     for k in np.unique(folds):
         rest = folds != k
         probs[~rest] = softmax(raw[~rest] / fit_temperature(raw[rest], labels[rest]), axis=1)
-    return probs
+    return probs, labels
 
 
 def _pooled_calibration(table: pd.DataFrame) -> pd.DataFrame:
@@ -96,8 +95,7 @@ def _pooled_calibration(table: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (decoder, seed), group in table.groupby(["decoder", "seed"]):
         pooled = calibration_table([Path(f) / teacher_dir.METRICS for f in group["folder"]])
-        labels = np.concatenate([np.load(Path(f) / teacher_dir.LABELS) for f in group["folder"]])
-        crossed = np.concatenate([_cross_fitted(f) for f in group["folder"]])
+        crossed, labels = (np.concatenate(parts) for parts in zip(*map(_cross_fitted, group["folder"])))
         rows.append(
             {"decoder": decoder, "seed": seed}
             | pooled.iloc[0].drop(["decoder", "roi", "n_folders"]).to_dict()
@@ -122,6 +120,8 @@ def _print_non_inferiority(diff: pd.Series, margin: float) -> None:
 
 
 def main() -> None:
+    from brainteacher.stats import paired_difference
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--roi", default="LOC")
     parser.add_argument("--seeds", default="0,1,2,3,4")
@@ -147,9 +147,11 @@ def main() -> None:
     diff = wide["resnet1d"] - wide["linear"]
     print(f"{args.roi} out-of-fold top-1, mean over {N_SPLITS} splits x {len(SUBJECTS)} subjects per seed:")
     print(wide.groupby("seed").mean().assign(diff=diff.groupby("seed").mean()).to_string(float_format="%.4f"))
-    low, high = stats.t.interval(0.95, len(diff) - 1, loc=diff.mean(), scale=stats.sem(diff))
-    p = stats.ttest_1samp(diff, 0).pvalue
-    print(f"resnet1d - linear over {len(diff)} pairs: {diff.mean():+.4f} [{low:+.4f}, {high:+.4f}], p = {p:.2f}")
+    d = paired_difference(wide["resnet1d"], wide["linear"])
+    print(
+        f"resnet1d - linear over {d['n']} pairs: {d['mean_diff']:+.4f} [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}], "
+        f"p = {d['p_value']:.2f}"
+    )
     _print_non_inferiority(diff, args.margin)
     print("pooled calibration per seed (each over 8 folders):")
     print(_pooled_calibration(table).to_string(index=False, float_format="%.4f"))

@@ -112,9 +112,9 @@ def non_inferiority(diffs: np.ndarray, margin: float, level: float = 0.95) -> di
     mean = float(x.mean()) if n else math.nan
     lower = p = math.nan
     if n >= 2 and x.std(ddof=1) > 0:
-        se = float(x.std(ddof=1) / math.sqrt(n))
-        lower = mean - float(stats.t.ppf(level, n - 1)) * se
-        p = float(stats.t.sf((mean + margin) / se, n - 1))
+        # The one-sided bound at `level` is the lower end of the two-sided interval at 2 * level - 1.
+        lower = mean_ci(x, 2 * level - 1)[1]
+        p = float(stats.t.sf((mean + margin) / (x.std(ddof=1) / math.sqrt(n)), n - 1))
     return {
         "mean_diff": mean,
         "lower": lower,
