@@ -8,7 +8,8 @@ two decoders by subject x split x seed, and reports the mean paired difference w
 t-interval over the 40 pairs (folders share images, so the interval is optimistic), a
 non-inferiority test (one-sided, margin ``--margin``, 1 pp by default as at GOD scale) over the pairs
 and over the 8 subject x split folders, and the pooled
-calibration (the workflow's ``calibration.tsv`` row: ECE beside its sampling floor). Writes
+calibration (the workflow's ``calibration.tsv`` row: ECE beside its sampling floor), and resnet1d's
+mean residual-head weight with the gap it would have at weight 1 (the same models). Writes
 ``bench/out/decoder_seeds/decoder_seeds.tsv`` (one row per job). Usage:
 
     .venv/bin/python bench/decoder_seeds.py [--roi LOC] [--seeds 0,1,2,3,4] [--jobs 2]
@@ -64,7 +65,15 @@ def _decode(job: tuple[str, str, str, int, int, str, Path]) -> dict:
     if metrics is None:
         metrics = run_decode(root, subject, roi, split, out, DecoderConfig(decoder=decoder, seed=seed, device="cpu"))
     row = {"decoder": decoder, "subject": subject, "roi": roi, "split": k, "seed": seed}
-    return row | {"top1": metrics["out_of_fold"]["top1"], "wall_time_s": metrics["wall_time_s"], "folder": str(out)}
+    head = metrics.get("residual_head", {})
+    return row | {
+        "top1": metrics["out_of_fold"]["top1"],
+        # resnet1d: the residual head's mean cross-fitted weight, and the top-1 at weight 1
+        "head_weight": np.mean(head["weights"]) if head else np.nan,
+        "top1_weight_one": head.get("top1_weight_one", np.nan),
+        "wall_time_s": metrics["wall_time_s"],
+        "folder": str(out),
+    }
 
 
 def _cross_fitted(folder) -> tuple[np.ndarray, np.ndarray]:
@@ -153,6 +162,12 @@ def main() -> None:
         f"p = {d['p_value']:.2f}"
     )
     _print_non_inferiority(diff, args.margin)
+    resnet = table[table.decoder == "resnet1d"].set_index(["seed", "subject", "split"])
+    one = paired_difference(resnet["top1_weight_one"], wide["linear"].loc[resnet.index])
+    print(
+        f"resnet1d's residual head: mean cross-fitted weight {resnet['head_weight'].mean():.3f}; at weight 1 "
+        f"resnet1d - linear {one['mean_diff']:+.4f} [{one['ci_low']:+.4f}, {one['ci_high']:+.4f}]"
+    )
     print("pooled calibration per seed (each over 8 folders):")
     print(_pooled_calibration(table).to_string(index=False, float_format="%.4f"))
     print(f"wrote {OUT / 'decoder_seeds.tsv'}")

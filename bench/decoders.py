@@ -6,6 +6,7 @@ decode step (``decode.run_decode``, 5 inner folds) for each decoder and reports:
 
 - out-of-fold top-1 and top-5 over the split's training images (chance 1/150);
 - NLL and ECE after the per-folder temperature calibration;
+- resnet1d's residual-head weight (``decode.cross_fitted_head_weights``, mean over the inner folds);
 - wall time of the whole decode job (all inner folds), the device and the torch thread count;
 - the Spearman correlation of each decoder's ROI ranking with the simulator's planted order.
 
@@ -84,6 +85,8 @@ def _row(name: str, metrics: dict, wall: float) -> dict:
         "nll_calibrated": cal["nll_after"],
         "ece_calibrated": cal["ece_after"],
         "temperature": cal["temperature"],
+        # resnet1d: the residual head's cross-fitted weight, mean over the inner folds
+        "head_weight": sum(head["weights"]) / len(head["weights"]) if (head := metrics.get("residual_head")) else None,
         "n_images": metrics["n_images"],
         "n_voxels": metrics["n_voxels"],
         "wall_s": round(wall, 1),

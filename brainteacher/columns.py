@@ -81,6 +81,10 @@ DECODER_DOCS: dict[str, str] = {
     "n_categories": "number of categories",
     "n_voxels": "voxels kept after voxel selection",
     "n_folds": "cross-fitting folds (each image scored by a fold model that never saw it)",
+    "head_weight": (
+        "resnet1d: mean over the folds of the residual head's cross-fitted weight (0 = the linear read-out"
+        " alone, 1 = the head as trained); NA for the linear decoder and with head_weight one"
+    ),
     "temperature": (
         "calibration temperature, fitted by the Brier score on the out-of-fold logits of the split's training"
         " images (no test image)"

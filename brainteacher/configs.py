@@ -33,6 +33,7 @@ __all__ = [
     "GLD_TERMS",
     "FEATURE_MAP_TERMS",
     "INITS",
+    "HEAD_WEIGHTS",
     "SECTIONS",
     "WORKFLOW_KEYS",
     "COMMANDS",
@@ -44,6 +45,9 @@ LOSSES = ("hinton", "gld")
 GLD_TERMS = ("global", "local", "relation")
 FEATURE_MAP_TERMS = ("local", "relation")  # GLD terms that need the teacher's feature maps
 INITS = ("random", "weights", "simclr")
+# How much of the 1D ResNet's residual head enters its logits: chosen per inner fold on the other
+# folds' out-of-fold logits (``decode.cross_fitted_head_weights``), or all of it (the ablation).
+HEAD_WEIGHTS = ("cross-fitted", "one")
 
 _STEMS = "brainteacher.registry:STEMS"
 _SEED_MAX = 2**32 - 1  # numpy's default_rng refuses negative seeds; torch's, seeds past 64 bits
@@ -84,7 +88,8 @@ class DecoderConfig:
     ``input_noise`` is the SD of Gaussian noise added to the z-scored voxels of every training batch
     (an augmentation: without it the 1D ResNet memorises ~100 trials). ``voxel_order`` (a key of
     ``voxelorder.VOXEL_ORDERS``) sets the 1D axis; ``stem`` and ``linear_shortcut`` shape the
-    1D ResNet (the ablation switches; the linear decoder ignores them). ``keep_repeats`` trains on
+    1D ResNet (the ablation switches; the linear decoder ignores them), and ``head_weight`` (a key
+    of ``HEAD_WEIGHTS``) how much of its residual head enters the logits. ``keep_repeats`` trains on
     every presentation of an image instead of their average."""
 
     decoder: str = option("resnet1d", "the decoder", choices="brainteacher.registry:DECODERS", in_config=False)
@@ -102,13 +107,18 @@ class DecoderConfig:
     )
     stem: str = option("imagenet", "resnet1d stem (how much the first layers downsample)", choices=_STEMS)
     linear_shortcut: bool = option(True, "resnet1d: add a linear read-out of every voxel to the residual stages")
+    head_weight: str = option(
+        "cross-fitted",
+        "resnet1d with a shortcut: the residual head's weight, cross-fitted per inner fold on the other folds, or one",
+        choices=HEAD_WEIGHTS,
+    )
     keep_repeats: bool = option(False, "train on every presentation instead of averaging an image's repeats")
     seed: int = _seed("seed of inner folds, initialisation and batches")
     device: str = option("auto", "auto (CUDA if available), cpu or cuda[:N]", kind="device")
     train: TrainConfig = option(default_factory=TrainConfig, expose=_TRAIN_BY_EPOCHS)
 
     def __post_init__(self) -> None:
-        check_choices(self, "decoder", "voxel_order", "stem")
+        check_choices(self, "decoder", "voxel_order", "stem", "head_weight")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +20,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from brainteacher import god
+from brainteacher.calibration import fit_temperature
 from brainteacher.configs import DecoderConfig
 from brainteacher.formats import teacher_dir
-from brainteacher.metrics import classification_summary
+from brainteacher.metrics import classification_summary, nll, softmax
 from brainteacher.outputs import provenance
 from brainteacher.preprocess import fit_preprocessor
 from brainteacher.resnet import resnet18
@@ -30,12 +31,24 @@ from brainteacher.splits import read_split, stratified_folds
 from brainteacher.train import fit, pick_device, predict_logits, seed_everything
 from brainteacher.voxelorder import voxel_order
 
-__all__ = ["DECODERS", "DecoderConfig", "build_decoder", "out_of_fold_logits", "run_decode", "default_n_voxels"]
+__all__ = [
+    "DECODERS",
+    "DecoderConfig",
+    "OutOfFold",
+    "build_decoder",
+    "cross_fitted_head_weights",
+    "out_of_fold_logits",
+    "run_decode",
+    "default_n_voxels",
+]
 
 log = logging.getLogger("brainteacher.decode")
 
 # GOD's analyses keep 500 voxels of a single ROI and 1000 of the unions.
 _GOD_N_VOXELS = {**{r: 500 for r in god.SINGLE_ROIS}, **{r: 1000 for r in god.ROI_UNIONS}}
+# Candidate weights of the 1D ResNet's residual head (0 = its linear read-out alone, 1 = the head
+# as trained); five steps, since each is scored on ~100 images.
+HEAD_WEIGHT_GRID = np.linspace(0.0, 1.0, 5)
 
 
 def default_n_voxels(roi: str) -> int:
@@ -87,6 +100,22 @@ def _noise(sd: float) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor]
     return lambda x, gen: x + sd * torch.randn(x.shape, generator=gen).to(x.device)
 
 
+def _has_head_terms(cfg: DecoderConfig) -> bool:
+    """Whether the decoder's logits are a linear shortcut plus a residual head to be weighed."""
+    return cfg.decoder == "resnet1d" and cfg.linear_shortcut and cfg.head_weight == "cross-fitted"
+
+
+class _LogitTerms(nn.Module):
+    """(N, 1, n_voxels) -> (N, 2, n_classes): a shortcut ResNet's two logit terms, stacked."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack(self.model.logit_terms(x), dim=1)
+
+
 def _fit_fold(
     X_tr: np.ndarray,
     y_tr: np.ndarray,
@@ -97,7 +126,8 @@ def _fit_fold(
     seed: int,
     desc: str,
 ) -> np.ndarray:
-    """Train on one fold's rows and return logits (n_te, n_classes) for its held-out rows."""
+    """Train on one fold's rows and return logits for its held-out rows: (n_te, n_classes), or
+    (n_te, 2, n_classes) for the shortcut's and the residual head's terms when they are to be weighed."""
     generator = seed_everything(seed)
     model = build_decoder(cfg, X_tr.shape[1], n_classes).to(device)
     # The data are small: keep them on the device for the whole fit.
@@ -112,13 +142,53 @@ def _fit_fold(
         augment=_noise(cfg.input_noise),
         desc=desc,
     )
-    return predict_logits(model, torch.from_numpy(X_te).unsqueeze(1).to(device))
+    inputs = torch.from_numpy(X_te).unsqueeze(1).to(device)
+    return predict_logits(_LogitTerms(model) if _has_head_terms(cfg) else model, inputs)
+
+
+def cross_fitted_head_weights(
+    terms: np.ndarray, labels: np.ndarray, folds: np.ndarray, grid: np.ndarray = HEAD_WEIGHT_GRID
+) -> np.ndarray:
+    """(n_folds,) weight w of the residual head for each inner fold's rows, logits = shortcut + w * head.
+
+    terms : (n, 2, C) out-of-fold shortcut and head logits; labels : (n,); folds : (n,) in 0..K-1.
+    Fold k's weight is the ``grid`` value whose logits have the lowest NLL (nats, at their
+    NLL-fitted temperature) on the *other* folds' rows, so no row's label enters the weight applied
+    to it; ties go to the smaller weight. A head that only adds noise at test time gets ~0 (the
+    decoder is then its linear read-out), one that carries what the shortcut misses keeps its weight.
+    """
+    shortcut, head = (np.asarray(terms[:, i], np.float64) for i in (0, 1))
+    weights = np.zeros(int(folds.max()) + 1)
+    for k in np.unique(folds):
+        rest = folds != k
+        losses = [_calibrated_nll(shortcut[rest] + w * head[rest], labels[rest]) for w in grid]
+        weights[k] = grid[int(np.argmin(losses))]  # the first minimum: the smallest weight
+    return weights
+
+
+def _calibrated_nll(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Mean NLL (nats) of ``softmax(logits / tau)`` at the tau that minimises it."""
+    probs = softmax(logits / fit_temperature(logits, labels, objective="nll"), axis=1)
+    return nll(probs, labels)
 
 
 def _image_folds(y: np.ndarray, groups: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
     """(n,) fold per row, stratified by label, with all rows of one image (group) in one fold."""
     _, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
     return stratified_folds(y[first], n_folds, np.random.default_rng(seed))[inverse]
+
+
+@dataclass(frozen=True)
+class OutOfFold:
+    """Cross-fitted decoder output. ``logits`` (n, C) float32 and ``folds`` (n,) int64 per row;
+    ``n_voxels`` kept; for a resnet1d whose residual head is weighed, ``head_weights`` (n_folds,)
+    and ``terms`` (n, 2, C): the shortcut's and the head's out-of-fold logits."""
+
+    logits: np.ndarray
+    folds: np.ndarray
+    n_voxels: int
+    head_weights: np.ndarray | None = None
+    terms: np.ndarray | None = None
 
 
 def out_of_fold_logits(
@@ -129,17 +199,18 @@ def out_of_fold_logits(
     cfg: DecoderConfig,
     device: torch.device | None = None,
     groups: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, int]:
+) -> OutOfFold:
     """Cross-fitted logits: every row predicted by the fold model that held it out.
 
     X : (n, n_voxels) float32; y : (n,) int64 labels in 0..n_classes-1; runs : (n,) int;
     groups : (n,) image of each row when an image has several trials (they share a fold, so no
     model sees one trial of an image it is asked to predict); None means one row per image.
-    Returns logits (n, n_classes) float32, fold (n,) int64 and the number of voxels kept.
+    Returns an :class:`OutOfFold`: logits (n, n_classes) float32, fold (n,) int64, the number of
+    voxels kept and, for a resnet1d whose head is weighed, its per-fold weights and logit terms.
     """
     device = device or pick_device(cfg.device)
     folds = _image_folds(y, np.arange(len(y)) if groups is None else groups, cfg.n_folds, cfg.seed)
-    logits = np.zeros((len(y), n_classes), np.float32)
+    logits = np.zeros((len(y), 2, n_classes) if _has_head_terms(cfg) else (len(y), n_classes), np.float32)
     n_kept = X.shape[1]
     for k in range(cfg.n_folds):
         tr, te = folds != k, folds == k
@@ -157,7 +228,30 @@ def out_of_fold_logits(
             cfg.seed * 1000 + k,
             f"fold {k + 1}/{cfg.n_folds} ",
         )
-    return logits, folds, n_kept
+    if logits.ndim == 2:
+        return OutOfFold(logits, folds, n_kept)
+    weights = cross_fitted_head_weights(logits, y, folds)
+    log.info("residual head weight per fold (cross-fitted): %s", ", ".join(f"{w:.2f}" for w in weights))
+    combined = logits[:, 0] + weights[folds, None].astype(np.float32) * logits[:, 1]
+    return OutOfFold(combined, folds, n_kept, weights, logits)
+
+
+def _head_record(terms: np.ndarray, weights: np.ndarray, labels: np.ndarray) -> dict:
+    """metrics.json's ``residual_head``: the per-fold weights and, for comparison, the out-of-fold
+    top-1 with the head at weight 1 (the unweighed model) and at 0 (its shortcut alone).
+    terms : (n, 2, C) per image; labels : (n,)."""
+    shortcut, head = terms[:, 0], terms[:, 1]
+    return {
+        "selection": "cross-fitted",
+        "grid": HEAD_WEIGHT_GRID.tolist(),
+        "weights": weights.tolist(),
+        "top1_weight_one": _top1(shortcut + head, labels),
+        "top1_shortcut_only": _top1(shortcut, labels),
+    }
+
+
+def _top1(logits: np.ndarray, labels: np.ndarray) -> float:
+    return round(float((logits.argmax(axis=1) == labels).mean()), 6)
 
 
 def _mean_per_image(values: np.ndarray, image_of_row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -202,14 +296,17 @@ def run_decode(
         device,
     )
     image_of_row = data.stimulus_keys[rows]
-    logits, folds, n_kept = out_of_fold_logits(
+    oof = out_of_fold_logits(
         X[rows], data.labels[rows], data.runs[rows], data.n_categories, cfg, device, groups=image_of_row
     )
     # With repeats kept, a trial's logits are averaged into one soft label per image.
-    logits, first = _mean_per_image(logits, image_of_row)
+    logits, first = _mean_per_image(oof.logits, image_of_row)
     logits = logits.astype(np.float32)
-    rows, folds = rows[first], folds[first]
+    rows, folds = rows[first], oof.folds[first]
     labels = data.labels[rows]
+    head = None
+    if oof.terms is not None:
+        head = _head_record(_mean_per_image(oof.terms, image_of_row)[0], oof.head_weights, labels)
     metrics = {
         "subject": subject,
         "roi": roi,
@@ -217,12 +314,13 @@ def run_decode(
         "split": split.name,
         "n_images": len(rows),
         "n_categories": data.n_categories,
-        "n_voxels": n_kept,
+        "n_voxels": oof.n_voxels,
         # ROI column indices (0-based, into the ROI's voxels as stored) in the order the decoder saw.
         "voxel_order": {"kind": cfg.voxel_order, "columns": order.tolist()},
         "n_folds": cfg.n_folds,
         "epochs": cfg.train.epochs,
         "out_of_fold": classification_summary(logits, labels),
+        **({} if head is None else {"residual_head": head}),
         "wall_time_s": round(time.perf_counter() - t0, 3),
         "device": str(device),
         **provenance(

@@ -201,15 +201,22 @@ class ResNet(nn.Module):
         """(N, in_channels, *spatial) -> (N, 8 * width) globally pooled features, before ``fc``."""
         return torch.flatten(self.avgpool(self.feature_map(x)), 1)
 
+    def logit_terms(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N, in_channels, *spatial) -> the linear shortcut's and the residual head's (N, num_classes)
+        logits, whose sum is the eval-mode output (needs ``linear_shortcut``)."""
+        if self.shortcut is None:
+            raise ValueError("logit_terms needs a model built with linear_shortcut")
+        return self.shortcut(torch.flatten(x, 1)), self.fc(self.features(x))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, in_channels, *spatial) -> (N, num_classes) logits."""
-        logits = self.fc(self.features(x))
         if self.shortcut is None:
-            return logits
+            return self.fc(self.features(x))
+        shortcut, head = self.logit_terms(x)
         if self.training and self.head_dropout > 0:
             keep = torch.rand(len(x), 1, device=x.device) >= self.head_dropout
-            logits = logits * keep / (1 - self.head_dropout)
-        return logits + self.shortcut(torch.flatten(x, 1))
+            head = head * keep / (1 - self.head_dropout)
+        return head + shortcut
 
 
 def resnet(depth: int, spatial_dims: int = 2, **kwargs: Any) -> ResNet:

@@ -112,6 +112,8 @@ def _decoder_row(path: Path) -> dict[str, Any]:
     calibration = data.get("calibration") or {}
     row = {k: data[k] for k in _DECODER_KEYS} | {m: data["out_of_fold"][m] for m in _METRICS}
     row |= {col: calibration.get(key, math.nan) for col, key in _CALIBRATION_KEYS.items()}
+    head = data.get("residual_head")  # resnet1d with its head weighed only
+    row["head_weight"] = float(np.mean(head["weights"])) if head else math.nan
     return {c: row[c] for c in DECODER_COLUMNS}
 
 

@@ -30,7 +30,7 @@ def loc(quick_dataset):
 
 
 def _oof_accuracy(X, y, runs, cfg):
-    logits, _, _ = out_of_fold_logits(X, y, runs, int(y.max()) + 1, cfg)
+    logits = out_of_fold_logits(X, y, runs, int(y.max()) + 1, cfg).logits
     return topk_accuracy(logits, y, 1)
 
 
@@ -64,8 +64,8 @@ def test_file_order_matters_to_the_resnet_only(loc, decoder):
     No input noise here: its draws follow column positions, so they would move with the shuffle."""
     cfg = replace(TINY_RESNET, decoder=decoder, n_voxels=None, voxel_order="file", input_noise=0.0)
     n = int(loc.labels.max()) + 1
-    a, _, _ = out_of_fold_logits(loc.X, loc.labels, loc.runs, n, cfg)
-    b, _, _ = out_of_fold_logits(_permuted(loc)[0], loc.labels, loc.runs, n, cfg)
+    a = out_of_fold_logits(loc.X, loc.labels, loc.runs, n, cfg).logits
+    b = out_of_fold_logits(_permuted(loc)[0], loc.labels, loc.runs, n, cfg).logits
     if decoder == "linear":
         np.testing.assert_allclose(a, b, atol=1e-4)
     else:
@@ -88,6 +88,52 @@ def test_the_ablation_switch_builds_the_named_architecture(shortcut):
     assert out.shape == (4, 7)
     # With the shortcut every weight of the head starts at zero: the model starts as a linear one.
     assert (out.abs().max() == 0) == shortcut
+
+
+def _terms(informative: str, n: int = 200, n_classes: int = 5, seed: int = 0):
+    """(n, 2, C) shortcut and head logits, labels and 5 folds: the ``informative`` term carries
+    the label and the other is noise, or (``both``) each carries it with its own noise."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, n_classes, n)
+    onehot = 2.0 * np.eye(n_classes)[y]
+    signal, noise = onehot + rng.normal(size=(n, n_classes)), 3.0 * rng.normal(size=(n, n_classes))
+    if informative == "both":
+        noise = onehot + 1.4 * rng.normal(size=(n, n_classes))  # half the shortcut's precision
+    terms = np.stack([noise, signal] if informative == "head" else [signal, noise], axis=1)
+    return terms, y, np.arange(n) % 5
+
+
+@pytest.mark.parametrize("informative, weight", [("shortcut", 0.0), ("head", 1.0)])
+def test_head_weight_follows_what_the_head_adds(informative, weight):
+    terms, y, folds = _terms(informative)
+    np.testing.assert_array_equal(decode.cross_fitted_head_weights(terms, y, folds), np.full(5, weight))
+
+
+def test_a_folds_head_weight_never_reads_its_own_labels():
+    terms, y, folds = _terms("both")
+    before = decode.cross_fitted_head_weights(terms, y, folds)
+    assert 0 < before.min() and before.max() < 1  # inside the grid, where labels move the choice
+    # Fold 2's labels now agree with the head wherever it points: a weight fitted on every row
+    # would rise to 1 (it does for the other folds), fold 2's own must not move.
+    y2 = y.copy()
+    y2[folds == 2] = terms[folds == 2, 1].argmax(axis=1)
+    after = decode.cross_fitted_head_weights(terms, y2, folds)
+    assert after[2] == before[2] and (np.delete(after, 2) > np.delete(before, 2)).all()
+
+
+def test_resnet_stages_are_used_where_the_linear_read_out_is_blind():
+    """Positive control for the architecture and its head weight: the category is the amplitude of
+    the voxel pattern (zero mean in every class), which no linear read-out sees and pooled
+    convolutions do. The cross-fitted weight keeps the head, and the 1D ResNet beats linear."""
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 40)
+    X = (np.array([0.4, 1.0, 2.5])[y, None] * rng.normal(size=(120, 64))).astype(np.float32)
+    cfg = replace(TINY_RESNET, n_folds=4, n_voxels=None, input_noise=0.0, train=TrainConfig(epochs=10, log_every=1000))
+    runs = np.zeros(120, int)
+    resnet = out_of_fold_logits(X, y, runs, 3, cfg)
+    linear = out_of_fold_logits(X, y, runs, 3, replace(cfg, decoder="linear"))
+    assert resnet.head_weights.min() >= 0.5
+    assert topk_accuracy(resnet.logits, y, 1) > topk_accuracy(linear.logits, y, 1) + 0.15
 
 
 @pytest.mark.parametrize("control", ["shuffled labels", "null ROI"])
