@@ -23,7 +23,7 @@ from brainteacher import god
 from brainteacher.calibration import fit_temperature
 from brainteacher.configs import DecoderConfig
 from brainteacher.formats import teacher_dir
-from brainteacher.metrics import classification_summary, nll, softmax
+from brainteacher.metrics import classification_summary, nll, softmax, topk_accuracy
 from brainteacher.outputs import provenance
 from brainteacher.preprocess import fit_preprocessor
 from brainteacher.resnet import resnet18
@@ -62,7 +62,8 @@ def _resnet1d(n_voxels: int, n_classes: int, cfg: DecoderConfig) -> nn.Module:
     # training starts from the linear model. The head is dropped for half of the training samples,
     # so the shortcut stays a full linear decoder and the stages only add to it: trained jointly
     # without that, the stages memorise the ~700 training rows and starve the shortcut (LOC at GOD
-    # scale: 0.168 top-1 against the linear 0.182; with it 0.181). See README, "Decoders".
+    # scale: 0.168 top-1 against the linear 0.182; with it 0.181). How much of the head enters the
+    # logits is chosen afterwards, out of fold (cross_fitted_head_weights). See README, "Decoders".
     shortcut = n_voxels if cfg.linear_shortcut else None
     return resnet18(
         spatial_dims=1,
@@ -238,20 +239,16 @@ def out_of_fold_logits(
 
 def _head_record(terms: np.ndarray, weights: np.ndarray, labels: np.ndarray) -> dict:
     """metrics.json's ``residual_head``: the per-fold weights and, for comparison, the out-of-fold
-    top-1 with the head at weight 1 (the unweighed model) and at 0 (its shortcut alone).
+    top-1 with the head at weight 1 (as trained) and at 0 (the shortcut alone).
     terms : (n, 2, C) per image; labels : (n,)."""
     shortcut, head = terms[:, 0], terms[:, 1]
     return {
         "selection": "cross-fitted",
         "grid": HEAD_WEIGHT_GRID.tolist(),
         "weights": weights.tolist(),
-        "top1_weight_one": _top1(shortcut + head, labels),
-        "top1_shortcut_only": _top1(shortcut, labels),
+        "top1_weight_one": topk_accuracy(shortcut + head, labels, 1),
+        "top1_shortcut_only": topk_accuracy(shortcut, labels, 1),
     }
-
-
-def _top1(logits: np.ndarray, labels: np.ndarray) -> float:
-    return round(float((logits.argmax(axis=1) == labels).mean()), 6)
 
 
 def _mean_per_image(values: np.ndarray, image_of_row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
