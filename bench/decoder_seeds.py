@@ -59,18 +59,18 @@ def _decode(job: tuple[str, str, str, int, int, str, Path]) -> dict:
     from brainteacher.configs import DecoderConfig
     from brainteacher.decode import run_decode
     from brainteacher.formats import teacher_dir
+    from brainteacher.tables import mean_head_weight
 
     out = OUT / "runs" / decoder / subject / roi / f"split{k}" / f"seed{seed}"
     metrics = teacher_dir.read_metrics(out)
     if metrics is None:
         metrics = run_decode(root, subject, roi, split, out, DecoderConfig(decoder=decoder, seed=seed, device="cpu"))
     row = {"decoder": decoder, "subject": subject, "roi": roi, "split": k, "seed": seed}
-    head = metrics.get("residual_head", {})
     return row | {
         "top1": metrics["out_of_fold"]["top1"],
         # resnet1d: the residual head's mean cross-fitted weight, and the top-1 at weight 1
-        "head_weight": np.mean(head["weights"]) if head else np.nan,
-        "top1_weight_one": head.get("top1_weight_one", np.nan),
+        "head_weight": mean_head_weight(metrics),
+        "top1_weight_one": metrics.get("residual_head", {}).get("top1_weight_one", np.nan),
         "wall_time_s": metrics["wall_time_s"],
         "folder": str(out),
     }

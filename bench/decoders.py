@@ -35,6 +35,7 @@ from brainteacher import god
 from brainteacher.decode import DecoderConfig, run_decode
 from brainteacher.simulate import simulate
 from brainteacher.splits import make_splits, write_split
+from brainteacher.tables import mean_head_weight
 from brainteacher.train import TrainConfig
 
 OUT = Path(__file__).resolve().parent / "out" / "decoders"
@@ -85,8 +86,7 @@ def _row(name: str, metrics: dict, wall: float) -> dict:
         "nll_calibrated": cal["nll_after"],
         "ece_calibrated": cal["ece_after"],
         "temperature": cal["temperature"],
-        # resnet1d: the residual head's cross-fitted weight, mean over the inner folds
-        "head_weight": sum(head["weights"]) / len(head["weights"]) if (head := metrics.get("residual_head")) else None,
+        "head_weight": mean_head_weight(metrics),
         "n_images": metrics["n_images"],
         "n_voxels": metrics["n_voxels"],
         "wall_s": round(wall, 1),

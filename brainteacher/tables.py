@@ -28,6 +28,7 @@ from brainteacher.registry import MEAN_SOURCE, ROIS, brain_kinds, global_kinds, 
 
 __all__ = [
     "decoder_table",
+    "mean_head_weight",
     "calibration_table",
     "student_table",
     "read_table",
@@ -112,9 +113,15 @@ def _decoder_row(path: Path) -> dict[str, Any]:
     calibration = data.get("calibration") or {}
     row = {k: data[k] for k in _DECODER_KEYS} | {m: data["out_of_fold"][m] for m in _METRICS}
     row |= {col: calibration.get(key, math.nan) for col, key in _CALIBRATION_KEYS.items()}
-    head = data.get("residual_head")  # resnet1d with its head weighed only
-    row["head_weight"] = float(np.mean(head["weights"])) if head else math.nan
+    row["head_weight"] = mean_head_weight(data)
     return {c: row[c] for c in DECODER_COLUMNS}
+
+
+def mean_head_weight(metrics: Mapping[str, Any]) -> float:
+    """A decoder metrics.json's residual-head weight, mean over its inner folds (the ``head_weight``
+    column); NaN without one (the linear decoder, or resnet1d with ``head_weight: one``)."""
+    head = metrics.get("residual_head")
+    return float(np.mean(head["weights"])) if head else math.nan
 
 
 def _student_row(path: Path) -> dict[str, Any]:
