@@ -92,12 +92,18 @@ def build_student(
     stem: str = "imagenet",
     spatial_dims: int = 2,
     in_channels: int = 3,
+    members: int = 1,
 ) -> nn.Module:
     """A student of ``arch`` (``resnet18``: the ResNet of ``depth``/``width``/``stem``; ``tiny``:
-    :class:`TinyNet`, which ignores them)."""
+    :class:`TinyNet`, which ignores them); ``members`` > 1 builds a cohort of that many ResNets
+    (``resnet.ResNet``; the tiny CNN has no cohort form)."""
     if arch == "resnet18":
-        return resnet(depth, spatial_dims, in_channels=in_channels, num_classes=num_classes, width=width, stem=stem)
+        return resnet(
+            depth, spatial_dims, in_channels=in_channels, num_classes=num_classes, width=width, stem=stem, members=members
+        )
     if arch == "tiny":
+        if members != 1:
+            raise ValueError("the tiny student trains one network at a time (members must be 1)")
         return TinyNet(spatial_dims, in_channels, num_classes)
     raise ValueError(f"unknown student arch {arch!r}; valid: {', '.join(ARCHS)}")
 

@@ -293,6 +293,61 @@ def _distill(args: argparse.Namespace) -> None:
     )
 
 
+def _cohort_args(p: argparse.ArgumentParser) -> None:
+    from brainteacher.configs import StudentConfig
+
+    _dataset_arg(p)
+    p.add_argument("--split", type=_nonempty, required=True, help="a split file (see make-splits)")
+    p.add_argument(
+        "--image-cache",
+        type=_path,
+        default=None,
+        help="a .npy of every training image at --image-size (see cache-images)",
+    )
+    p.add_argument(
+        "--member",
+        nargs="+",
+        action="append",
+        required=True,
+        metavar="FIELD",
+        help=(
+            "one student: TEACHER SEED OUT [TEACHER_INPUT ...] (its teacher as for distill --teacher, its "
+            "seed, its output folder, the folders or file its teacher is built from); repeat per student"
+        ),
+    )
+    p.add_argument("--decoder", default=None, help="label: the decoder the brain teachers' folders came from")
+    add_options(p, StudentConfig)
+
+
+def _members(fields: list[list[str]]):
+    """``--member`` values -> ``distill.Member``s; ValueError (exit 2) naming a malformed one."""
+    from brainteacher.distill import Member
+
+    members = []
+    for f in fields:
+        if len(f) < 3 or not f[1].isdigit() or int(f[1]) > 2**32 - 1:
+            raise ValueError(f"--member needs TEACHER SEED OUT [TEACHER_INPUT ...], got {' '.join(f)!r}")
+        members.append(Member(f[0], tuple(f[3:]), int(f[1]), f[2]))
+    outs = [m.out for m in members]
+    if len(set(outs)) != len(outs):
+        raise ValueError(f"two --member share an output folder: {sorted(o for o in outs if outs.count(o) > 1)[0]}")
+    return members
+
+
+@_command(
+    "distill-cohort",
+    "train several students of one split together in one process (a cohort); each writes its own folder",
+    _cohort_args,
+)
+def _distill_cohort(args: argparse.Namespace) -> None:
+    from brainteacher.configs import StudentConfig
+    from brainteacher.distill import run_cohort
+
+    run_cohort(
+        args.root, args.split, _members(args.member), from_args(StudentConfig, args), image_cache=args.image_cache, decoder=args.decoder
+    )
+
+
 def _simclr_args(p: argparse.ArgumentParser) -> None:
     from brainteacher.configs import SimCLRConfig
 

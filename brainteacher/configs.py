@@ -34,6 +34,8 @@ __all__ = [
     "FEATURE_MAP_TERMS",
     "INITS",
     "HEAD_WEIGHTS",
+    "COHORT_LAYOUTS",
+    "COHORTS",
     "SECTIONS",
     "WORKFLOW_KEYS",
     "COMMANDS",
@@ -45,6 +47,13 @@ LOSSES = ("hinton", "gld")
 GLD_TERMS = ("global", "local", "relation")
 FEATURE_MAP_TERMS = ("local", "relation")  # GLD terms that need the teacher's feature maps
 INITS = ("random", "weights", "simclr")
+# How a cohort's students share one process (``distill.train_cohort``): ``separate`` networks, each
+# running its own kernels (on the CPU a student's numbers are its solo run's, whatever its cohort),
+# or one ``grouped`` network (one kernel launch per layer for all members: what a GPU needs);
+# ``auto`` is grouped on CUDA and separate on the CPU.
+COHORT_LAYOUTS = ("auto", "separate", "grouped")
+# Which students one distill job trains together: every student of a split, of a split and seed, or one.
+COHORTS = ("split", "seed", "student")
 # How much of the 1D ResNet's residual head enters its logits: chosen per inner fold on the other
 # folds' out-of-fold logits (``decode.cross_fitted_head_weights``), or all of it (the ablation).
 HEAD_WEIGHTS = ("cross-fitted", "one")
@@ -189,11 +198,17 @@ class StudentConfig:
     gld: GLDConfig = option(default_factory=GLDConfig, expose=("alpha", "beta", "regions", "terms"), prefix="gld_")
     init: str = option("random", "random, weights (--weights) or simclr (--init-checkpoint)", choices=INITS)
     init_checkpoint: str | None = option(None, "a pretrain-simclr backbone (its fc-less state_dict)", in_config=False)
+    cohort_layout: str = option(
+        "auto",
+        "a cohort's students as separate networks (on CPU each equals its solo run to the bit), one grouped "
+        "network (one kernel launch per layer for all: for GPUs) or auto (grouped on CUDA, else separate)",
+        choices=COHORT_LAYOUTS,
+    )
 
     def __post_init__(self) -> None:
         if self.weights and self.init == "random":
             object.__setattr__(self, "init", "weights")  # a weights file given is a weights init (as before)
-        check_choices(self, "init", "loss")
+        check_choices(self, "init", "loss", "cohort_layout")
         if self.init == "weights" and not self.weights:
             raise ValueError("init 'weights' needs a weights file (--weights)")
         if self.init == "simclr" and not self.init_checkpoint:
@@ -254,7 +269,7 @@ SECTIONS: dict[str, tuple[type, ...]] = {
 # Keys of those sections that only the workflow reads (which jobs to run), not a command option.
 WORKFLOW_KEYS: dict[str, tuple[str, ...]] = {
     "splits": ("use",),
-    "students": ("teachers", "control_sources", "teacher_decoder", "seeds"),
+    "students": ("teachers", "control_sources", "teacher_decoder", "seeds", "cohort"),
 }
 
 # The students' options the network teacher takes (its depth, folds and seed are its own).

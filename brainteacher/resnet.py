@@ -23,6 +23,9 @@ __all__ = [
     "STEMS",
     "BasicBlock",
     "ResNet",
+    "MemberLinear",
+    "stack_members",
+    "member_state",
     "resnet",
     "resnet18",
     "resnet34",
@@ -52,13 +55,41 @@ def _check_spatial_dims(spatial_dims: int) -> None:
         raise ValueError(f"spatial_dims must be one of {sorted(_CONV)}, got {spatial_dims!r}")
 
 
-def _conv1x1(spatial_dims: int, in_planes: int, out_planes: int, stride: int = 1) -> nn.Module:
-    return _CONV[spatial_dims](in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
+def _conv(spatial_dims: int, in_planes: int, out_planes: int, members: int = 1, **kwargs: Any) -> nn.Module:
+    """A convolution of ``members`` independent networks at once: each member's channels are a
+    group of their own (``groups=members``), so member k's weight is rows ``k*out:(k+1)*out``."""
+    return _CONV[spatial_dims](in_planes * members, out_planes * members, groups=members, **kwargs)
 
 
-def _conv3x3(spatial_dims: int, in_planes: int, out_planes: int, stride: int = 1) -> nn.Module:
+def _conv1x1(spatial_dims: int, in_planes: int, out_planes: int, stride: int = 1, members: int = 1) -> nn.Module:
+    return _conv(spatial_dims, in_planes, out_planes, members, kernel_size=1, stride=stride, bias=False)
+
+
+def _conv3x3(spatial_dims: int, in_planes: int, out_planes: int, stride: int = 1, members: int = 1) -> nn.Module:
     # No bias: the BatchNorm that follows has its own shift.
-    return _CONV[spatial_dims](in_planes, out_planes, kernel_size=3, stride=stride, padding=1, bias=False)
+    return _conv(spatial_dims, in_planes, out_planes, members, kernel_size=3, stride=stride, padding=1, bias=False)
+
+
+class MemberLinear(nn.Module):
+    """``members`` independent ``nn.Linear(in_features, out_features)`` layers applied at once.
+
+    (N, members * in_features) -> (N, members, out_features). ``weight`` is (members * out_features,
+    in_features) and ``bias`` (members * out_features,): member k's ``nn.Linear`` parameters are
+    rows ``k*out:(k+1)*out``, as for a grouped convolution's weight.
+    """
+
+    def __init__(self, in_features: int, out_features: int, members: int) -> None:
+        super().__init__()
+        self.in_features, self.out_features, self.members = in_features, out_features, members
+        # nn.Linear's default initialisation: U(-1/sqrt(in), 1/sqrt(in)) for weight and bias.
+        bound = in_features**-0.5
+        self.weight = nn.Parameter(torch.empty(members * out_features, in_features).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(members * out_features).uniform_(-bound, bound))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k, c, f = self.members, self.out_features, self.in_features
+        out = torch.einsum("nkf,kcf->nkc", x.reshape(len(x), k, f), self.weight.view(k, c, f))
+        return out + self.bias.view(1, k, c)
 
 
 class BasicBlock(nn.Module):
@@ -77,14 +108,15 @@ class BasicBlock(nn.Module):
         downsample: nn.Module | None = None,
         *,
         spatial_dims: int = 2,
+        members: int = 1,
     ) -> None:
         super().__init__()
         _check_spatial_dims(spatial_dims)
-        self.conv1 = _conv3x3(spatial_dims, in_planes, planes, stride)
-        self.bn1 = _NORM[spatial_dims](planes)
+        self.conv1 = _conv3x3(spatial_dims, in_planes, planes, stride, members)
+        self.bn1 = _NORM[spatial_dims](planes * members)
         self.relu = nn.ReLU(inplace=True)
-        self.conv2 = _conv3x3(spatial_dims, planes, planes)
-        self.bn2 = _NORM[spatial_dims](planes)
+        self.conv2 = _conv3x3(spatial_dims, planes, planes, members=members)
+        self.bn2 = _NORM[spatial_dims](planes * members)
         self.downsample = downsample
         self.stride = stride
 
@@ -107,6 +139,12 @@ class ResNet(nn.Module):
     read-out of the raw input, ``logits = shortcut(x) + fc(features(x))``, with both heads starting
     at zero; ``head_dropout`` then drops ``fc``'s term for that share of training samples. The
     torchvision names of every other parameter are unchanged.
+
+    ``members`` K > 1 builds a *cohort*: K independent networks in one module, every convolution
+    grouped by member and every BatchNorm per channel, so no member sees another's activations,
+    gradients or batch statistics. Input (N, K * in_channels, *spatial), member k's in channels
+    ``k*in_channels:(k+1)*in_channels``; output (N, K, num_classes). Every state_dict entry is the
+    members' solo entries concatenated along dim 0 (:func:`stack_members`, :func:`member_state`).
     """
 
     def __init__(
@@ -120,6 +158,7 @@ class ResNet(nn.Module):
         stem: str = "imagenet",
         linear_shortcut: int | None = None,
         head_dropout: float = 0.0,
+        members: int = 1,
     ) -> None:
         super().__init__()
         _check_spatial_dims(spatial_dims)
@@ -127,16 +166,19 @@ class ResNet(nn.Module):
             raise ValueError(f"unknown stem {stem!r}; valid stems: {', '.join(STEMS)}")
         if len(layers) != 4:
             raise ValueError(f"layers must give 4 stage depths, got {list(layers)}")
+        if members < 1:
+            raise ValueError(f"members must be at least 1, got {members}")
         self.spatial_dims = spatial_dims
+        self.members = members
         self.width = width
         self._in_planes = width  # channels entering the next stage; _make_layer advances it
 
         kernel, stride, pool = STEMS[stem]
         self.stem = stem
-        self.conv1 = _CONV[spatial_dims](
-            in_channels, width, kernel_size=kernel, stride=stride, padding=kernel // 2, bias=False
+        self.conv1 = _conv(
+            spatial_dims, in_channels, width, members, kernel_size=kernel, stride=stride, padding=kernel // 2, bias=False
         )
-        self.bn1 = _NORM[spatial_dims](width)
+        self.bn1 = _NORM[spatial_dims](width * members)
         self.relu = nn.ReLU(inplace=True)
         # Identity keeps the attribute (and forward) the same for every stem; it has no parameters.
         self.maxpool = _MAXPOOL[spatial_dims](kernel_size=3, stride=2, padding=1) if pool else nn.Identity()
@@ -145,10 +187,10 @@ class ResNet(nn.Module):
         self.layer3 = self._make_layer(width * 4, layers[2], stride=2)
         self.layer4 = self._make_layer(width * 8, layers[3], stride=2)
         self.avgpool = _AVGPOOL[spatial_dims](1)
-        self.fc = nn.Linear(width * 8 * BasicBlock.expansion, num_classes)
+        self.fc = _linear(width * 8 * BasicBlock.expansion, num_classes, members)
         # A path that sees every input element by identity (a voxel's, where the convolutions and
         # pooling see only neighbourhoods): logits = shortcut(x) + fc(features(x)).
-        self.shortcut = nn.Linear(linear_shortcut, num_classes) if linear_shortcut else None
+        self.shortcut = _linear(linear_shortcut, num_classes, members) if linear_shortcut else None
         # With a shortcut: the probability that a training sample's residual head is dropped, so
         # the shortcut must also be a good model on its own (stochastic depth of the whole head).
         self.head_dropout = head_dropout
@@ -168,12 +210,13 @@ class ResNet(nn.Module):
         if stride != 1 or self._in_planes != planes * BasicBlock.expansion:
             # Sequential (not a custom module) so keys read downsample.0.*, downsample.1.* as in torchvision.
             downsample = nn.Sequential(
-                _conv1x1(self.spatial_dims, self._in_planes, planes * BasicBlock.expansion, stride),
-                _NORM[self.spatial_dims](planes * BasicBlock.expansion),
+                _conv1x1(self.spatial_dims, self._in_planes, planes * BasicBlock.expansion, stride, self.members),
+                _NORM[self.spatial_dims](planes * BasicBlock.expansion * self.members),
             )
-        first = BasicBlock(self._in_planes, planes, stride, downsample, spatial_dims=self.spatial_dims)
+        kw = {"spatial_dims": self.spatial_dims, "members": self.members}
+        first = BasicBlock(self._in_planes, planes, stride, downsample, **kw)
         self._in_planes = planes * BasicBlock.expansion
-        rest = [BasicBlock(self._in_planes, planes, spatial_dims=self.spatial_dims) for _ in range(1, blocks)]
+        rest = [BasicBlock(self._in_planes, planes, **kw) for _ in range(1, blocks)]
         return nn.Sequential(first, *rest)
 
     def _init_weights(self, zero_init_residual: bool) -> None:
@@ -198,7 +241,8 @@ class ResNet(nn.Module):
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, in_channels, *spatial) -> (N, 8 * width) globally pooled features, before ``fc``."""
+        """(N, in_channels, *spatial) -> (N, 8 * width) globally pooled features, before ``fc``
+        (a cohort: (N, K * 8 * width), member-major)."""
         return torch.flatten(self.avgpool(self.feature_map(x)), 1)
 
     def logit_terms(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -214,9 +258,40 @@ class ResNet(nn.Module):
             return self.fc(self.features(x))
         shortcut, head = self.logit_terms(x)
         if self.training and self.head_dropout > 0:
-            keep = torch.rand(len(x), 1, device=x.device) >= self.head_dropout
+            keep = torch.rand(*head.shape[:-1], 1, device=x.device) >= self.head_dropout
             head = head * keep / (1 - self.head_dropout)
         return head + shortcut
+
+
+def _linear(in_features: int, out_features: int, members: int) -> nn.Module:
+    """``nn.Linear`` for one network (torchvision's ``fc``), :class:`MemberLinear` for a cohort."""
+    return nn.Linear(in_features, out_features) if members == 1 else MemberLinear(in_features, out_features, members)
+
+
+def stack_members(cohort: ResNet, models: Sequence[nn.Module]) -> None:
+    """Load ``models`` (K solo networks of the cohort's shape) into ``cohort`` as its members, in
+    order: each entry is the members' entries concatenated along dim 0; a 0-dim entry (BatchNorm's
+    step count) must agree across members and is kept once."""
+    if len(models) != cohort.members:
+        raise ValueError(f"the cohort has {cohort.members} members, got {len(models)} models")
+    states = [m.state_dict() for m in models]
+    stacked = {}
+    for key, value in cohort.state_dict().items():
+        parts = [s[key] for s in states]
+        stacked[key] = parts[0] if value.dim() == 0 else torch.cat(parts)
+    cohort.load_state_dict(stacked)
+
+
+def member_state(cohort: ResNet, k: int) -> dict[str, torch.Tensor]:
+    """Member ``k``'s state_dict in the solo network's layout (torchvision names and shapes), as
+    detached CPU tensors."""
+    if not 0 <= k < cohort.members:
+        raise IndexError(f"member {k} of a cohort of {cohort.members}")
+    out = {}
+    for key, value in cohort.state_dict().items():
+        part = value if value.dim() == 0 else value.chunk(cohort.members)[k]
+        out[key] = part.detach().cpu().clone()
+    return out
 
 
 def resnet(depth: int, spatial_dims: int = 2, **kwargs: Any) -> ResNet:

@@ -189,20 +189,18 @@ def decode_dir(decoder, subject, roi, split):
     return in_run(f"decode/{decoder}/{subject}/{roi}/split{split}")
 
 
-def teacher_dirs(wildcards):
+def teacher_dirs(teacher, split):
     """The folders (or file) a teacher is built from, for one split."""
-    t = wildcards.teacher
-    if t == "none":
+    if teacher == "none":
         return []
-    if t == "network":
-        return [in_run(f"network/split{wildcards.split}")]
-    if t == "oracle":
+    if teacher == "network":
+        return [in_run(f"network/split{split}")]
+    if teacher == "oracle":
         return [f"{data_root()}/ground_truth.json"]
-    spec = parse_teacher(t)
+    spec = parse_teacher(teacher)
     subjects = config["subjects"] if spec.source == MEAN_SOURCE else [spec.source]
     return [
-        decode_dir(STUDENTS["teacher_decoder"], s, spec.roi, wildcards.split)
-        for s in subjects
+        decode_dir(STUDENTS["teacher_decoder"], s, spec.roi, split) for s in subjects
     ]
 
 
@@ -221,21 +219,72 @@ DECODE_FILES = [
 NETWORK_MODEL_FILES = teacher_dir.network_model_files(config["network"]["folds"])
 
 
+# Students train in cohorts: one distill job per split (students.cohort: split), per split and
+# seed (seed), or per student (student). Its wildcards, and the students it trains:
+COHORT = STUDENTS["cohort"]
+COHORT_JOB = {
+    "split": "split{split}",
+    "seed": "split{split}/seed{seed}",
+    "student": "{teacher}/split{split}/seed{seed}",
+}[COHORT]
+STUDENT_DIR = "distill/{teacher}/split{split}/seed{seed}"
+
+
+def cohort_members(wildcards):
+    """(teacher, split, seed) of every student the cohort job ``wildcards`` trains, seed-major so
+    students that share a seed (and so their batches) sit together."""
+    w = dict(wildcards.items())
+    seeds = [int(w["seed"])] if "seed" in w else STUDENTS["seeds"]
+    names = [w["teacher"]] if "teacher" in w else teachers()
+    return [(t, w["split"], s) for s in seeds for t in names]
+
+
+def cohort_outputs(name):
+    """File ``name`` of every student of a cohort job, as patterns of the job's wildcards."""
+    pattern = in_run(f"{STUDENT_DIR}/{name}")
+    if COHORT == "student":
+        return [pattern]
+    kept = {"split": "{{split}}", "seed": "{{seed}}" if COHORT == "seed" else "{seed}"}
+    return expand(
+        pattern.replace("{split}", kept["split"]).replace("{seed}", kept["seed"]),
+        teacher=teachers(),
+        **({"seed": STUDENTS["seeds"]} if COHORT == "split" else {}),
+    )
+
+
+def student_dir_of(teacher, split, seed):
+    return in_run(STUDENT_DIR.format(teacher=teacher, split=split, seed=seed))
+
+
 def teacher_files(wildcards):
-    """What a student job reads: the teacher folders' files (the oracle reads the dataset), plus
-    the network teacher's fold models when GLD queries them."""
-    files = [
-        f"{d}/{name}"
-        for d in teacher_dirs(wildcards)
-        if not d.endswith(".json")
-        for name in TEACHER_FILES
-    ]
-    if wildcards.teacher == "network" and gld_needs_network_maps():
+    """What a cohort job reads: its students' teacher folders' files (the oracle reads the
+    dataset), plus the network teacher's fold models when GLD queries them."""
+    files = []
+    for teacher, split, _ in cohort_members(wildcards):
         files += [
-            in_run(f"network/split{wildcards.split}/{name}")
-            for name in NETWORK_MODEL_FILES
+            f"{d}/{name}"
+            for d in teacher_dirs(teacher, split)
+            if not d.endswith(".json")
+            for name in TEACHER_FILES
         ]
-    return files
+        if teacher == "network" and gld_needs_network_maps():
+            files += [in_run(f"network/split{split}/{n}") for n in NETWORK_MODEL_FILES]
+    return sorted(set(files))
+
+
+def member_options(wildcards):
+    """``--member TEACHER SEED OUT [TEACHER_INPUT ...]`` for each student of the cohort job."""
+    return " ".join(
+        "--member "
+        + shlex.join(
+            [t, str(seed), student_dir_of(t, split, seed), *teacher_dirs(t, split)]
+        )
+        for t, split, seed in cohort_members(wildcards)
+    )
+
+
+def cohort_size(wildcards):
+    return len(cohort_members(wildcards))
 
 
 # The prediction files of a student that the summary's per-image comparisons read

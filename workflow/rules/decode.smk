@@ -41,7 +41,7 @@ rule decode:
     threads: 1
     # Unlimited unless snakemake is given --resources gpu=N; then N decoders share N cards.
     resources:
-        gpu=1,
+        gpu_share=1,
     params:
         py=PY,
         root=data_root(),

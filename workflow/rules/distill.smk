@@ -1,4 +1,5 @@
-# Students: one job per teacher x split x seed. Teachers are built from the split's training images
+# Students: one job per cohort (students.cohort: every student of a split, of a split and seed, or
+# one student), each student in its own folder. Teachers are built from the split's training images
 # only (decoders and the network teacher are cross-fitted inside them).
 
 
@@ -40,7 +41,7 @@ rule network_teacher:
         "../envs/brainteacher.yaml"
     threads: 1
     resources:
-        gpu=1,
+        gpu_share=1,
     params:
         py=PY,
         root=data_root(),
@@ -59,32 +60,28 @@ rule distill:
         teacher=teacher_files,
         init=init_files,
     output:
-        metrics=in_run("distill/{teacher}/split{split}/seed{seed}/metrics.json"),
-        predictions=expand(
-            in_run("distill/{{teacher}}/split{{split}}/seed{{seed}}/{name}"),
-            name=STUDENT_PREDICTIONS,
-        ),
-        model=in_run("distill/{teacher}/split{split}/seed{seed}/model.pt"),
+        metrics=cohort_outputs("metrics.json"),
+        predictions=[f for name in STUDENT_PREDICTIONS for f in cohort_outputs(name)],
+        model=cohort_outputs("model.pt"),
     log:
-        in_run("logs/distill/{teacher}/split{split}/seed{seed}.log"),
+        in_run(f"logs/distill/{COHORT_JOB}.log"),
     benchmark:
-        in_run("benchmarks/distill/{teacher}/split{split}/seed{seed}.tsv")
+        in_run(f"benchmarks/distill/{COHORT_JOB}.tsv")
     conda:
         "../envs/brainteacher.yaml"
     threads: 1
     resources:
-        gpu=1,
+        gpu_share=1,
+        mem_mb=lambda wildcards: 1500 + 100 * cohort_size(wildcards),
     params:
         py=PY,
         root=data_root(),
-        out=subpath(output.metrics, parent=True),
-        teacher_inputs=teacher_dirs,
+        members=member_options,
         decoder=STUDENTS["teacher_decoder"],
         options=student_options,
     shell:
-        "OMP_NUM_THREADS={threads} {params.py} distill --root {params.root:q} --split {input.split:q} --image-cache {input.images:q}"
-        " --teacher {wildcards.teacher:q} --teacher-input {params.teacher_inputs:q} --decoder {params.decoder:q}"
-        " --seed {wildcards.seed} --out {params.out:q} {params.options} 2> {log:q}"
+        "OMP_NUM_THREADS={threads} {params.py} distill-cohort --root {params.root:q} --split {input.split:q} --image-cache {input.images:q}"
+        " --decoder {params.decoder:q} {params.members} {params.options} 2> {log:q}"
 
 
 rule pretrain_simclr:
@@ -103,7 +100,7 @@ rule pretrain_simclr:
         "../envs/brainteacher.yaml"
     threads: 1
     resources:
-        gpu=1,
+        gpu_share=1,
     params:
         py=PY,
         root=data_root(),
