@@ -99,7 +99,13 @@ def build_student(
     (``resnet.ResNet``; the tiny CNN has no cohort form)."""
     if arch == "resnet18":
         return resnet(
-            depth, spatial_dims, in_channels=in_channels, num_classes=num_classes, width=width, stem=stem, members=members
+            depth,
+            spatial_dims,
+            in_channels=in_channels,
+            num_classes=num_classes,
+            width=width,
+            stem=stem,
+            members=members,
         )
     if arch == "tiny":
         if members != 1:

@@ -344,7 +344,12 @@ def _distill_cohort(args: argparse.Namespace) -> None:
     from brainteacher.distill import run_cohort
 
     run_cohort(
-        args.root, args.split, _members(args.member), from_args(StudentConfig, args), image_cache=args.image_cache, decoder=args.decoder
+        args.root,
+        args.split,
+        _members(args.member),
+        from_args(StudentConfig, args),
+        image_cache=args.image_cache,
+        decoder=args.decoder,
     )
 
 
@@ -426,6 +431,25 @@ def _run_name(args: argparse.Namespace) -> None:
 
     config = layered_config([args.base, *args.configfiles])
     print(run_name(config, args.configfiles or [args.base]))
+
+
+def _plan_args(p: argparse.ArgumentParser) -> None:
+    _run_name_args(p)
+    p.add_argument("--cores", type=_int(1), default=2, help="jobs side by side on this CPU (snakemake --cores)")
+    p.add_argument("--no-measure", action="store_true", help="skip timing a few training steps here (no CPU estimate)")
+
+
+@_command(
+    "plan",
+    "print what a config runs: jobs, students, decoders, FLOPs, time on this CPU and on one H200 (estimates)",
+    _plan_args,
+)
+def _plan(args: argparse.Namespace) -> None:
+    from brainteacher.plan import format_plan, plan
+    from brainteacher.runs import layered_config
+
+    config = layered_config([args.base, *args.configfiles])
+    print(format_plan(plan(config, cores=args.cores, measure=not args.no_measure), args.cores))
 
 
 def _run_arg(p: argparse.ArgumentParser) -> None:

@@ -276,7 +276,9 @@ class Member:
         """From ``{"teacher", "seed", "out", "teacher_inputs" (optional)}``, as ``distill-cohort`` reads them."""
         unknown = set(d) - {"teacher", "teacher_inputs", "seed", "out"}
         if unknown or not {"teacher", "seed", "out"} <= set(d):
-            raise ValueError(f"a member needs teacher, seed and out (and optional teacher_inputs), got keys {sorted(d)}")
+            raise ValueError(
+                f"a member needs teacher, seed and out (and optional teacher_inputs), got keys {sorted(d)}"
+            )
         return cls(str(d["teacher"]), tuple(str(p) for p in d.get("teacher_inputs", ())), int(d["seed"]), str(d["out"]))
 
 
@@ -315,9 +317,7 @@ def train_cohort(
         seed_everything(seed)
         solo.append(_build(cfg, n_classes, device if not grouped else torch.device("cpu")))
     if grouped:
-        cohort = build_student(
-            cfg.arch, n_classes, depth=cfg.depth, width=cfg.width, stem=cfg.stem, members=len(seeds)
-        )
+        cohort = build_student(cfg.arch, n_classes, depth=cfg.depth, width=cfg.width, stem=cfg.stem, members=len(seeds))
         stack_members(cohort, solo)
         cohort = cohort.to(device).to(memory_format=torch.channels_last)
     else:
@@ -327,9 +327,7 @@ def train_cohort(
     x = _to_device(train.images, device, *stats)
     y = torch.from_numpy(train.labels).to(device)
     loss_fns = [_loss_function(cfg, cohort, t, None, y, device) for t in targets]
-    history = fit_cohort(
-        cohort, x, loss_fns, cfg.train, [generator_of[s] for s in seeds], augment=augment, desc=desc
-    )
+    history = fit_cohort(cohort, x, loss_fns, cfg.train, [generator_of[s] for s in seeds], augment=augment, desc=desc)
     return cohort, stats, history
 
 

@@ -176,7 +176,14 @@ class ResNet(nn.Module):
         kernel, stride, pool = STEMS[stem]
         self.stem = stem
         self.conv1 = _conv(
-            spatial_dims, in_channels, width, members, kernel_size=kernel, stride=stride, padding=kernel // 2, bias=False
+            spatial_dims,
+            in_channels,
+            width,
+            members,
+            kernel_size=kernel,
+            stride=stride,
+            padding=kernel // 2,
+            bias=False,
         )
         self.bn1 = _NORM[spatial_dims](width * members)
         self.relu = nn.ReLU(inplace=True)

@@ -54,6 +54,29 @@ def mini_dataset(tmp_path_factory) -> Path:
     return simulate(tmp_path_factory.mktemp("sim") / "mini", mini_preset(), seed=0)
 
 
+def _splits(root: Path, tmp_path_factory, name: str) -> list[Path]:
+    """The 4 stratified split files of a dataset, written once per session."""
+    from brainteacher.splits import make_splits, write_split
+
+    table = god.read_stimulus_tsv(root / god.TRAINING_TSV)
+    folder = tmp_path_factory.mktemp(name)
+    paths = []
+    for split in make_splits(table.names, table.labels, 4, seed=0):
+        write_split(folder / f"{split.name}.json", split)
+        paths.append(folder / f"{split.name}.json")
+    return paths
+
+
+@pytest.fixture(scope="session")
+def quick_splits(quick_dataset, tmp_path_factory) -> list[Path]:
+    return _splits(quick_dataset, tmp_path_factory, "quick_splits")
+
+
+@pytest.fixture(scope="session")
+def mini_splits(mini_dataset, tmp_path_factory) -> list[Path]:
+    return _splits(mini_dataset, tmp_path_factory, "mini_splits")
+
+
 @dataclass
 class HandMade:
     """A tiny GOD-format dataset written by hand: 2 categories x 3 images, 4 voxels in ROI_V1."""

@@ -12,31 +12,10 @@ from brainteacher import god
 from brainteacher.cli import main
 from brainteacher.distill import StudentConfig, run_distill, run_network_teacher
 from brainteacher.resnet import resnet18
-from brainteacher.splits import make_splits, write_split
 from brainteacher.train import TrainConfig
 
 QUICK = StudentConfig(train=TrainConfig(steps=200, batch_size=32, lr=2e-3, weight_decay=5e-4, log_every=1000))
 TINY = StudentConfig(width=4, image_size=16, train=TrainConfig(steps=8, batch_size=16, log_every=1000))
-
-
-def _splits(root, tmp_path_factory, name):
-    table = god.read_stimulus_tsv(root / god.TRAINING_TSV)
-    folder = tmp_path_factory.mktemp(name)
-    paths = []
-    for split in make_splits(table.names, table.labels, 4, seed=0):
-        write_split(folder / f"{split.name}.json", split)
-        paths.append(folder / f"{split.name}.json")
-    return paths
-
-
-@pytest.fixture(scope="module")
-def quick_splits(quick_dataset, tmp_path_factory):
-    return _splits(quick_dataset, tmp_path_factory, "quick_splits")
-
-
-@pytest.fixture(scope="module")
-def mini_splits(mini_dataset, tmp_path_factory):
-    return _splits(mini_dataset, tmp_path_factory, "mini_splits")
 
 
 def test_student_learns_simulated_images_well_above_chance(quick_dataset, quick_splits, tmp_path):

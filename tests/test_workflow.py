@@ -95,28 +95,26 @@ PROFILE = ("--workflow-profile", "workflow/profiles/default")
 
 
 def _students_done(folder: Path) -> dict[Path, int]:
-    """Finished student jobs, metrics.json path -> its mtime in ns. A job counts as finished once
-    snakemake wrote its benchmark, i.e. after the job's process ended (its outputs appear a moment
-    before: an interruption then still finds the job running, and snakemake rightly redoes it)."""
+    """Finished students, metrics.json path -> its mtime in ns. A cohort job's students count as
+    finished once snakemake wrote its benchmark, i.e. after the job's process ended (its outputs
+    appear a moment before: an interruption then still finds the job running, and snakemake
+    rightly redoes it). A job's benchmark is ``benchmarks/distill/<job>.tsv``; its students are
+    the folders ``distill/**/<job>/`` (job: ``split0/seed1`` with the default cohort)."""
     results = _run_dir(folder)
     done = {}
-    for bench in (results / "benchmarks" / "distill").rglob("seed*.tsv"):
-        metrics = (
-            results
-            / "distill"
-            / bench.parent.relative_to(results / "benchmarks" / "distill")
-            / bench.stem
-            / "metrics.json"
-        )
-        if metrics.is_file():
-            done[metrics] = metrics.stat().st_mtime_ns
+    for bench in (results / "benchmarks" / "distill").rglob("*.tsv"):
+        job = bench.relative_to(results / "benchmarks" / "distill").with_suffix("").as_posix()
+        for metrics in (results / "distill").rglob("metrics.json"):
+            if metrics.parent.as_posix().endswith(job):
+                done[metrics] = metrics.stat().st_mtime_ns
     return done
 
 
-def _interrupt_after_first_student(folder: Path, config: Path) -> None:
-    """Start the workflow and interrupt it, as Ctrl-C would, as soon as one student has finished."""
+def _interrupt_after_first_cohort(folder: Path, config: Path) -> None:
+    """Start the workflow and interrupt it, as Ctrl-C would, as soon as one cohort has finished."""
     proc = subprocess.Popen(
-        [*SNAKEMAKE, *PROFILE, "--cores", "2", "--configfile", str(config)],
+        # One core: the two cohort jobs run one after the other, so the first can end alone.
+        [*SNAKEMAKE, *PROFILE, "--cores", "1", "--configfile", str(config)],
         cwd=folder,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -139,7 +137,7 @@ def run(tmp_path_factory):
     """The tiny workflow, interrupted (SIGINT) after its first student, then resumed to the end."""
     folder = _copy_workflow(tmp_path_factory.mktemp("workflow"))
     config = _write_config(folder, TINY)
-    _interrupt_after_first_student(folder, config)
+    _interrupt_after_first_cohort(folder, config)
     before = _students_done(folder)
     planned = _planned_jobs(folder, *PROFILE, "--configfile", str(config))
     _snakemake(folder, *PROFILE, "--cores", "2", "--configfile", str(config))
@@ -153,8 +151,9 @@ def test_an_interrupted_run_resumes_without_redoing_finished_jobs(run):
     folder, _ = run
     record = json.loads((folder / "interruption.json").read_text())
     before, planned = record["before"], record["planned"]
-    assert 1 <= len(before) < 22, "the run was not interrupted between its first and last student"
-    assert planned["distill"] == 22 - len(before)
+    # Two cohort jobs (split 0 x seeds 0 and 1) of 11 students each: interrupted after the first.
+    assert len(before) == 11, "the run was not interrupted between its two cohorts"
+    assert planned["distill"] == 1
     after = _students_done(folder)
     assert len(after) == 22
     assert all(after[Path(p)] == mtime for p, mtime in before.items())
@@ -270,16 +269,29 @@ def test_rerun_does_only_what_is_missing_or_changed(run):
             table.unlink()
     shutil.rmtree(_run_dir(folder) / "plots")
     assert _planned_jobs(folder, "--configfile", str(config)) == {
-        "distill": 1,
+        "distill": 1,  # the missing student's cohort (split 0, seed 1), rerun whole
         "aggregate": 1,
         "plots": 1,
         "evaluation_plots": 1,
         "all": 1,
     }
-    # A student setting reruns the students and the network teacher, never the decoders.
+    # A student setting reruns the students (2 cohorts: one per seed) and the network teacher,
+    # never the decoders.
     changed = _write_config(folder, {**TINY, "students": {**TINY["students"], "steps": 6}})
     planned = _planned_jobs(folder, "--configfile", str(changed))
-    assert planned["distill"] == 22 and planned["network_teacher"] == 1 and "decode" not in planned
+    assert planned["distill"] == 2 and planned["network_teacher"] == 1 and "decode" not in planned
+
+
+@pytest.mark.parametrize("cohort, jobs", [("split", 1), ("seed", 2), ("student", 22)])
+def test_students_cohort_sets_how_many_students_one_job_trains(tmp_path, cohort, jobs):
+    """TINY asks for 11 teachers x 2 seeds on one split: 22 students in 1, 2 or 22 jobs, each
+    student with its own folder and every student's folder an output of exactly one job."""
+    folder = _copy_workflow(tmp_path)
+    config = _write_config(folder, {**TINY, "students": {**TINY["students"], "cohort": cohort}})
+    assert _planned_jobs(folder, "--configfile", str(config))["distill"] == jobs
+    shown = _snakemake(folder, "-n", "-p", "--cores", "1", "--configfile", str(config)).stdout
+    members = [line.count("--member ") for line in shown.splitlines() if "distill-cohort" in line]
+    assert len(members) == jobs and sum(members) == 22
 
 
 def test_slurm_profile_dry_runs(tmp_path):
@@ -416,7 +428,8 @@ def test_gld_local_terms_with_a_brain_teacher_are_refused_before_any_job(tmp_pat
         proc.returncode != 0 and "teacher(s) brain-mean have global logits only" in out and "gld_terms: [global]" in out
     )
     ok = {**bad, "students": {**bad["students"], "gld_terms": ["global"]}}
-    assert _planned_jobs(folder, "--configfile", str(_write_config(folder, ok)))["distill"] == 2  # none + brain-mean V1
+    # none + brain-mean V1, one cohort job
+    assert _planned_jobs(folder, "--configfile", str(_write_config(folder, ok)))["distill"] == 1
 
 
 def test_simclr_initialisation_runs_one_backbone_per_split_for_every_student(tmp_path):

@@ -1,0 +1,63 @@
+"""plan: what a config runs and costs, counted from the config and the models themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from brainteacher.archs import build_student
+from brainteacher.cli import main
+from brainteacher.plan import forward_flops, plan
+from brainteacher.runs import layered_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _config(*files: str) -> dict:
+    return layered_config([REPO / "config" / "config.yaml", *(REPO / "config" / f for f in files)])
+
+
+def test_flops_of_torchvision_resnet18_at_224_px():
+    # torchvision's ResNet-18 at 224 px: 1.81 G multiply-adds in its convolutions and fc.
+    flops = forward_flops(build_student("resnet18", 1000, width=64), (3, 224, 224))
+    assert flops == pytest.approx(2 * 1.814e9, rel=0.01)
+
+
+def test_grouped_convolutions_count_per_group():
+    solo = forward_flops(build_student("resnet18", 10, width=8), (3, 32, 32))
+    cohort = forward_flops(build_student("resnet18", 10, width=8, members=4), (12, 32, 32))
+    assert cohort == pytest.approx(4 * solo)
+
+
+def test_default_plan_counts_its_jobs():
+    stages = {s.name: s for s in plan(_config(), measure=False)}
+    # 2 subjects x 2 ROIs x 2 splits per decoder, 5 inner folds each; 6 students x 2 splits in 2 cohorts.
+    assert stages["decode (resnet1d)"].jobs == 8 and stages["decode (resnet1d)"].models == 40
+    assert stages["students"].models == 12 and stages["students"].jobs == 2
+    assert "network teacher" not in stages
+    assert all(s.flops > 0 and s.gpu_s > 0 for s in stages.values())
+
+
+def test_god_plan_counts_the_real_release():
+    stages = {s.name: s for s in plan(_config("god.yaml"), measure=False)}
+    assert stages["students"].models == 3624
+    assert stages["decode (resnet1d)"].jobs == 5 * 10 * 4
+    # Each student: 3 forward passes x 1,500 steps x 64 images of a 112 px ResNet-18 (about a
+    # quarter of its 224 px FLOPs), plus predicting its 1,200 images once.
+    per_image = forward_flops(build_student("resnet18", 150, width=64), (3, 112, 112))
+    assert 0.24 < per_image / (2 * 1.814e9) < 0.28
+    assert stages["students"].flops / 3624 == pytest.approx((3 * 1500 * 64 + 1200) * per_image)
+
+
+def test_students_cohort_changes_jobs_not_models():
+    config = _config()
+    config["students"]["cohort"] = "student"
+    stages = {s.name: s for s in plan(config, measure=False)}
+    assert stages["students"].jobs == 12 and stages["students"].models == 12
+
+
+def test_cli_prints_the_table(capsys):
+    assert main(["plan", "--base", str(REPO / "config" / "config.yaml"), "--no-measure"]) == 0
+    out = capsys.readouterr().out
+    assert "students" in out and "one H200" in out and "total" in out
