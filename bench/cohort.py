@@ -96,19 +96,21 @@ def jobs(args: argparse.Namespace) -> pd.DataFrame:
         for half in halves
     ]
     rows = []
-    for mode, cmds in (("one per process", solo), (f"two cohorts ({args.layout})", cohorts)):
-        wall, peak = _run(cmds, 2, env)
-        rows.append(
-            {
-                "mode": mode,
-                "students": len(students),
-                "processes": len(cmds),
-                "wall_s": round(wall, 1),
-                "students_per_min": round(60 * len(students) / wall, 1),
-                "peak_rss_mb_per_process": round(peak),
-            }
-        )
-        print(rows[-1], flush=True)
+    for repeat in range(args.repeats):  # alternating, so a slow spell of the machine hits both
+        for mode, cmds in (("one per process", solo), (f"two cohorts ({args.layout})", cohorts)):
+            wall, peak = _run(cmds, 2, env)
+            rows.append(
+                {
+                    "repeat": repeat,
+                    "mode": mode,
+                    "students": len(students),
+                    "processes": len(cmds),
+                    "wall_s": round(wall, 1),
+                    "students_per_min": round(60 * len(students) / wall, 1),
+                    "peak_rss_mb_per_process": round(peak),
+                }
+            )
+            print(rows[-1], flush=True)
     same = [
         bool(
             np.array_equal(
@@ -120,7 +122,10 @@ def jobs(args: argparse.Namespace) -> pd.DataFrame:
     ]
     print(f"cohort members whose evaluation logits equal their solo run's to the bit: {sum(same)}/{len(same)}")
     table = pd.DataFrame(rows)
-    table["speedup"] = round(table["students_per_min"] / table["students_per_min"].iloc[0], 2)
+    per_repeat = table.pivot(index="repeat", columns="mode", values="students_per_min")
+    speedup = per_repeat[f"two cohorts ({args.layout})"] / per_repeat["one per process"]
+    spread = speedup.std(ddof=1) if len(speedup) > 1 else float("nan")
+    print(f"speedup per repeat: {', '.join(f'{v:.2f}' for v in speedup)}; mean {speedup.mean():.2f}, SD {spread:.2f}")
     table["bitwise_equal_members"] = f"{sum(same)}/{len(same)}"
     return table
 
@@ -223,6 +228,7 @@ def main() -> None:
     p = sub.add_parser("jobs")
     p.add_argument("--students", type=int, default=12)
     p.add_argument("--layout", default="separate", choices=("separate", "grouped"))
+    p.add_argument("--repeats", type=int, default=3)
     p = sub.add_parser("throughput")
     p.add_argument("--device", default="auto")
     p.add_argument("--size", type=int, default=64)

@@ -122,7 +122,7 @@ def test_grouped_members_agree_with_their_solo_runs_within_rounding():
     """The grouped network sums in another order, so exact equality is not expected. Adam turns a
     rounding-level gradient of a near-zero element into a full step, so a few elements move by up
     to one step; the rest agree closely. Tolerances: every tensor within 2% of its norm after 3
-    steps, and the predictions within 0.05 logits."""
+    steps, and the predictions within 0.1 logits."""
     train, teacher = _images(), _teacher()
     cfg = dataclasses.replace(CFG, train=dataclasses.replace(CFG.train, steps=3))
     targets, seeds = [None, teacher, None], [0, 0, 1]
@@ -140,7 +140,7 @@ def test_grouped_members_agree_with_their_solo_runs_within_rounding():
     for k, state in enumerate(solo):
         model = resnet18(2, num_classes=3, width=4)
         model.load_state_dict(state)
-        np.testing.assert_allclose(logits[k], predict_logits(model, x), atol=0.05)
+        np.testing.assert_allclose(logits[k], predict_logits(model, x), atol=0.1)
 
 
 def test_members_that_share_a_seed_share_their_batches():
