@@ -204,6 +204,9 @@ class StudentConfig:
         "network (one kernel launch per layer for all: for GPUs) or auto (grouped on CUDA, else separate)",
         choices=COHORT_LAYOUTS,
     )
+    cohort_chunk: int = option(
+        0, "at most this many students of a cohort job train at once (device memory); 0 = all", low=0
+    )
 
     def __post_init__(self) -> None:
         if self.weights and self.init == "random":

@@ -448,18 +448,24 @@ def run_cohort(
         len(test.ids),
         device,
     )
-    t_train = time.perf_counter()
-    trained = _train_members(train, test, evaluation, n_classes, targets, members, specs, cfg, device)
-    train_share = (time.perf_counter() - t_train) / len(members)
     # Latency and size are the architecture's, not the weights': measured once for the cohort.
     model = build_student(cfg.arch, n_classes, depth=cfg.depth, width=cfg.width, stem=cfg.stem)
     cost = {**measure_latency(model, (3, cfg.image_size, cfg.image_size)), "n_parameters": count_parameters(model)}
     context = _Context(root, split_spec, split_name, train, test, evaluation, table, cfg, decoder, device)
     results = []
-    for member, spec, target, result in zip(members, specs, targets, trained):
-        metrics = _student_metrics(context, member, spec, target, result, cost, train_share, len(members))
-        model.load_state_dict(result.state)
-        results.append(_write_student(context, member, metrics, result, model, t0))
+    # At most cohort_chunk members train at once (device memory); each chunk is written when done.
+    size = cfg.cohort_chunk or len(members)
+    for start in range(0, len(members), size):
+        chunk = slice(start, start + size)
+        t_train = time.perf_counter()
+        trained = _train_members(
+            train, test, evaluation, n_classes, targets[chunk], members[chunk], specs[chunk], cfg, device
+        )
+        train_share = (time.perf_counter() - t_train) / len(trained)
+        for member, spec, target, result in zip(members[chunk], specs[chunk], targets[chunk], trained):
+            metrics = _student_metrics(context, member, spec, target, result, cost, train_share, len(trained))
+            model.load_state_dict(result.state)
+            results.append(_write_student(context, member, metrics, result, model, t0))
     return results
 
 

@@ -177,14 +177,17 @@ def test_layout_by_device_and_recipe():
 # --- whole runs -------------------------------------------------------------------------------------
 
 
-def test_a_cohort_run_writes_the_folders_its_solo_runs_write(mini_dataset, mini_splits, tmp_path):
+@pytest.mark.parametrize("chunk", [0, 2])
+def test_a_cohort_run_writes_the_folders_its_solo_runs_write(mini_dataset, mini_splits, tmp_path, chunk):
+    """Three students in one run (chunk 0: all at once; 2: two, then one), each folder as its
+    solo run writes it."""
     gt = (str(mini_dataset / "ground_truth.json"),)
     members = [
         Member("none", (), 0, str(tmp_path / "cohort" / "none0")),
         Member("oracle", gt, 0, str(tmp_path / "cohort" / "oracle0")),
         Member("none", (), 1, str(tmp_path / "cohort" / "none1")),
     ]
-    cfg = dataclasses.replace(CFG, train=dataclasses.replace(CFG.train, steps=20))
+    cfg = dataclasses.replace(CFG, train=dataclasses.replace(CFG.train, steps=20), cohort_chunk=chunk)
     written = run_cohort(mini_dataset, mini_splits[0], members, cfg)
     for member, metrics in zip(members, written):
         solo = run_distill(
@@ -196,11 +199,12 @@ def test_a_cohort_run_writes_the_folders_its_solo_runs_write(mini_dataset, mini_
             b = np.load(tmp_path / "solo" / member.out.rsplit("/", 1)[1] / name)
             np.testing.assert_array_equal(a, b)
         assert metrics["evaluation"] == solo["evaluation"] and metrics["teacher"] == solo["teacher"]
-        assert metrics["cohort_size"] == 3 and solo["cohort_size"] == 1
+        assert solo["cohort_size"] == 1
         assert torch.equal(
             torch.load(f"{member.out}/model.pt", weights_only=True)["fc.weight"],
             torch.load(tmp_path / "solo" / member.out.rsplit("/", 1)[1] / "model.pt", weights_only=True)["fc.weight"],
         )
+    assert [m["cohort_size"] for m in written] == ([3, 3, 3] if chunk == 0 else [2, 2, 1])
 
 
 @pytest.mark.parametrize(
