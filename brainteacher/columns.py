@@ -133,7 +133,8 @@ STUDENT_DOCS: dict[str, str] = {
     "n_test": "student held-out images",
     "n_evaluation": "student evaluation-set images (0 on real data)",
     "n_categories": "number of categories",
-    "train_time_s": "wall-clock time of student training, seconds",
+    "train_time_s": "wall-clock time of student training, seconds: the student's share (1/K) of its cohort's",
+    "cohort_size": "students trained together with this one (K; 1 = alone), in one process and optimizer step",
     "n_parameters": "trainable parameters of the student",
     "size_mb": "size of the student checkpoint (model.pt, a state_dict), MB (2^20 bytes)",
     "latency_ms_batch1": (

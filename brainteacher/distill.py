@@ -271,16 +271,6 @@ class Member:
     seed: int
     out: str
 
-    @classmethod
-    def from_dict(cls, d: dict) -> Member:
-        """From ``{"teacher", "seed", "out", "teacher_inputs" (optional)}``, as ``distill-cohort`` reads them."""
-        unknown = set(d) - {"teacher", "teacher_inputs", "seed", "out"}
-        if unknown or not {"teacher", "seed", "out"} <= set(d):
-            raise ValueError(
-                f"a member needs teacher, seed and out (and optional teacher_inputs), got keys {sorted(d)}"
-            )
-        return cls(str(d["teacher"]), tuple(str(p) for p in d.get("teacher_inputs", ())), int(d["seed"]), str(d["out"]))
-
 
 def cohort_layout(cfg: StudentConfig, device: torch.device) -> str:
     """How a cohort of students of ``cfg`` trains on ``device``: ``grouped`` (one ``resnet.ResNet``
@@ -356,7 +346,7 @@ def _train_members(
     n_classes: int,
     targets: list[np.ndarray | None],
     members: list[Member],
-    specs: list[teachers.TeacherSpec],
+    networks: list,
     cfg: StudentConfig,
     device: torch.device,
 ) -> list[_Trained]:
@@ -382,10 +372,9 @@ def _train_members(
             for i in range(k)
         ]
     out = []
-    for member, spec, target in zip(members, specs, targets):
-        network = _network_for_gld(cfg, spec, list(member.teacher_inputs), train, device)
+    for member, target, network in zip(members, targets, networks):
         model, stats, history = train_classifier(
-            train, n_classes, target, cfg, member.seed, device, desc=f"{spec.name} ", network=network
+            train, n_classes, target, cfg, member.seed, device, desc=f"{member.teacher} ", network=network
         )
         logits = [None if im is None else _predict(model, im, stats, device) for im in sets]
         state = {key: v.detach().cpu() for key, v in model.state_dict().items()}
@@ -406,9 +395,9 @@ def run_cohort(
     held-out (and, on simulated data, evaluation) images.
 
     Each member's student folder (``brainteacher.formats.student_dir``) is written atomically into
-    its ``out``, exactly as a solo ``distill`` would write it; with more than one member they
-    train as one grouped network (:func:`train_cohort`). ``decoder`` only labels which decoder
-    the brain teachers came from. Returns each member's metrics.
+    its ``out``, exactly as a solo ``distill`` would write it; members train together as
+    :func:`cohort_layout` says, at most ``cfg.cohort_chunk`` at once. ``decoder`` only labels which
+    decoder the brain teachers came from. Returns each member's metrics.
     """
     t0 = time.perf_counter()
     if not members:
@@ -435,6 +424,8 @@ def run_cohort(
     ]
     evaluation = load_evaluation_images(root, cfg.image_size, table.category_synsets)
     device = pick_device(cfg.device)
+    # GLD's feature-map teachers, checked for every member before any trains.
+    networks = [_network_for_gld(cfg, s, list(m.teacher_inputs), train, device) for s, m in zip(specs, members)]
     log.info(
         "%d student(s) %s (depth %d, width %d), loss %s, init %s, teachers %s, %d training / %d test images, on %s",
         len(members),
@@ -459,7 +450,7 @@ def run_cohort(
         chunk = slice(start, start + size)
         t_train = time.perf_counter()
         trained = _train_members(
-            train, test, evaluation, n_classes, targets[chunk], members[chunk], specs[chunk], cfg, device
+            train, test, evaluation, n_classes, targets[chunk], members[chunk], networks[chunk], cfg, device
         )
         train_share = (time.perf_counter() - t_train) / len(trained)
         for member, spec, target, result in zip(members[chunk], specs[chunk], targets[chunk], trained):

@@ -156,6 +156,7 @@ _TOOLBOX_DEFAULTS = {
     "latency_ms_batch1": math.nan,
     "latency_ms_batch64": math.nan,
     "latency_threads": math.nan,
+    "cohort_size": 1,  # before cohorts every student trained alone
 }
 
 
