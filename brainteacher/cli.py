@@ -196,17 +196,22 @@ def _decode(args: argparse.Namespace) -> None:
 # --- images, network teacher, distill -------------------------------------------------------------
 
 
-def _image_args(p: argparse.ArgumentParser) -> None:
-    """The options of every image-classifier command that no config section holds."""
+def _split_args(p: argparse.ArgumentParser, split_help: str = "a split file (see make-splits)") -> None:
+    """The dataset, a split and the image cache: what every image command reads."""
     _dataset_arg(p)
-    p.add_argument("--split", type=_nonempty, required=True, help="a split file (see make-splits)")
-    p.add_argument("--out", type=_path, required=True, help="output folder (replaced atomically)")
+    p.add_argument("--split", type=_nonempty, required=True, help=split_help)
     p.add_argument(
         "--image-cache",
         type=_path,
         default=None,
         help="a .npy of every training image at --image-size (see cache-images)",
     )
+
+
+def _image_args(p: argparse.ArgumentParser) -> None:
+    """The options of every image-classifier command that no config section holds."""
+    _split_args(p)
+    p.add_argument("--out", type=_path, required=True, help="output folder (replaced atomically)")
 
 
 def _cache_args(p: argparse.ArgumentParser) -> None:
@@ -296,14 +301,7 @@ def _distill(args: argparse.Namespace) -> None:
 def _cohort_args(p: argparse.ArgumentParser) -> None:
     from brainteacher.configs import StudentConfig
 
-    _dataset_arg(p)
-    p.add_argument("--split", type=_nonempty, required=True, help="a split file (see make-splits)")
-    p.add_argument(
-        "--image-cache",
-        type=_path,
-        default=None,
-        help="a .npy of every training image at --image-size (see cache-images)",
-    )
+    _split_args(p)
     p.add_argument(
         "--member",
         nargs="+",
@@ -356,19 +354,12 @@ def _distill_cohort(args: argparse.Namespace) -> None:
 def _simclr_args(p: argparse.ArgumentParser) -> None:
     from brainteacher.configs import SimCLRConfig
 
-    _dataset_arg(p)
-    p.add_argument("--split", type=_nonempty, required=True, help="a split file: only its training images are used")
+    _split_args(p, "a split file: only its training images are used")
     p.add_argument(
         "--out",
         type=_path,
         required=True,
         help="output folder (replaced atomically): backbone.pt, image_ids.npy, metrics.json",
-    )
-    p.add_argument(
-        "--image-cache",
-        type=_path,
-        default=None,
-        help="a .npy of every training image at --image-size (see cache-images)",
     )
     add_options(p, SimCLRConfig)
 
