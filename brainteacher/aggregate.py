@@ -21,7 +21,13 @@ from brainteacher.columns import COLUMNS, FLOAT_FORMAT, NA_REP, REFERENCES
 from brainteacher.errors import DataError
 from brainteacher.outputs import atomic_path, provenance, read_json, write_json
 from brainteacher.runs import check_dataset_root
-from brainteacher.summary import DEFAULT_PRIMARY, STATISTICS_METHOD, positive_control_verdict, summary_table
+from brainteacher.summary import (
+    DEFAULT_PRIMARY,
+    STATISTICS_METHOD,
+    conclusion,
+    positive_control_verdict,
+    summary_table,
+)
 from brainteacher.tables import calibration_table, decoder_table, student_table
 
 __all__ = ["write_tables"]
@@ -97,12 +103,17 @@ def write_tables(
     verdict = positive_control_verdict(summary, primary["metric"])
     if verdict:
         log.log(logging.WARNING if "FAILED" in verdict else logging.INFO, verdict)
+    answer = conclusion(students, primary, level)
+    if answer["text"]:
+        log.info("conclusion: %s", answer["text"])
     summary_notes = {
         "level": level,
         "metrics": list(metrics),
         "references": REFERENCES,
         "primary": primary,
         "positive_control": verdict,
+        "conclusion": answer["text"],
+        "conclusion_tests": answer["tests"],
         "method": STATISTICS_METHOD,
     }
     tables = {

@@ -69,14 +69,22 @@ def _simulate_args(p: argparse.ArgumentParser) -> None:
         "--preset", default="quick", choices=PRESETS, help="quick (minutes on 2 CPU cores) or god (GOD-sized)"
     )
     p.add_argument("--seed", type=_SEED, default=0)
+    p.add_argument(
+        "--image-signal",
+        type=float,
+        default=1.0,
+        help="share of the voxels' image-specific signal kept, 0-1 (0 = the null: category information only)",
+    )
 
 
 @_command("simulate", "write a simulated GOD-format dataset with planted structure", _simulate_args)
 def _simulate(args: argparse.Namespace) -> None:
     from brainteacher.simulate import get_preset, simulate
 
-    preset = get_preset(args.preset)
-    log.info("simulating preset %s (seed %d) into %s", preset.name, args.seed, args.out)
+    preset = get_preset(args.preset, image_signal=args.image_signal)
+    log.info(
+        "simulating preset %s (seed %d, image signal %g) into %s", preset.name, args.seed, args.image_signal, args.out
+    )
     simulate(args.out, preset, seed=args.seed)
 
 

@@ -105,6 +105,7 @@ STUDENT_DOCS: dict[str, str] = {
         "whose brain data the teacher derives from: a subject, or mean (mean over subjects); NA for none/network/oracle"
     ),
     "roi": "ROI of the brain-derived teacher; NA for none/network/oracle",
+    "draw": "which within-category shuffle draw a shuffled-brain teacher is (0, 1, ...); 0 for every other teacher",
     "decoder": "decoder whose out-of-fold logits the brain-derived teacher came from; NA for none/network/oracle",
     "split": "train/test image split (e.g. split0)",
     "seed": "student training seed",
@@ -166,9 +167,8 @@ def _reference_docs(ref: str, kind: str | None) -> dict[str, str]:
         f"diff_vs_{ref}_ci_high": "upper bound of that interval",
         f"p_vs_{ref}": (
             f"two-sided sign-flip permutation p-value of diff_vs_{ref} over categories (exact "
-            "up to 16 categories); unadjusted, exploratory unless family is primary"
+            "up to 16 categories); unadjusted, descriptive: it holds the trained students fixed"
         ),
-        f"p_holm_vs_{ref}": f"p_vs_{ref} Holm-adjusted over the primary family's ROIs; NA outside the primary contrast",
         f"n_units_vs_{ref}": "categories (independent units) in the comparison; 0 if none",
         f"n_images_vs_{ref}": "scoring images paired in the comparison",
     }
@@ -209,6 +209,28 @@ SUMMARY_DOCS: dict[str, str] = {
     "mean": "mean of the metric over runs",
     "ci_low": "lower bound of the Student-t interval of the mean over runs; NA with fewer than 3 runs",
     "ci_high": "upper bound of that interval",
+    "test_reference": (
+        "the students-as-units test's reference: shuffled_brain (a brain teacher's shuffle draws; the primary "
+        "contrast's by default), the config's stats.primary_reference for the primary teacher, else baseline; "
+        "empty for the baseline itself"
+    ),
+    "n_seeds": "student seeds among the test's units",
+    "n_shuffle_draws": "most shuffle draws a unit holds when test_reference is shuffled_brain; 0 otherwise",
+    "n_test_units": (
+        "the test's units: (split, seed) runs, times sources for a subject group against its brain-derived control"
+    ),
+    "effect": (
+        "mean over the test's units of this student minus the mean of its reference students in the unit "
+        "(metric units; for NLL negative = better)"
+    ),
+    "effect_ci_low": "lower bound of the Student-t interval of effect over the units; NA with fewer than 2",
+    "effect_ci_high": "upper bound of that interval",
+    "p_randomization": (
+        "one-sided p (in the helpful direction) of the randomization test: within each unit the student and its "
+        "reference students are exchangeable under the null; exact over every relabeling up to 2^20, else 20,000 "
+        "Monte Carlo draws"
+    ),
+    "p_holm": "p_randomization Holm-adjusted over the primary family's ROIs; NA outside the primary family",
     **{k: v for ref, kind in REFERENCES.items() for k, v in _reference_docs(ref, kind).items()},
 }
 

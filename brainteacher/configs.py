@@ -272,7 +272,7 @@ SECTIONS: dict[str, tuple[type, ...]] = {
 # Keys of those sections that only the workflow reads (which jobs to run), not a command option.
 WORKFLOW_KEYS: dict[str, tuple[str, ...]] = {
     "splits": ("use",),
-    "students": ("teachers", "control_sources", "teacher_decoder", "seeds", "cohort"),
+    "students": ("teachers", "control_sources", "teacher_decoder", "seeds", "shuffle_draws", "cohort"),
 }
 
 # The students' options the network teacher takes (its depth, folds and seed are its own).

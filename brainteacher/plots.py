@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from scipy import stats as scipy_stats
 
-from brainteacher.columns import BASELINE_KIND, GLOBAL_ROI, REFERENCES
+from brainteacher.columns import BASELINE_KIND, GLOBAL_ROI
 from brainteacher.figures import (
     check_tables_from_run,
     ci_yerr,
@@ -43,7 +43,7 @@ from brainteacher.figures import (
 )
 from brainteacher.registry import MEAN_SOURCE, global_kinds
 from brainteacher.stats import mean_ci
-from brainteacher.summary import gains_vs_baseline, positive_control_verdict, score_column
+from brainteacher.summary import conclusion, gains_vs_baseline, positive_control_verdict, primary_of, score_column
 
 __all__ = ["roi_comparison", "decoder_accuracy", "decoder_vs_gain", "write_plots"]
 
@@ -86,14 +86,6 @@ def _exploratory_groups(present: set[str]) -> list[str]:
     return known + sorted(present - set(known) - {BASELINE_KIND})
 
 
-def _primary_reference(primary: pd.DataFrame) -> str | None:
-    """The reference of the primary contrast: the one whose Holm column is filled in."""
-    for ref in REFERENCES:
-        if primary[f"p_holm_vs_{ref}"].notna().any():
-            return ref
-    return None
-
-
 def _scale(metric: str) -> float:
     """Accuracies are drawn in percentage points, NLL in nats."""
     return 1.0 if metric == "nll" else 100.0
@@ -125,10 +117,16 @@ def _interval_points(
     )
 
 
+def _reference_text(row: pd.Series) -> str:
+    """What the primary teacher is compared with, in words."""
+    if row["n_shuffle_draws"]:
+        return f"the mean of its {int(row['n_shuffle_draws'])} shuffle draws"
+    return {"baseline": "no teacher", "label_smoothing": "label smoothing"}.get(row["test_reference"], "its reference")
+
+
 def _draw_primary(ax: Axes, summary: pd.DataFrame, rois: list[str], metric: str) -> None:
     primary = summary[(summary["family"] == "primary") & (summary["metric"] == metric) & summary["roi"].isin(rois)]
-    ref = _primary_reference(primary) if not primary.empty else None
-    if ref is None:
+    if primary.empty or primary["n_test_units"].max() == 0:
         ax.text(
             0.5,
             0.5,
@@ -141,28 +139,21 @@ def _draw_primary(ax: Axes, summary: pd.DataFrame, rois: list[str], metric: str)
         return
     primary = primary.set_index("roi").loc[[r for r in rois if r in set(primary["roi"])]]
     xs = [rois.index(r) for r in primary.index]
-    teacher = primary["teacher"].iloc[0]
-    _interval_points(
-        ax,
-        primary,
-        f"diff_vs_{ref}",
-        xs,
-        "D",
-        "tab:blue",
-        f"{teacher} minus its {ref.replace('_', '-')} control ({LEVEL:.0%} CI)",
-        _scale(metric),
-    )
+    teacher, versus = primary["teacher"].iloc[0], _reference_text(primary.iloc[0])
+    label = f"{teacher} minus {versus} ({LEVEL:.0%} CI over {int(primary['n_test_units'].max())} runs)"
+    _interval_points(ax, primary, "effect", xs, "D", "tab:blue", label, _scale(metric))
     for x, (_, row) in zip(xs, primary.iterrows()):
         ax.annotate(
-            f"Holm p = {row[f'p_holm_vs_{ref}']:.2g}",
-            (x, _scale(metric) * row[f"diff_vs_{ref}_ci_high"]),
+            f"Holm p = {row['p_holm']:.2g}",
+            (x, _scale(metric) * np.nan_to_num(row["effect_ci_high"], nan=row["effect"])),
             textcoords="offset points",
             xytext=(0, 6),
             ha="center",
             fontsize=8,
         )
     ax.set_title(
-        f"PRIMARY (pre-registered, Holm over ROIs):\n{teacher} minus its {ref.replace('_', '-')} control", fontsize=9.5
+        f"PRIMARY (pre-registered; students as units, randomization test, Holm over ROIs):\n{teacher} minus {versus}",
+        fontsize=9.5,
     )
 
 
@@ -208,11 +199,12 @@ def roi_comparison(
     summary: pd.DataFrame | None = None,
     metric: str = "top1",
 ) -> list[Path]:
-    """Two panels from the summary's per-image comparisons (categories as units), in percentage
-    points: the pre-registered primary contrast per ROI (with its Holm p), and every teacher
-    group minus the no-teacher baseline (exploratory; network and oracle in a 'no ROI' slot;
-    per-subject means of the subject teachers as small points). The y-range follows the data.
-    The positive-control verdict is written under the panels. Writes ``out_stem.{png,svg}``."""
+    """Two panels, in percentage points (nats for NLL): the pre-registered primary contrast per ROI,
+    students as units (the summary's ``effect`` and its Holm p), and every teacher group minus the
+    no-teacher baseline, paired image by image with categories as units (exploratory; network and
+    oracle in a 'no ROI' slot; per-subject means of the subject teachers as small points). The
+    y-range follows the data. The positive-control verdict and the run's conclusion
+    (:func:`summary.conclusion`) are written under the panels. Writes ``out_stem.{png,svg}``."""
     title = f"Knowledge distillation from brain teachers: {metric} by ROI"
     if summary is None or summary.empty or students.empty:
         return no_data(out_stem, title, "no student comparisons in the summary", note)
@@ -229,8 +221,8 @@ def roi_comparison(
         subtitle(
             note,
             (
-                f"difference in {scored_on} {metric}, paired image by image; {LEVEL:.0%} CIs with "
-                "categories as units; no bar: fewer than 3 units"
+                f"difference in {scored_on} {metric}; left: runs (split x seed) as units; right: paired image "
+                f"by image, categories as units; {LEVEL:.0%} CIs, no bar: too few units"
             ),
         ),
         ha="center",
@@ -259,6 +251,10 @@ def roi_comparison(
             color="firebrick" if "FAILED" in verdict else "darkgreen",
             va="top",
         )
+    primary = primary_of(summary)
+    answer = conclusion(students, primary)["text"] if primary and primary["metric"] == metric else ""
+    if answer:
+        fig.text(0.01, -0.10, textwrap.fill("Conclusion: " + answer, 170), fontsize=8, color="0.1", va="top")
     fig.subplots_adjust(top=0.78, wspace=0.25)
     return save(fig, out_stem)
 

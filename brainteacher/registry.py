@@ -9,7 +9,9 @@ Teachers are named by a spec string (``TeacherSpec.name``):
 
 - a global kind alone: ``none``, ``network``, ``oracle``;
 - a brain-derived kind as ``{kind}/{source}/{roi}``, ``source`` a subject (``Subject1``) or
-  ``mean`` (the mean over subjects); ``brain-mean/{roi}`` is accepted for ``brain/mean/{roi}``.
+  ``mean`` (the mean over subjects); ``brain-mean/{roi}`` is accepted for ``brain/mean/{roi}``;
+- a further draw of a randomly drawn control (``shuffled-brain``) as
+  ``{kind}/{source}/{roi}/draw{k}``, k >= 1 (draw 0 is the name without the suffix).
 
 Adding a control teacher kind takes one :class:`TeacherKind` entry in :data:`TEACHER_KINDS` plus
 its target function, registered in ``brainteacher.teachers.CONTROL_TARGETS`` under the entry's
@@ -49,6 +51,7 @@ __all__ = [
     "kind_names",
     "global_kinds",
     "brain_kinds",
+    "drawn_kinds",
     "config_teacher_names",
     "parse_teacher",
     "teacher_pattern",
@@ -114,6 +117,8 @@ class TeacherKind:
     ``target``: for brain-derived kinds, the key of its target function in
     ``brainteacher.teachers.CONTROL_TARGETS`` (brain logits -> teacher logits).
     ``needs_simulated``: only simulated data can give it (the oracle's ground truth).
+    ``drawn``: a random draw (a within-category shuffle): the config's ``students.shuffle_draws``
+    draws are trained against every brain student, each from its own random stream.
     """
 
     name: str
@@ -122,6 +127,7 @@ class TeacherKind:
     control: bool = False
     target: str | None = None
     needs_simulated: bool = False
+    drawn: bool = False
 
     def __post_init__(self) -> None:
         if self.control and not self.brain_derived:
@@ -158,6 +164,7 @@ TEACHER_KINDS: dict[str, TeacherKind] = _kinds(
         brain_derived=True,
         control=True,
         target="shuffled-brain",
+        drawn=True,
     ),
     TeacherKind(
         "class-mean-brain",
@@ -223,37 +230,61 @@ class TeacherSpec:
     kind: str
     source: str | None = None
     roi: str | None = None
+    draw: int = 0  # which draw of a drawn control; 0 for every other kind
 
     @property
     def name(self) -> str:
-        return self.kind if self.source is None else f"{self.kind}/{self.source}/{self.roi}"
+        if self.source is None:
+            return self.kind
+        return f"{self.kind}/{self.source}/{self.roi}" + (f"/draw{self.draw}" if self.draw else "")
 
     @property
     def is_brain_derived(self) -> bool:
         return self.kind in TEACHER_KINDS and TEACHER_KINDS[self.kind].brain_derived
 
 
+_DRAW_RE = re.compile(r"draw([1-9]\d*)")
+
+
+def drawn_kinds() -> tuple[str, ...]:
+    """Kinds trained as several random draws (``students.shuffle_draws``): shuffled-brain."""
+    return tuple(k.name for k in TEACHER_KINDS.values() if k.drawn)
+
+
+def _draw(kind: str, parts: list[str]) -> int | None:
+    """The draw a spec's optional 4th part names (0 without one); None if it names none."""
+    if not parts:
+        return 0
+    match = _DRAW_RE.fullmatch(parts[0])
+    return int(match.group(1)) if len(parts) == 1 and match and kind in drawn_kinds() else None
+
+
 def parse_teacher(text: str) -> TeacherSpec:
-    """``none``, ``network``, ``oracle``, ``brain-mean/{roi}`` or ``{kind}/{Subject<N>|mean}/{roi}``."""
+    """``none``, ``network``, ``oracle``, ``brain-mean/{roi}``, ``{kind}/{Subject<N>|mean}/{roi}``
+    or, for a drawn control, ``{kind}/{Subject<N>|mean}/{roi}/draw{k}``."""
     parts = text.strip().split("/")
     if len(parts) == 2 and parts[0] == BRAIN_MEAN:
         parts = ["brain", MEAN_SOURCE, parts[1]]
     if len(parts) == 1 and parts[0] in global_kinds():
         return TeacherSpec(parts[0])
-    if len(parts) == 3 and parts[0] in brain_kinds():
-        kind, source, roi_name = parts
-        if (source == MEAN_SOURCE or SUBJECT_RE.fullmatch(source)) and roi_name in ROIS:
-            return TeacherSpec(kind, source, roi_name)
+    if len(parts) in (3, 4) and parts[0] in brain_kinds():
+        kind, source, roi_name = parts[:3]
+        draw = _draw(kind, parts[3:])
+        if (source == MEAN_SOURCE or SUBJECT_RE.fullmatch(source)) and roi_name in ROIS and draw is not None:
+            return TeacherSpec(kind, source, roi_name, draw)
     raise ValueError(
         f"unknown teacher {text!r}; use one of {', '.join(global_kinds())}, or KIND/SOURCE/ROI with KIND in "
-        f"{', '.join(brain_kinds())}, SOURCE Subject<N> or mean, ROI in {', '.join(ROIS)} (brain-mean/ROI also works)"
+        f"{', '.join(brain_kinds())}, SOURCE Subject<N> or mean, ROI in {', '.join(ROIS)} (brain-mean/ROI also works), "
+        f"and /draw<k> after it for a further draw of {', '.join(drawn_kinds())}"
     )
 
 
 def teacher_pattern(rois: Sequence[str] = ROIS) -> str:
     """A regular expression matching every teacher spec over ``rois`` (the workflow's wildcard)."""
     roi_pattern = "|".join(rois)
-    return rf"{'|'.join(global_kinds())}|(?:{'|'.join(brain_kinds())})/(?:Subject\d+|mean)/(?:{roi_pattern})"
+    brain = rf"(?:{'|'.join(brain_kinds())})/(?:Subject\d+|mean)/(?:{roi_pattern})"
+    drawn = rf"(?:{'|'.join(drawn_kinds())})/(?:Subject\d+|mean)/(?:{roi_pattern})/draw[1-9]\d*"
+    return rf"{'|'.join(global_kinds())}|{drawn}|{brain}"
 
 
 def _sources(name: str, config: Mapping[str, Any]) -> tuple[str, list[str] | None]:
@@ -278,18 +309,20 @@ def expand_teachers(config: Mapping[str, Any]) -> list[str]:
     """Every teacher spec the workflow trains students with, in the config's order.
 
     From the resolved config: ``students.teachers`` (kinds, plus ``brain-mean``), ``subjects``,
-    ``rois``, ``students.control_sources`` (``mean``, ``subjects``) and ``data.source``. A global
-    kind is itself; ``brain`` is every subject x ROI; ``brain-mean`` the mean source x ROI; a
-    control every control source x ROI (mean first, then the subjects). ValueError for an unknown
-    kind, or a kind that needs simulated data on real data.
+    ``rois``, ``students.control_sources`` (``mean``, ``subjects``), ``students.shuffle_draws``
+    and ``data.source``. A global kind is itself; ``brain`` is every subject x ROI; ``brain-mean``
+    the mean source x ROI; a control every control source x ROI (mean first, then the subjects),
+    and a drawn control each of its draws there. ValueError for an unknown kind, or a kind that
+    needs simulated data on real data.
     """
     names: list[str] = []
     for name in config["students"]["teachers"]:
         kind, sources = _sources(name, config)
         if TEACHER_KINDS[kind].needs_simulated and not _simulated(config):
             raise ValueError(f"config students.teachers: {kind!r} needs simulated data (data.source: simulate)")
+        draws = range(config["students"].get("shuffle_draws", 1) if TEACHER_KINDS[kind].drawn else 1)
         if sources is None:
             names.append(kind)
         else:
-            names += [f"{kind}/{s}/{r}" for s in sources for r in config["rois"]]
+            names += [TeacherSpec(kind, s, r, d).name for s in sources for r in config["rois"] for d in draws]
     return names

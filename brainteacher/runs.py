@@ -27,6 +27,7 @@ __all__ = [
     "PROVENANCE_FILE",
     "run_name",
     "dataset_name",
+    "simulated_dataset",
     "config_name",
     "layered_config",
     "dataset_fingerprint",
@@ -58,11 +59,18 @@ def _safe(name: str) -> str:
     return _UNSAFE.sub("_", name).strip("._") or "_"
 
 
+def simulated_dataset(data: Mapping[str, Any]) -> str:
+    """A simulated dataset's name: ``<preset>-seed<N>``, plus ``-image<share>`` when the null dial
+    ``data.image_signal`` is not 1 (``quick-seed0-image0``: the null)."""
+    share = float(data.get("image_signal", 1.0))
+    return f"{data['preset']}-seed{data['seed']}" + ("" if share == 1.0 else f"-image{share:g}")
+
+
 def dataset_name(data: Mapping[str, Any]) -> str:
-    """The dataset's part of a run name: ``sim-<preset>-seed<N>`` for simulated data, else the
-    data folder's own name (``resources/god`` -> ``god``)."""
+    """The dataset's part of a run name: ``sim-<preset>-seed<N>[-image<share>]`` for simulated
+    data, else the data folder's own name (``resources/god`` -> ``god``)."""
     if data["source"] == "simulate":
-        return f"sim-{data['preset']}-seed{data['seed']}"
+        return f"sim-{simulated_dataset(data)}"
     # abspath, not resolve: "." still has a name, and a symlinked folder keeps the name it was given.
     return _safe(Path(os.path.abspath(data["root"])).name)
 

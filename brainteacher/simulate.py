@@ -77,6 +77,10 @@ class Preset:
     run_offset_sd: float = 0.5
     tuning_sigma: float = 1.5  # spatial smoothness of voxel tuning on the cortical sheet, in voxels (3 mm each)
     tuning_smooth_share: float = 0.5  # share of a voxel's tuning variance common with its neighbours
+    # The null dial: each voxel's response is its category's mean response plus image_signal times
+    # the image's own deviation from it. 1 = as the encoding model gives it; 0 = the null, where the
+    # voxels carry category information only and a brain teacher cannot beat its own shuffles.
+    image_signal: float = 1.0
     # (a_low, a_cat) per ROI: the planted weights of pixel features and category latents.
     roi_gains: dict[str, tuple[float, float]] = field(
         default_factory=lambda: {
@@ -136,6 +140,8 @@ PRESETS = {
 def get_preset(name: str, **overrides) -> Preset:
     """A preset by name (``quick`` or ``god``), with optional field overrides."""
     registry.preset(name)  # refuses an unknown name, listing the valid ones
+    if not 0.0 <= overrides.get("image_signal", 1.0) <= 1.0:
+        raise ValueError(f"image_signal must lie in [0, 1], got {overrides['image_signal']}")
     return replace(PRESETS[name], **overrides)
 
 
@@ -418,7 +424,20 @@ def _subject_signal(
             _category_responses(stim.z_images, stim.groups, grid_pos, preferred.get(roi, []), preset, rng), train
         )
         parts.append(a_low * low + a_cat * cat)
-    return np.concatenate(parts, axis=1)
+    return _keep_image_signal(np.concatenate(parts, axis=1), stim.category_of_image, preset.image_signal)
+
+
+def _keep_image_signal(signal: np.ndarray, category: np.ndarray, share: float) -> np.ndarray:
+    """(n_images, n_vox) ``signal`` with each image's deviation from its category's mean response
+    scaled by ``share`` (0 = category information only); the category means are kept."""
+    if share == 1.0:
+        return signal
+    out = signal.copy()
+    for c in np.unique(category):
+        rows = category == c
+        mean = signal[rows].mean(axis=0)
+        out[rows] = mean + share * (signal[rows] - mean)
+    return out
 
 
 def _presentations(

@@ -12,7 +12,15 @@ import warnings
 import numpy as np
 from scipy import stats
 
-__all__ = ["mean_ci", "paired_difference", "non_inferiority", "holm", "sign_flip_p_value", "category_paired_test"]
+__all__ = [
+    "mean_ci",
+    "paired_difference",
+    "non_inferiority",
+    "holm",
+    "sign_flip_p_value",
+    "category_paired_test",
+    "randomization_test",
+]
 
 
 def _finite_1d(values: np.ndarray) -> np.ndarray:
@@ -221,3 +229,87 @@ def category_paired_test(
         }
     mean, low, high = mean_ci(units, level)
     return out | {"mean_diff": mean, "ci_low": low, "ci_high": high, "p_value": sign_flip_p_value(units), "reason": ""}
+
+
+# --- students as the units: an exact randomization test ----------------------------------------
+
+# Up to this many relabelings the null distribution is enumerated exactly; above it, Monte Carlo
+# with a fixed seed keeps the p-value reproducible.
+_EXACT_RELABELINGS_MAX = 2**20
+ALTERNATIVES = ("greater", "less", "two-sided")
+
+
+def _unit_contrasts(treated: float, controls: np.ndarray) -> np.ndarray:
+    """(K + 1,) the unit's contrast "student j minus the mean of the others", j = 0 the treated one:
+    under the null any of the K + 1 exchangeable students could have been the treated one."""
+    x = np.concatenate([[treated], controls])
+    k = len(controls)
+    return (k + 1) / k * (x - x.mean())
+
+
+def _null_sums(contrasts: list[np.ndarray], n_resamples: int, seed: int) -> tuple[np.ndarray, str]:
+    """The sums over units of one relabeling each: all of them, or ``n_resamples`` at random."""
+    n_relabelings = math.prod(len(c) for c in contrasts)
+    if n_relabelings <= _EXACT_RELABELINGS_MAX:
+        sums = np.zeros(1)
+        for c in contrasts:
+            sums = (sums[:, None] + c[None, :]).ravel()
+        return sums, "exact"
+    rng = np.random.default_rng(seed)
+    sums = np.zeros(n_resamples)
+    for c in contrasts:
+        sums += c[rng.integers(len(c), size=n_resamples)]
+    return sums, "monte carlo"
+
+
+def randomization_test(
+    treated: np.ndarray,
+    controls: np.ndarray,
+    alternative: str = "greater",
+    level: float = 0.95,
+    n_resamples: int = 20000,
+    seed: int = 0,
+) -> dict[str, float | int | str]:
+    """Treated students against their exchangeable controls, with the (split, seed) runs as units.
+
+    Args:
+        treated: (U,) one value per unit (e.g. the brain student's top-1 on one split and seed).
+        controls: (U, K) the unit's K control students (e.g. K within-category shuffle draws of the
+            brain targets, trained from the same seed); NaN marks a missing draw. K = 1 is a
+            paired sign-flip test.
+        alternative: "greater" (treated better when higher), "less" or "two-sided".
+
+    The effect of a unit is ``treated - mean(controls)``; the estimate is its mean over units, with
+    a Student-t interval over them. Under the null the K + 1 students of a unit are exchangeable:
+    any of them could have been the treated one, independently in every unit. The p-value is the
+    share of those relabelings whose mean contrast is at least the observed one (in the direction
+    of ``alternative``; ``|.|`` for two-sided), enumerated exactly up to 2**20 relabelings, else
+    from ``n_resamples`` random ones with the observed counted (p >= 1 / (n_resamples + 1)).
+    Units with no control or a NaN treated value are dropped; under 2 units p and interval are NaN.
+
+    Returns ``effect``, ``ci_low``, ``ci_high``, ``p_value``, ``n_units``, ``n_controls`` (the
+    most controls in a unit) and ``method`` ("exact" or "monte carlo").
+    """
+    if alternative not in ALTERNATIVES:
+        raise ValueError(f"alternative must be one of {', '.join(ALTERNATIVES)}, got {alternative!r}")
+    treated = np.asarray(treated, np.float64).ravel()
+    controls = np.asarray(controls, np.float64).reshape(len(treated), -1) if len(treated) else np.zeros((0, 1))
+    units = [(t, c[~np.isnan(c)]) for t, c in zip(treated, controls) if not np.isnan(t) and (~np.isnan(c)).any()]
+    effects = np.array([t - c.mean() for t, c in units])
+    mean, low, high = mean_ci(effects, level)
+    out = {"effect": mean, "ci_low": low, "ci_high": high, "p_value": math.nan, "n_units": len(units)}
+    out |= {"n_controls": max((len(c) for _, c in units), default=0), "method": ""}
+    if len(units) < 2:
+        return out
+    contrasts = [_unit_contrasts(t, c) for t, c in units]
+    observed = float(sum(c[0] for c in contrasts))
+    sums, method = _null_sums(contrasts, n_resamples, seed)
+    tolerance = 1e-9 * max(1.0, float(np.abs(sums).max()))
+    if alternative == "greater":
+        exceed = sums >= observed - tolerance
+    elif alternative == "less":
+        exceed = sums <= observed + tolerance
+    else:
+        exceed = np.abs(sums) >= abs(observed) - tolerance
+    p = float(exceed.mean()) if method == "exact" else (int(exceed.sum()) + 1) / (n_resamples + 1)
+    return out | {"p_value": p, "method": method}

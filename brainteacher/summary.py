@@ -15,6 +15,13 @@ averaged over nested runs and subjects, with categories as the independent units
 - family: one contrast is pre-registered (config ``stats``; default brain-mean vs shuffled-brain,
   top-1): its rows are ``primary`` and Holm runs over their ROIs; the oracle's rows are the
   ``positive-control``; every other row is ``exploratory`` (unadjusted p-values).
+
+Inference uses the *students* as the units (``test_reference`` ... ``p_holm``): within each
+(split, seed) run a brain student and its within-category shuffle draws were trained from one
+seed and are exchangeable under the null that the brain targets carry nothing image-specific,
+so :func:`stats.randomization_test` relabels them. This is what carries training noise (the
+seed-to-seed spread that flips a single run's verdict) into the p-value. The per-image,
+category-unit columns (``diff_vs_*``) hold the trained students fixed: they are description.
 """
 
 from __future__ import annotations
@@ -28,12 +35,15 @@ import pandas as pd
 
 from brainteacher.columns import BASELINE_KIND, GLOBAL_ROI, NO_SUBJECT, REFERENCES, SUMMARY_COLUMNS
 from brainteacher.comparisons import EVALUATION_SET, OUTCOMES, paired_image_test, read_scored_images
-from brainteacher.registry import MEAN_SOURCE, ROIS, brain_kinds, global_kinds
-from brainteacher.stats import holm, mean_ci
+from brainteacher.registry import MEAN_SOURCE, ROIS, brain_kinds, drawn_kinds, global_kinds, teacher_kind
+from brainteacher.stats import holm, mean_ci, randomization_test
 from brainteacher.tables import group_order, sort_rows, teacher_group
 
 __all__ = [
     "summary_table",
+    "unit_test",
+    "conclusion",
+    "primary_of",
     "gains_vs_baseline",
     "positive_control_verdict",
     "score_column",
@@ -90,7 +100,6 @@ def _comparison_names(ref: str) -> list[str]:
         f"diff_vs_{ref}_ci_low",
         f"diff_vs_{ref}_ci_high",
         f"p_vs_{ref}",
-        f"p_holm_vs_{ref}",
         f"n_units_vs_{ref}",
         f"n_images_vs_{ref}",
     ]
@@ -98,13 +107,13 @@ def _comparison_names(ref: str) -> list[str]:
 
 def _no_comparison(ref: str) -> dict[str, Any]:
     """The ``*_vs_{ref}`` columns of a row that has no such comparison: NA, with 0 units and images."""
-    return dict(zip(_comparison_names(ref), [math.nan] * 5 + [0, 0]))
+    return dict(zip(_comparison_names(ref), [math.nan] * 4 + [0, 0]))
 
 
 def _comparison(
     units: pd.DataFrame, students: pd.DataFrame, scored: dict, ref: str, metric: str, level: float
 ) -> dict[str, Any]:
-    """The ``*_vs_{ref}`` columns of one summary row (p_holm filled in later)."""
+    """The ``*_vs_{ref}`` columns of one summary row."""
     ref_kind = REFERENCES[ref]
     names = _comparison_names(ref)
     if not _is_compared(units["kind"].iloc[0], ref_kind):
@@ -118,12 +127,90 @@ def _comparison(
                 test["ci_low"],
                 test["ci_high"],
                 test["p_value"],
-                math.nan,
                 test["n_units"],
                 test["n_images"],
             ],
         )
     )
+
+
+# --- students as the units ---------------------------------------------------------------------
+
+# The references a group can be tested against: the summary's, plus the softness-matched random
+# targets (the conclusion's "beyond their softness" contrast).
+TEST_REFERENCES: dict[str, str | None] = {**REFERENCES, "random": "random"}
+TEST_COLUMNS = (
+    "test_reference",
+    "n_seeds",
+    "n_shuffle_draws",
+    "n_test_units",
+    "effect",
+    "effect_ci_low",
+    "effect_ci_high",
+    "p_randomization",
+    "p_holm",
+)
+
+
+def _helpful(metric: str) -> str:
+    """The randomization test's alternative: a teacher helps when it raises accuracy, lowers NLL."""
+    return "less" if metric == "nll" else "greater"
+
+
+def unit_test(
+    units: pd.DataFrame, students: pd.DataFrame, ref: str, metric: str, level: float = 0.95
+) -> dict[str, Any]:
+    """One teacher group's students against the reference ``ref`` (a key of ``TEST_REFERENCES``), with
+    the students as the units: :func:`stats.randomization_test`, one-sided in the helpful direction.
+
+    A unit is a (split, seed) run, and also a source when the reference is a brain-derived control
+    (each subject's brain student has its own controls). In a unit the group's students are
+    averaged, and so are the reference's of each draw (a shuffled-brain reference holds
+    ``students.shuffle_draws`` draws, every other reference one). ``units`` and ``students`` carry
+    ``draw`` (0 where absent). Returns the ``TEST_COLUMNS`` values (``p_holm`` NaN).
+    """
+    column = score_column(students, metric)
+    ref_kind = TEST_REFERENCES[ref]
+    keys = ["split", "seed"] if ref_kind is None else ["source", "split", "seed"]
+    treated = units.groupby(keys)[column].mean().rename("treated")
+    reference = _reference_rows(units, students, ref_kind)
+    controls = reference.pivot_table(index=keys, columns="draw", values=column, aggfunc="mean")
+    joined = treated.to_frame().join(controls, how="inner")
+    controls = joined.drop(columns="treated").to_numpy(np.float64)
+    test = randomization_test(
+        joined["treated"].to_numpy(np.float64),
+        controls.reshape(len(joined), -1) if len(joined) else [],
+        _helpful(metric),
+        level,
+    )
+    drawn = ref_kind is not None and teacher_kind(ref_kind).drawn
+    return {
+        "test_reference": ref,
+        "n_seeds": int(joined.index.get_level_values("seed").nunique()),
+        "n_shuffle_draws": int(test["n_controls"]) if drawn else 0,
+        "n_test_units": int(test["n_units"]),
+        "effect": test["effect"],
+        "effect_ci_low": test["ci_low"],
+        "effect_ci_high": test["ci_high"],
+        "p_randomization": test["p_value"],
+        "p_holm": math.nan,
+    }
+
+
+def _test_reference(group: str, kind: str, primary: Mapping[str, str]) -> str | None:
+    """The reference a group is tested against: the primary one for the primary teacher; a brain
+    teacher's shuffle draws; the baseline for every other teacher (none for the baseline)."""
+    if group == primary["teacher"]:
+        return primary["reference"]
+    if kind == BASELINE_KIND:
+        return None
+    if kind in brain_kinds() and not teacher_kind(kind).control:
+        return next(r for r, k in REFERENCES.items() if k in drawn_kinds())
+    return "baseline"
+
+
+def _no_test() -> dict[str, Any]:
+    return dict(zip(TEST_COLUMNS, ["", 0, 0, 0] + [math.nan] * 5))
 
 
 def _run_level(units: pd.DataFrame, column: str, level: float) -> tuple[int, float, float, float]:
@@ -172,18 +259,24 @@ def _summary_row(
     primary: Mapping[str, str],
 ) -> dict[str, Any]:
     row = _run_level_columns(group, roi, units, students, metric, _family(group, metric, primary), level)
+    ref = _test_reference(group, units["kind"].iloc[0], primary)
+    row |= _no_test() if ref is None else unit_test(units, students, ref, metric, level)
     for ref in REFERENCES:
         row |= _comparison(units, students, scored, ref, metric, level)
     return row
 
 
-def _add_holm(summary: pd.DataFrame, primary: Mapping[str, str]) -> pd.DataFrame:
-    """Fill ``p_holm_vs_<primary reference>`` on the primary family's rows: Holm over its ROIs."""
-    ref = primary["reference"]
+def _add_holm(summary: pd.DataFrame) -> pd.DataFrame:
+    """Fill ``p_holm`` on the primary family's rows: their randomization p, Holm over the ROIs."""
     rows = (summary["family"] == "primary").to_numpy()
     if rows.any():
-        summary.loc[rows, f"p_holm_vs_{ref}"] = holm(summary.loc[rows, f"p_vs_{ref}"].to_numpy(np.float64))
+        summary.loc[rows, "p_holm"] = holm(summary.loc[rows, "p_randomization"].to_numpy(np.float64))
     return summary
+
+
+def _with_draws(students: pd.DataFrame) -> pd.DataFrame:
+    """``students`` with a ``draw`` column (0 for tables written before shuffle draws)."""
+    return students if "draw" in students.columns else students.assign(draw=0)
 
 
 def summary_table(
@@ -211,6 +304,7 @@ def summary_table(
         raise ValueError(f"metrics must be among {', '.join(OUTCOME_METRICS)}; got {', '.join(unknown)}")
     if students.empty:
         return pd.DataFrame(columns=list(SUMMARY_COLUMNS))
+    students = _with_draws(students)
     scored = {folder: read_scored_images(folder) for folder in students["folder"]}
     units = _with_units(students)
     rows = [
@@ -224,7 +318,7 @@ def summary_table(
         for metric in RUN_LEVEL_METRICS
         if metric in students.columns
     ]
-    summary = _add_holm(pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS)), primary)
+    summary = _add_holm(pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS)))
     return sort_rows(
         summary, {"teacher": group_order(), "roi": (GLOBAL_ROI, *ROIS), "metric": (*metrics, *RUN_LEVEL_METRICS)}
     )
@@ -234,7 +328,7 @@ def _run_level_row(
     group: str, roi: str, units: pd.DataFrame, students: pd.DataFrame, metric: str, level: float
 ) -> dict[str, Any]:
     """A summary row with the run-level mean and interval of a ranking metric; comparisons NA."""
-    row = _run_level_columns(group, roi, units, students, metric, "exploratory", level)
+    row = _run_level_columns(group, roi, units, students, metric, "exploratory", level) | _no_test()
     for ref in REFERENCES:
         row |= _no_comparison(ref)
     return row
@@ -255,41 +349,125 @@ def gains_vs_baseline(students: pd.DataFrame, metric: str = "top1") -> pd.DataFr
     return units[np.isfinite(units["gain"].to_numpy())].reset_index(drop=True)
 
 
-def _describe(row: pd.Series, metric: str) -> str:
-    scale, unit = (100, "pp") if metric != "nll" else (1, "nats")
-    d, low, high = (scale * row[k] for k in ("diff_vs_baseline", "diff_vs_baseline_ci_low", "diff_vs_baseline_ci_high"))
-    return f"{metric} {d:+.1f} {unit} [{low:+.1f}, {high:+.1f}], p = {row['p_vs_baseline']:.2g}"
+ALPHA = 0.05  # the level every verdict below is judged at (one-sided, after Holm where stated)
+_UNITS = {"nll": (1, "nats")}
+# What a teacher's targets do when they beat a reference, as a verb phrase of "targets".
+_CLAIMS = {
+    "shuffled_brain": "carry image-specific information",
+    "random": "help beyond their softness",
+    "baseline": "beat no teacher",
+}
+_OTHER_CLAIMS = {"label_smoothing": "beat label smoothing at their confidence"}
+_VERSUS = {
+    "shuffled_brain": "vs shuffle draws",
+    "random": "vs random targets of their entropy and confidence",
+    "label_smoothing": "vs label smoothing",
+    "baseline": "vs no teacher",
+}
+
+
+def _effect_text(test: Mapping[str, Any], metric: str) -> str:
+    """ "+2.1 pp [+0.4, +3.8]" (accuracies) or "-0.05 nats [...]" (NLL)."""
+    scale, unit = _UNITS.get(metric, (100, "pp"))
+    digits = 2 if metric == "nll" else 1
+    effect, low, high = (scale * test[k] for k in ("effect", "effect_ci_low", "effect_ci_high"))
+    return f"{effect:+.{digits}f} {unit} [{low:+.{digits}f}, {high:+.{digits}f}]"
+
+
+def _versus(test: Mapping[str, Any]) -> str:
+    if test["n_shuffle_draws"]:
+        return f"vs {test['n_shuffle_draws']} shuffle draws"
+    return _VERSUS[test["test_reference"]]
 
 
 def positive_control_verdict(summary: pd.DataFrame, metric: str = "top1") -> str | None:
-    """One sentence on the oracle (the positive control) against the baseline, from the summary's
-    per-image comparisons; it states top-1 and NLL and judges on ``metric`` (the primary metric):
-    passed when its 95% interval excludes zero in the helpful direction. None without an oracle."""
+    """One sentence on the oracle (the positive control) against the baseline, students as units:
+    it states top-1 and NLL and judges on ``metric`` (the primary metric): passed when the
+    one-sided randomization p is below 0.05. None without an oracle."""
     oracle = summary[summary["teacher"] == "oracle"].set_index("metric") if not summary.empty else summary
     if oracle.empty or metric not in oracle.index:
         return None
-    stated = "; ".join(_describe(oracle.loc[m], m) for m in ("top1", "nll") if m in oracle.index)
-    row = oracle.loc[metric]
-    better = row["diff_vs_baseline_ci_high"] < 0 if metric == "nll" else row["diff_vs_baseline_ci_low"] > 0
-    if better:
+    stated = "; ".join(
+        f"{m} {_effect_text(oracle.loc[m], m)}, p = {oracle.loc[m, 'p_randomization']:.2g}"
+        for m in ("top1", "nll")
+        if m in oracle.index
+    )
+    units = f"{int(oracle.loc[metric, 'n_test_units'])} runs as units"
+    if oracle.loc[metric, "p_randomization"] < ALPHA:
         return (
-            f"positive control passed: the oracle teacher beats the baseline ({stated}); the "
-            "setting can detect a teacher effect"
+            f"positive control passed: the oracle teacher beats the baseline ({stated}; {units}); the setting "
+            "can detect a teacher effect"
         )
     return (
         "positive control FAILED: the oracle teacher does not reliably beat the baseline "
-        f"on {metric} ({stated}); this setting cannot detect a teacher effect, so no "
+        f"on {metric} ({stated}; {units}); this setting cannot detect a teacher effect, so no "
         "brain-teacher result here can be read as one"
     )
 
 
+def primary_of(summary: pd.DataFrame) -> dict[str, str] | None:
+    """The primary contrast a summary was made with (teacher, reference, metric); None without one."""
+    rows = summary[summary["family"] == "primary"] if not summary.empty else summary
+    if rows.empty:
+        return None
+    first = rows.iloc[0]
+    return {"teacher": first["teacher"], "reference": first["test_reference"], "metric": first["metric"]}
+
+
+def _contrast_text(test: Mapping[str, Any], metric: str) -> str:
+    ref = test["test_reference"]
+    if not test["n_test_units"]:
+        return f"are not tested {_versus(test)} (no such students in this run)"
+    claim = (_CLAIMS | _OTHER_CLAIMS)[ref]
+    claim = claim if test["p_holm"] < ALPHA else f"are not shown to {claim}"
+    return f"{claim} ({_effect_text(test, metric)} {_versus(test)}, Holm p = {test['p_holm']:.2g})"
+
+
+def conclusion(students: pd.DataFrame, primary: Mapping[str, str] | None = None, level: float = 0.95) -> dict:
+    """The run's answer in words, per ROI of the primary teacher, from three contrasts tested with
+    the students as units (:func:`unit_test`, each Holm-adjusted over the ROIs):
+
+    - against the shuffle draws: do the targets carry image-specific information?
+    - against random targets matched on true-class probability and entropy (``random``; uniform
+      label smoothing cannot match the entropy): do they help beyond their softness?
+    - against the no-teacher baseline: do they beat no teacher?
+
+    Returns ``{"text": str, "tests": {roi: {reference: unit_test dict}}}``; the text is empty when
+    the run has no primary teacher's students.
+    """
+    primary = dict(primary or DEFAULT_PRIMARY)
+    if students.empty:
+        return {"text": "", "tests": {}}
+    students = _with_draws(students)
+    units = _with_units(students)
+    cells = units[units["group"] == primary["teacher"]].groupby("unit_roi", sort=False)
+    refs = [primary["reference"], *(r for r in _CLAIMS if r != primary["reference"])]
+    metric = primary["metric"]
+    tests = {roi: {ref: unit_test(cell, students, ref, metric, level) for ref in refs} for roi, cell in cells}
+    for ref in refs:
+        adjusted = holm(np.array([tests[roi][ref]["p_randomization"] for roi in tests], np.float64))
+        for roi, p in zip(tests, adjusted):
+            tests[roi][ref]["p_holm"] = float(p)
+    order = [r for r in ROIS if r in tests] + [r for r in tests if r not in ROIS]
+    sentences = [
+        f"{roi}: {primary['teacher']} targets "
+        + "; ".join(_contrast_text(tests[roi][ref], primary["metric"]) for ref in refs)
+        + "."
+        for roi in order
+    ]
+    return {"text": " ".join(sentences), "tests": {roi: tests[roi] for roi in order}}
+
+
 STATISTICS_METHOD = (
-    "Comparisons pair two students image by image on the scoring images (the simulated evaluation set, or the splits' "
-    "held-out images, each training image once per seed). Within a run (split x seed) the students of a pooled group "
-    "(its subjects, who share the run's baseline) are averaged; an image scored on several runs is averaged over them. "
-    "Categories are the independent units: images of a category are alike and a student's errors cluster by category. "
-    "Interval: Student-t over the category means; p: two-sided sign-flip permutation over them (exact up to 16 "
-    "categories). This is inference over images and categories for the trained students; run-to-run (seed) variation "
-    "enters through each category's mean, and the mean/ci columns show it over runs. Under 3 units an interval is NA. "
-    "Holm runs over the primary family only; every other p-value is unadjusted and exploratory."
+    "Inference (test_reference ... p_holm): the students are the units. In each (split, seed) run, and each source "
+    "for a subject group against its own controls, a teacher's student and its reference students were trained from "
+    "one seed (the same initialisation and batches). The brain student and its within-category shuffle draws are "
+    "exchangeable under the null that the brain targets carry nothing image-specific, so the p-value is a one-sided "
+    "randomization test over the relabelings of every unit (exact up to 2^20, else 20,000 Monte Carlo draws); with one "
+    "reference student per unit (label smoothing, the baseline) it is a paired sign-flip test. The effect is the "
+    "student minus the mean of its references, with a Student-t interval over the units. Holm runs over the primary "
+    "family's ROIs; every other p is unadjusted and exploratory. Description (diff_vs_*): two students paired image by "
+    "image on the scoring images, runs averaged, categories as the units (t interval, two-sided sign-flip p); it holds "
+    "the trained students fixed, so it does not carry seed-to-seed training noise and is not used for verdicts. The "
+    "mean/ci columns are over runs (NA under 3)."
 )

@@ -24,7 +24,7 @@ from brainteacher.errors import DataError
 from brainteacher.formats import student_dir, teacher_dir
 from brainteacher.metrics import macro_pr_auc, macro_roc_auc, softmax
 from brainteacher.outputs import read_json
-from brainteacher.registry import MEAN_SOURCE, ROIS, brain_kinds, global_kinds, kind_names
+from brainteacher.registry import MEAN_SOURCE, ROIS, brain_kinds, global_kinds, kind_names, parse_teacher
 
 __all__ = [
     "decoder_table",
@@ -134,6 +134,7 @@ def _student_row(path: Path) -> dict[str, Any]:
         | {m: data["test"][m] for m in _METRICS}
         | {f"eval_{m}": evaluation.get(m, math.nan) for m in _METRICS}
         | {
+            "draw": parse_teacher(data["teacher"]).draw,
             "train_top1": train.get("top1", math.nan),
             "train_loss": train.get("final_loss", math.nan),
             "scoring_set": scoring_set(path.parent),
@@ -262,10 +263,11 @@ def student_table(paths: Iterable[str | Path]) -> pd.DataFrame:
     paths = [Path(p) for p in paths]
     table = pd.DataFrame([_student_row(p) for p in paths], columns=list(STUDENT_COLUMNS))
     _check_unique(table, ("teacher", "split", "seed"), paths)
-    table = sort_rows(table, {"kind": kind_names(), "source": (), "roi": ROIS, "split": (), "seed": ()})
+    table = sort_rows(table, {"kind": kind_names(), "source": (), "roi": ROIS, "draw": (), "split": (), "seed": ()})
     # NaN-free integer columns stay integers in the TSV (a seed is not 0.0).
     if not table.empty:
         table["seed"] = table["seed"].astype(np.int64)
+        table["draw"] = table["draw"].astype(np.int64)
     return table
 
 

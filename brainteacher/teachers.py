@@ -15,10 +15,12 @@ A teacher is named by a spec string:
   - ``label-smoothing``: one-hot smoothed so the true class gets the brain teacher's mean
     tempered probability;
   - ``shuffled-brain``: each image gets the brain target of *another* image of its category
-    (class-level information kept, image-specific information destroyed);
+    (class-level information kept, image-specific information destroyed); ``students.shuffle_draws``
+    draws, each from its own stream (``.../draw{k}``);
   - ``class-mean-brain``: each image gets its category's mean brain target;
   - ``random``: random targets whose mean entropy and mean true-class probability match the
-    brain teacher's.
+    brain teacher's: its softness without its information (uniform smoothing cannot match the
+    entropy, which the brain's targets lower by putting their off-class mass on a few categories).
 
 Every teacher returns *logits* z and the student sees softmax(z / T): brain and network teachers
 give their calibrated out-of-fold logits, the oracle its log-posterior, and every control is
@@ -182,19 +184,22 @@ def _class_mean_brain(
     return _logits_of(_class_mean(_tempered(brain, temperature), labels), temperature)
 
 
+def _softness(brain: np.ndarray, labels: np.ndarray, temperature: float) -> tuple[int, float, float]:
+    """(classes, mean true-class probability, mean entropy in nats) of the tempered brain targets."""
+    tempered = _tempered(brain, temperature)
+    return tempered.shape[1], float(tempered[np.arange(len(labels)), labels].mean()), float(entropy(tempered).mean())
+
+
 @control_target("label-smoothing")
 def _label_smoothing(brain: np.ndarray, labels: np.ndarray, temperature: float, rng: np.random.Generator) -> np.ndarray:
-    tempered = _tempered(brain, temperature)
-    n, n_classes = tempered.shape
-    eps = epsilon_matching_true_class_prob(tempered[np.arange(n), labels].mean(), n_classes)
+    n_classes, p_true, _ = _softness(brain, labels, temperature)
+    eps = epsilon_matching_true_class_prob(p_true, n_classes)
     return _logits_of(label_smoothing_targets(labels, n_classes, eps), temperature)
 
 
 @control_target("random")
 def _random(brain: np.ndarray, labels: np.ndarray, temperature: float, rng: np.random.Generator) -> np.ndarray:
-    tempered = _tempered(brain, temperature)
-    n, n_classes = tempered.shape
-    p_true, h = tempered[np.arange(n), labels].mean(), entropy(tempered).mean()
+    n_classes, p_true, h = _softness(brain, labels, temperature)
     return _logits_of(random_targets_matching(labels, n_classes, p_true, h, rng), temperature)
 
 

@@ -39,7 +39,15 @@ def _noise(*key) -> float:
     return zlib.crc32(repr(key).encode()) / 2**32
 
 
-EFFECTS = {"none": 0.0, "network": 0.06, "brain": 0.04, "label-smoothing": 0.02, "shuffled-brain": 0.01, "oracle": 0.3}
+EFFECTS = {
+    "none": 0.0,
+    "network": 0.06,
+    "brain": 0.04,
+    "label-smoothing": 0.02,
+    "random": 0.02,
+    "shuffled-brain": 0.01,
+    "oracle": 0.3,
+}
 
 
 def student_value(teacher: str, split: str, seed: int, metric: str = "top1") -> float:
@@ -264,10 +272,9 @@ def test_holm_runs_over_the_primary_family_only(summary):
     assert (
         set(primary["teacher"]) == {"brain-mean"} and set(primary["metric"]) == {"top1"} and len(primary) == len(ROIS)
     )
-    np.testing.assert_allclose(primary["p_holm_vs_shuffled_brain"], holm(primary["p_vs_shuffled_brain"].to_numpy()))
-    others = summary[summary["family"] != "primary"]
-    for ref in REFS:
-        assert others[f"p_holm_vs_{ref}"].isna().all()
+    np.testing.assert_allclose(primary["p_holm"], holm(primary["p_randomization"].to_numpy()))
+    assert (primary["test_reference"] == "shuffled_brain").all()
+    assert summary.loc[summary["family"] != "primary", "p_holm"].isna().all()
     assert set(summary["family"]) == {"primary", "exploratory"}
 
 
@@ -281,7 +288,8 @@ def test_results_do_not_depend_on_file_or_row_order(result_files, students, summ
 def test_missing_or_self_reference_gives_nan(students):
     summary = summary_table(students[students["kind"] != "shuffled-brain"])
     row = _row(summary, "brain", "V1")
-    assert math.isnan(row["diff_vs_shuffled_brain"]) and math.isnan(row["p_holm_vs_shuffled_brain"])
+    assert math.isnan(row["diff_vs_shuffled_brain"]) and math.isnan(row["p_randomization"])
+    assert row["test_reference"] == "shuffled_brain" and row["n_test_units"] == 0
     assert row["n_units_vs_shuffled_brain"] == 0 and not math.isnan(row["diff_vs_baseline"])
     ls = _row(summary, "label-smoothing-mean", "LOC")
     assert math.isnan(ls["diff_vs_label_smoothing"]) and ls["n_units_vs_label_smoothing"] == 0
@@ -468,7 +476,8 @@ def test_plot_and_aggregate_refuse_inputs_of_another_dataset_or_config(result_fi
 
 
 def test_positive_control_verdict_states_top1_and_nll(tmp_path, monkeypatch):
-    runs = [(sp, sd) for sp in SPLITS for sd in SEEDS]
+    # Runs are the units: 10 of them, so a one-sided p can reach 1 / 2**10.
+    runs = [(sp, sd) for sp in SPLITS for sd in range(5)]
     plain = student_table([write_student(tmp_path / "a", t, sp, sd) for t in ("none", "network") for sp, sd in runs])
     assert positive_control_verdict(summary_table(plain)) is None
     # An oracle far better than the baseline: every image right.
@@ -509,3 +518,49 @@ def test_students_table_has_aucs_from_saved_logits_and_edge_columns(tmp_path):
         and auc["mean"].iloc[0] == pytest.approx(table.loc[0, "roc_auc"])
         and auc["diff_vs_baseline"].isna().all()
     )
+
+
+def _draws_table(tmp_path: Path, brain_effect: float, monkeypatch) -> pd.DataFrame:
+    """brain-mean students and 3 shuffle draws each, per ROI, over 2 splits x 4 seeds, plus the
+    baseline and the softness-matched random targets: the design of the students-as-units test."""
+    monkeypatch.setitem(EFFECTS, "brain", brain_effect)
+    names = ["none"]
+    for roi in ROIS:
+        names += [f"brain/mean/{roi}", f"random/mean/{roi}", f"shuffled-brain/mean/{roi}"]
+        names += [f"shuffled-brain/mean/{roi}/draw{k}" for k in (1, 2)]
+    return student_table([write_student(tmp_path, t, sp, sd) for t in names for sp in SPLITS for sd in range(4)])
+
+
+def test_the_primary_test_takes_the_students_as_units(tmp_path, monkeypatch):
+    from brainteacher.stats import randomization_test
+
+    students = _draws_table(tmp_path, 0.04, monkeypatch)
+    assert sorted(set(students["draw"])) == [0, 1, 2]
+    summary = summary_table(students)
+    row = _row(summary, "brain-mean", "LOC")
+    assert row["family"] == "primary" and row["n_seeds"] == 4 and row["n_shuffle_draws"] == 3
+    assert row["n_test_units"] == len(SPLITS) * 4
+    runs = [(sp, sd) for sp in SPLITS for sd in range(4)]
+    brain = np.array([student_value("brain/mean/LOC", sp, sd) for sp, sd in runs])
+    draws = [f"shuffled-brain/mean/LOC{d}" for d in ("", "/draw1", "/draw2")]
+    shuffles = np.array([[student_value(t, sp, sd) for t in draws] for sp, sd in runs])
+    expected = randomization_test(brain, shuffles)
+    assert row["effect"] == pytest.approx(expected["effect"])
+    assert row["p_randomization"] == pytest.approx(expected["p_value"])
+    assert expected["p_value"] == pytest.approx(1 / 4**8)  # every unit's brain student beats its draws
+    assert np.isfinite(row["diff_vs_shuffled_brain"])  # the category-unit description pools the draws
+
+
+def test_the_conclusion_says_which_contrasts_hold(tmp_path, monkeypatch):
+    from brainteacher.summary import conclusion
+
+    helps = conclusion(_draws_table(tmp_path / "a", 0.04, monkeypatch))
+    assert set(helps["tests"]) == set(ROIS)
+    assert "LOC: brain-mean targets carry image-specific information (+" in helps["text"]
+    assert "help beyond their softness" in helps["text"] and "beat no teacher" in helps["text"]
+    assert "not shown" not in helps["text"]
+    # Brain targets no better than their shuffles (the same effect) and worse than random targets.
+    null = conclusion(_draws_table(tmp_path / "b", 0.01, monkeypatch))
+    assert "are not shown to carry image-specific information" in null["text"]
+    assert "are not shown to help beyond their softness" in null["text"]
+    assert null["tests"]["V1"]["baseline"]["n_test_units"] == 8

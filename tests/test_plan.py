@@ -32,29 +32,31 @@ def test_grouped_convolutions_count_per_group():
 
 def test_default_plan_counts_its_jobs():
     stages = {s.name: s for s in plan(_config(), measure=False)}
-    # 2 subjects x 2 ROIs x 2 splits per decoder, 5 inner folds each; 6 students x 2 splits in 2 cohorts.
+    # 2 subjects x 2 ROIs x 2 splits per decoder, 5 inner folds each; 12 students (none, oracle, and per
+    # ROI brain-mean, random and 3 shuffle draws) x 2 splits x 5 seeds in 10 cohorts.
     assert stages["decode (resnet1d)"].jobs == 8 and stages["decode (resnet1d)"].models == 40
-    assert stages["students"].models == 12 and stages["students"].jobs == 2
+    assert stages["students"].models == 120 and stages["students"].jobs == 10
     assert "network teacher" not in stages
     assert all(s.flops > 0 and s.gpu_s > 0 for s in stages.values())
 
 
 def test_god_plan_counts_the_real_release():
     stages = {s.name: s for s in plan(_config("god.yaml"), measure=False)}
-    assert stages["students"].models == 3624
+    # 422 teachers (3 shuffle draws per source and ROI) x 4 splits x 3 seeds.
+    assert stages["students"].models == 5064
     assert stages["decode (resnet1d)"].jobs == 5 * 10 * 4
     # Each student: 3 forward passes x 1,500 steps x 64 images of a 112 px ResNet-18 (about a
     # quarter of its 224 px FLOPs), plus predicting its 1,200 images once.
     per_image = forward_flops(build_student("resnet18", 150, width=64), (3, 112, 112))
     assert 0.24 < per_image / (2 * 1.814e9) < 0.28
-    assert stages["students"].flops / 3624 == pytest.approx((3 * 1500 * 64 + 1200) * per_image)
+    assert stages["students"].flops / 5064 == pytest.approx((3 * 1500 * 64 + 1200) * per_image)
 
 
 def test_students_cohort_changes_jobs_not_models():
     config = _config()
     config["students"]["cohort"] = "student"
     stages = {s.name: s for s in plan(config, measure=False)}
-    assert stages["students"].jobs == 12 and stages["students"].models == 12
+    assert stages["students"].jobs == 120 and stages["students"].models == 120
 
 
 def test_cli_prints_the_table(capsys):

@@ -83,6 +83,20 @@ def test_simulator_is_deterministic(tmp_path):
     assert not np.array_equal(da[0], dc[0])  # another seed, another dataset
 
 
+def test_the_null_dial_keeps_category_means_and_scales_image_deviations():
+    rng = np.random.default_rng(0)
+    signal, category = rng.normal(size=(12, 5)), np.repeat(np.arange(3), 4)
+    null = sim._keep_image_signal(signal, category, 0.0)
+    half = sim._keep_image_signal(signal, category, 0.5)
+    for c in range(3):
+        rows = category == c
+        np.testing.assert_allclose(null[rows], np.tile(signal[rows].mean(0), (4, 1)))
+        np.testing.assert_allclose(half[rows] - null[rows], 0.5 * (signal[rows] - null[rows]))
+    assert sim._keep_image_signal(signal, category, 1.0) is signal
+    with pytest.raises(ValueError, match="image_signal"):
+        sim.get_preset("quick", image_signal=1.5)
+
+
 def test_planted_category_signal_is_decodable_and_leak_free(quick_dataset):
     layout = god.GODLayout.from_root(quick_dataset)
     loc = layout.load("Subject1", "LOC")

@@ -116,6 +116,15 @@ def test_label_smoothing_matches_the_brain_true_class_probability(brain_dir):
     assert (smooth.argmax(1) == LABELS).all()
 
 
+def test_shuffle_draws_are_different_permutations(brain_dir):
+    # With 3 images a category has two 3-cycles, so two draws can coincide by chance; draw 2 does not.
+    first = _targets("shuffled-brain", [brain_dir])
+    z = teacher_logits(parse_teacher("shuffled-brain/Subject1/LOC/draw2"), [brain_dir], IDS, LABELS, SYNSETS, T)
+    again = teacher_logits(parse_teacher("shuffled-brain/Subject1/LOC/draw2"), [brain_dir], IDS, LABELS, SYNSETS, T)
+    np.testing.assert_array_equal(z, again)
+    assert not np.allclose(softmax(z / T, axis=1), first)
+
+
 def test_random_targets_match_the_brain_entropy_and_true_class_probability(brain_dir):
     brain, rand = _targets("brain", [brain_dir]), _targets("random", [brain_dir])
     assert entropy(rand).mean() == pytest.approx(entropy(brain).mean(), abs=1e-4)

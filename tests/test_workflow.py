@@ -37,6 +37,7 @@ TINY = {
     "students": {
         "teachers": ["none", "network", "oracle", "brain", "brain-mean", "label-smoothing", "shuffled-brain"],
         "seeds": [0, 1],
+        "shuffle_draws": 2,
         "width": 4,
         "image_size": 16,
         "steps": 4,
@@ -151,11 +152,11 @@ def test_an_interrupted_run_resumes_without_redoing_finished_jobs(run):
     folder, _ = run
     record = json.loads((folder / "interruption.json").read_text())
     before, planned = record["before"], record["planned"]
-    # Two cohort jobs (split 0 x seeds 0 and 1) of 11 students each: interrupted after the first.
-    assert len(before) == 11, "the run was not interrupted between its two cohorts"
+    # Two cohort jobs (split 0 x seeds 0 and 1) of 13 students each: interrupted after the first.
+    assert len(before) == 13, "the run was not interrupted between its two cohorts"
     assert planned["distill"] == 1
     after = _students_done(folder)
-    assert len(after) == 22
+    assert len(after) == 26
     assert all(after[Path(p)] == mtime for p, mtime in before.items())
 
 
@@ -174,8 +175,10 @@ def test_tables_have_documented_columns_and_sane_values(run):
     calibration = tables["calibration"].set_index("roi")
     assert calibration.loc[list(decoders["roi"]), "ece"].to_numpy() == pytest.approx(decoders["ece_calibrated"])
     assert calibration["ece_floor"].between(0, 1).all() and (calibration["n_folders"] == 1).all()
-    # 3 global teachers + brain (1 subject x 2 ROIs) + brain-mean and 2 controls (2 ROIs each), x 2 seeds
-    assert len(students) == (3 + 2 + 2 + 2 + 2) * 2
+    # 3 global teachers + brain (1 subject x 2 ROIs) + brain-mean and label smoothing (2 ROIs each)
+    # + 2 shuffle draws per ROI, x 2 seeds
+    assert len(students) == (3 + 2 + 2 + 2 + 4) * 2
+    assert sorted(set(students["draw"])) == [0, 1]
     for table in (decoders, students):
         assert table[["top1", "top5", "ece"]].apply(lambda c: c.between(0, 1)).all().all()
         assert (table["top1"] <= table["top5"]).all() and (table["nll"] > 0).all()
@@ -189,6 +192,13 @@ def test_tables_have_documented_columns_and_sane_values(run):
     assert len(p) and p.between(0, 1).all()
     brain_mean = top1[top1["teacher"] == "brain-mean"]
     assert (brain_mean["n_units_vs_label_smoothing"] > 0).all() and brain_mean["diff_vs_label_smoothing"].notna().all()
+    # The primary test: students as units, 1 split x 2 seeds, each brain student against 2 draws.
+    assert (brain_mean["family"] == "primary").all() and (brain_mean["n_shuffle_draws"] == 2).all()
+    assert (brain_mean["n_seeds"] == 2).all() and (brain_mean["n_test_units"] == 2).all()
+    assert brain_mean["p_randomization"].between(0, 1).all() and brain_mean["p_holm"].notna().all()
+    sidecar = json.loads((_run_dir(folder) / "tables" / "summary.provenance.json").read_text())
+    assert sidecar["conclusion"].startswith("V1: brain-mean targets")
+    assert "conclusion: V1: brain-mean targets" in (_run_dir(folder) / "logs" / "aggregate.log").read_text()
 
 
 def test_plots_exist(run):
@@ -282,16 +292,16 @@ def test_rerun_does_only_what_is_missing_or_changed(run):
     assert planned["distill"] == 2 and planned["network_teacher"] == 1 and "decode" not in planned
 
 
-@pytest.mark.parametrize("cohort, jobs", [("split", 1), ("seed", 2), ("student", 22)])
+@pytest.mark.parametrize("cohort, jobs", [("split", 1), ("seed", 2), ("student", 26)])
 def test_students_cohort_sets_how_many_students_one_job_trains(tmp_path, cohort, jobs):
-    """TINY asks for 11 teachers x 2 seeds on one split: 22 students in 1, 2 or 22 jobs, each
+    """TINY asks for 13 teachers (2 shuffle draws) x 2 seeds on one split: 26 students in 1, 2 or 26 jobs, each
     student with its own folder and every student's folder an output of exactly one job."""
     folder = _copy_workflow(tmp_path)
     config = _write_config(folder, {**TINY, "students": {**TINY["students"], "cohort": cohort}})
     assert _planned_jobs(folder, "--configfile", str(config))["distill"] == jobs
     shown = _snakemake(folder, "-n", "-p", "--cores", "1", "--configfile", str(config)).stdout
     members = [line.count("--member ") for line in shown.splitlines() if "distill-cohort" in line]
-    assert len(members) == jobs and sum(members) == 22
+    assert len(members) == jobs and sum(members) == 26
 
 
 def test_slurm_profile_dry_runs(tmp_path):

@@ -24,7 +24,7 @@ from brainteacher.configs import GLDConfig, workflow_options
 
 # File names of the teacher folders, student folders and the image cache: their format modules.
 from brainteacher.formats import image_cache, student_dir, teacher_dir
-from brainteacher.runs import PROVENANCE_FILE, SHARED_DATA, config_name, run_name
+from brainteacher.runs import PROVENANCE_FILE, SHARED_DATA, config_name, run_name, simulated_dataset
 
 
 def _config_error(err):
@@ -64,7 +64,7 @@ def data_root():
     """The dataset folder: simulated into results/data/ (shared by every run of the same preset
     and seed: the simulator is deterministic) or the real release's folder."""
     if simulated():
-        return f"results/{SHARED_DATA}/simulated-{config['data']['preset']}-seed{config['data']['seed']}"
+        return f"results/{SHARED_DATA}/simulated-{simulated_dataset(config['data'])}"
     return config["data"]["root"]
 
 

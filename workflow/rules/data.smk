@@ -5,20 +5,23 @@
 
 rule simulate:
     output:
-        directory(f"results/{SHARED_DATA}/simulated-{{preset}}-seed{{seed}}"),
+        directory(f"results/{SHARED_DATA}/simulated-{{preset}}-seed{{seed}}{{signal}}"),
     log:
-        f"results/{SHARED_DATA}/logs/simulated-{{preset}}-seed{{seed}}.log",
+        f"results/{SHARED_DATA}/logs/simulated-{{preset}}-seed{{seed}}{{signal}}.log",
     benchmark:
-        f"results/{SHARED_DATA}/benchmarks/simulated-{{preset}}-seed{{seed}}.tsv"
+        f"results/{SHARED_DATA}/benchmarks/simulated-{{preset}}-seed{{seed}}{{signal}}.tsv"
     wildcard_constraints:
         preset="quick|god",
         seed=r"\d+",
+        signal=r"(-image[0-9.]+)?",  # data.image_signal, the null dial (empty: 1)
     conda:
         "../envs/brainteacher.yaml"
     params:
         py=PY,
+        signal=lambda w: w.signal.removeprefix("-image") or "1",
     shell:
-        "{params.py} simulate --out {output:q} --preset {wildcards.preset} --seed {wildcards.seed} 2> {log:q}"
+        "{params.py} simulate --out {output:q} --preset {wildcards.preset} --seed {wildcards.seed}"
+        " --image-signal {params.signal} 2> {log:q}"
 
 
 rule inspect_data:
