@@ -24,7 +24,13 @@ from brainteacher.configs import GLDConfig, workflow_options
 
 # File names of the teacher folders, student folders and the image cache: their format modules.
 from brainteacher.formats import image_cache, student_dir, teacher_dir
-from brainteacher.runs import PROVENANCE_FILE, SHARED_DATA, config_name, run_name, simulated_dataset
+from brainteacher.runs import (
+    PROVENANCE_FILE,
+    SHARED_DATA,
+    config_name,
+    run_name,
+    simulated_dataset,
+)
 
 
 def _config_error(err):
