@@ -12,7 +12,7 @@ CONFIG ?= config/config.yaml
 SNAKEMAKE = $(BIN)/snakemake --workflow-profile workflow/profiles/default
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast venv lint clean lock report
+.PHONY: run test test-fast venv lint clean clean-all lock report
 
 venv: $(STAMP)
 
@@ -22,13 +22,16 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# The workflow, then its report, then the run's last words (positive control, conclusion, paths).
 run: $(STAMP)
-	$(SNAKEMAKE) --cores $(CORES) --configfile $(CONFIG)
+	BRAINTEACHER_END_SUMMARY=0 $(SNAKEMAKE) --cores $(CORES) --configfile $(CONFIG)
+	$(MAKE) --no-print-directory report
 
 # The report goes into the run's own folder; the package names it as the workflow does.
 report: $(STAMP)
 	run=$$($(BIN)/python -m brainteacher run-name $(CONFIG)) && \
-	$(SNAKEMAKE) --cores $(CORES) --configfile $(CONFIG) --report "results/$$run/report.html"
+	$(SNAKEMAKE) --cores $(CORES) --configfile $(CONFIG) --report "results/$$run/report.html" && \
+	$(BIN)/python -m brainteacher run-summary "results/$$run"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -47,6 +50,10 @@ test-fast: $(STAMP)
 lock: $(STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable | sed 's/+cpu$$//' | grep -v "^pip==" > requirements.lock.new && $(BIN)/python -m pip freeze --all | grep "^setuptools==" >> requirements.lock.new && mv requirements.lock.new requirements.lock
 
-# Every run's folder and the shared simulated datasets.
-clean:
-	rm -rf results .snakemake
+# Only the default config's run (CONFIG=... for another); other runs, a long real one included, stay.
+clean: $(STAMP)
+	run=$$($(BIN)/python -m brainteacher run-name $(CONFIG)) && rm -rf "results/$$run"
+
+# Every run and the shared simulated datasets, after asking.
+clean-all:
+	@read -r -p "Delete every run in results/ and .snakemake/ ? [y/N] " answer && [ "$$answer" = y ] && rm -rf results .snakemake || echo "kept"

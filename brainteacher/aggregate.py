@@ -2,7 +2,8 @@
 students.tsv, summary.tsv.
 
 Every table is written atomically next to a ``<name>.provenance.json`` sidecar that carries the
-provenance of the aggregation and a description of every column (``columns.COLUMNS``). The work is
+provenance of the aggregation, a description of every column (``columns.COLUMNS``) and the table's
+``method`` (``methods.TABLE_METHODS``, also its report caption's text). The work is
 split by job: ``tables`` reads the metrics files into rows, ``summary`` does the statistics,
 ``columns`` documents every column; this module writes.
 """
@@ -19,11 +20,11 @@ import pandas as pd
 
 from brainteacher.columns import COLUMNS, FLOAT_FORMAT, NA_REP, REFERENCES
 from brainteacher.errors import DataError
+from brainteacher.methods import TABLE_METHODS
 from brainteacher.outputs import atomic_path, provenance, read_json, write_json
 from brainteacher.runs import check_dataset_root
 from brainteacher.summary import (
     DEFAULT_PRIMARY,
-    STATISTICS_METHOD,
     conclusion,
     positive_control_verdict,
     summary_table,
@@ -56,6 +57,8 @@ def _sidecar(
         "n_rows": len(table),
         "n_input_files": n_inputs,
         **extra,
+        # The same text as the table's report caption (brainteacher.captions).
+        "method": TABLE_METHODS[name],
         "columns": {c: COLUMNS[name][c] for c in table.columns},
     }
 
@@ -102,7 +105,7 @@ def write_tables(
     summary = summary_table(students, metrics, level, primary)
     verdict = positive_control_verdict(summary, primary["metric"])
     if verdict:
-        log.log(logging.WARNING if "FAILED" in verdict else logging.INFO, verdict)
+        log.log(logging.INFO if verdict.startswith("positive control passed") else logging.WARNING, verdict)
     answer = conclusion(students, primary, level)
     if answer["text"]:
         log.info("conclusion: %s", answer["text"])
@@ -114,7 +117,6 @@ def write_tables(
         "positive_control": verdict,
         "conclusion": answer["text"],
         "conclusion_tests": answer["tests"],
-        "method": STATISTICS_METHOD,
     }
     tables = {
         "decoders": (decoder_table(decode_paths), len(decode_paths), {}),

@@ -20,6 +20,7 @@ from brainteacher.options import add_options, from_args
 from brainteacher.options import nonempty as _nonempty
 from brainteacher.options import path as _path
 from brainteacher.options import whole as _int
+from brainteacher.registry import ROI_PLOTS
 
 log = logging.getLogger("brainteacher")
 
@@ -432,6 +433,52 @@ def _run_name(args: argparse.Namespace) -> None:
     print(run_name(config, args.configfiles or [args.base]))
 
 
+def _columns_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=_path, help="write the Markdown here (default: print it)")
+
+
+@_command("columns", "the column reference of every result table, as Markdown (docs/columns.md)", _columns_args)
+def _columns(args: argparse.Namespace) -> None:
+    from brainteacher.columns import markdown
+    from brainteacher.outputs import write_text
+
+    if args.out is None:
+        print(markdown(), end="")
+    else:
+        write_text(args.out, markdown())
+
+
+def _captions_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=_path, required=True, help="the report's caption folder (workflow/report)")
+    p.add_argument("--check", action="store_true", help="write nothing; fail naming each caption that is out of date")
+
+
+@_command("captions", "write the report's captions from the method texts (brainteacher.methods)", _captions_args)
+def _captions(args: argparse.Namespace) -> None:
+    from brainteacher.captions import stale_captions, write_captions
+
+    if not args.check:
+        for path in write_captions(args.out):
+            log.info("wrote %s", path)
+        return
+    stale = stale_captions(args.out)
+    if stale:
+        raise DataError(args.out, f"out of date: {', '.join(stale)}; run `brainteacher captions --out {args.out}`")
+
+
+def _run_summary_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", type=_path, help="the run folder, results/<run>")
+
+
+@_command(
+    "run-summary", "print a finished run's positive control, conclusion and where its outputs are", _run_summary_args
+)
+def _run_summary(args: argparse.Namespace) -> None:
+    from brainteacher.runs import end_of_run_summary
+
+    print(end_of_run_summary(args.run_dir))
+
+
 def _plan_args(p: argparse.ArgumentParser) -> None:
     _run_name_args(p)
     p.add_argument("--cores", type=_int(1), default=2, help="jobs side by side on this CPU (snakemake --cores)")
@@ -504,13 +551,14 @@ def _plot_args(p: argparse.ArgumentParser) -> None:
     _run_arg(p)
     p.add_argument("--rois", nargs="+", required=True, help="ROI order on the x axes")
     p.add_argument("--note", default="", help="subtitle, e.g. that the data are simulated")
+    p.add_argument("--plots", nargs="+", choices=ROI_PLOTS, default=list(ROI_PLOTS), help="the figures to draw")
 
 
 @_command("plot", "ROI comparison, decoder accuracy and decoder-vs-gain plots (PNG and SVG)", _plot_args)
 def _plot(args: argparse.Namespace) -> None:
     from brainteacher.plots import write_plots
 
-    write_plots(args.tables, args.out, args.rois, note=args.note, run=_expected_run(args))
+    write_plots(args.tables, args.out, args.rois, note=args.note, run=_expected_run(args), plots=args.plots)
 
 
 def _evaluation_plot_args(p: argparse.ArgumentParser) -> None:

@@ -272,7 +272,15 @@ SECTIONS: dict[str, tuple[type, ...]] = {
 # Keys of those sections that only the workflow reads (which jobs to run), not a command option.
 WORKFLOW_KEYS: dict[str, tuple[str, ...]] = {
     "splits": ("use",),
-    "students": ("teachers", "control_sources", "teacher_decoder", "seeds", "shuffle_draws", "cohort"),
+    "students": (
+        "teachers",
+        "control_sources",
+        "teacher_decoder",
+        "seeds",
+        "shuffle_draws",
+        "cohort",
+        "accept_weights_leak",
+    ),
 }
 
 # The students' options the network teacher takes (its depth, folds and seed are its own).

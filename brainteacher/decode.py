@@ -61,9 +61,10 @@ def _resnet1d(n_voxels: int, n_classes: int, cfg: DecoderConfig) -> nn.Module:
     # read-out of every voxel that keeps voxel identity; the residual head starts at zero, so
     # training starts from the linear model. The head is dropped for half of the training samples,
     # so the shortcut stays a full linear decoder and the stages only add to it: trained jointly
-    # without that, the stages memorise the ~700 training rows and starve the shortcut (LOC at GOD
-    # scale: 0.168 top-1 against the linear 0.182; with it 0.181). How much of the head enters the
-    # logits is chosen afterwards, out of fold (cross_fitted_head_weights). See README, "Decoders".
+    # without that, the stages memorise the ~700 training rows and starve the shortcut, and
+    # the decoder falls below the linear one at GOD scale. How much of the head enters the logits is
+    # chosen afterwards, out of fold (cross_fitted_head_weights). Figures: docs/benchmarks.md,
+    # "Decoders at GOD scale".
     shortcut = n_voxels if cfg.linear_shortcut else None
     return resnet18(
         spatial_dims=1,

@@ -14,6 +14,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from brainteacher.comparisons import scoring_set
 from brainteacher.figures import (
@@ -118,6 +119,11 @@ def accuracy_vs_size(tables: Sequence[pd.DataFrame], out_stem: Path, note: str =
     sizes = students["size_mb"].to_numpy(np.float64)
     for ax in axes[: len(labels)]:
         ax.set_xlim(np.nanmin(sizes) / 2, np.nanmax(sizes) * 8)  # one x range for every panel, room for the labels
+        # Plain numbers at 1-2-5 steps: the log axis's default minor labels (2x10^0, 3x10^0, ...)
+        # overlap when the range spans about a decade.
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
     for ax in axes[len(labels) :]:
         ax.set_visible(False)
     for ax in axes[::ncols]:

@@ -70,7 +70,7 @@ def _images_sha256(paths: Sequence[Path]) -> str:
     The bytes, not names + sizes + mtimes: an edited image can keep its size, and copies (``cp
     -p``, ``rsync -t``, unpacking an archive) carry mtimes over from other files, so only the
     content proves the cache is of these images. Reading GOD's 1,200 JPEGs (on the order of 100 MB)
-    to hash them takes well under a second, small beside decoding them.
+    to hash them costs little beside decoding them.
     """
     digest = hashlib.sha256()
     for path in paths:

@@ -7,11 +7,10 @@ from collections.abc import Sequence
 import pandas as pd
 
 from brainteacher import god
+from brainteacher.columns import INSPECTION_COLUMNS
 from brainteacher.errors import DataError
 
-__all__ = ["INSPECTION_COLUMNS", "inspect_dataset"]
-
-INSPECTION_COLUMNS = ("subject", "roi", "n_voxels", "n_train_trials", "n_images", "n_categories")
+__all__ = ["inspect_dataset"]
 
 
 def _check_same_rois(layout: god.GODLayout, rois_by_subject: dict[str, tuple[str, ...]]) -> None:

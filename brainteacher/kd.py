@@ -222,7 +222,7 @@ def random_targets_with_entropy(n: int, n_classes: int, target_entropy: float, r
     def gap(log_tau: float) -> float:
         return _mean_entropy_at(g, math.exp(log_tau)) - target_entropy
 
-    # Imported here: scipy.optimize takes ~0.6 s to import, and most students never draw random targets.
+    # Imported here: scipy.optimize is slow to import, and most students never draw random targets.
     from scipy.optimize import brentq
 
     low, high = _LOG_TAU_RANGE

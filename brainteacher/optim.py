@@ -1,7 +1,7 @@
 """AdamW for the one training loop: torch's fused AdamW kernel, called directly.
 
 Why not ``torch.optim``: constructing any of its optimizers imports ``torch._dynamo`` (its methods
-are wrapped to stay out of ``torch.compile``), about 2 s of every job's start. Why the fused
+are wrapped to stay out of ``torch.compile``), a cost paid at every job's start. Why the fused
 kernel: it updates every parameter tensor in one call, where the single-tensor algorithm makes
 about nine calls per tensor; a ResNet-18 has 62 tensors and a cohort of K students 62 K, so the
 per-call overhead, not arithmetic, was the optimizer's cost. Each tensor's update depends on that

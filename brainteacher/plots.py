@@ -41,7 +41,7 @@ from brainteacher.figures import (
     save,
     subtitle,
 )
-from brainteacher.registry import MEAN_SOURCE, global_kinds
+from brainteacher.registry import MEAN_SOURCE, ROI_PLOTS, global_kinds
 from brainteacher.stats import mean_ci
 from brainteacher.summary import conclusion, gains_vs_baseline, positive_control_verdict, primary_of, score_column
 
@@ -68,6 +68,10 @@ _GROUP_STYLES: dict[str, tuple[str, str]] = {
     "class-mean-brain": ("^", "tab:brown"),
     "random-mean": ("x", "tab:gray"),
     "random": ("x", "tab:gray"),
+    "network-matched-mean": ("p", "tab:cyan"),
+    "network-matched": ("p", "tab:cyan"),
+    "shuffled-network-matched-mean": ("1", "tab:cyan"),
+    "shuffled-network-matched": ("1", "tab:cyan"),
     "network": ("P", "tab:green"),
     "oracle": ("*", "tab:red"),
 }
@@ -248,7 +252,7 @@ def roi_comparison(
             -0.02,
             textwrap.fill(verdict, 170),
             fontsize=8,
-            color="firebrick" if "FAILED" in verdict else "darkgreen",
+            color="darkgreen" if verdict.startswith("positive control passed") else "firebrick",
             va="top",
         )
     primary = primary_of(summary)
@@ -424,10 +428,11 @@ def write_plots(
     roi_order: list[str],
     note: str = "",
     run: Mapping[str, Any] | None = None,
+    plots: Sequence[str] = ROI_PLOTS,
 ) -> list[Path]:
-    """Read ``decoders.tsv`` and ``students.tsv`` from ``tables_dir`` and write
-    ``roi_comparison``, ``decoder_accuracy`` and ``decoder_vs_gain`` as PNG and SVG into
-    ``out_dir``. Returns the six paths.
+    """Read ``decoders.tsv``, ``students.tsv`` and ``summary.tsv`` from ``tables_dir`` and write
+    ``plots`` (of ``roi_comparison``, ``decoder_accuracy`` and ``decoder_vs_gain``) as PNG and
+    SVG into ``out_dir``. Returns the paths written.
 
     With ``run`` (the identity :func:`brainteacher.runs.read_run_provenance` returns), first
     refuse tables made from another dataset or config (DataError naming the sidecar)."""
@@ -437,8 +442,11 @@ def write_plots(
     decoders = read_or_empty(tables_dir / "decoders.tsv")
     students = read_or_empty(tables_dir / "students.tsv")
     summary = read_or_empty(tables_dir / "summary.tsv")
-    return [
-        *roi_comparison(students, out_dir / "roi_comparison", roi_order, note, summary),
-        *decoder_accuracy(decoders, out_dir / "decoder_accuracy", roi_order, note),
-        *decoder_vs_gain(decoders, students, out_dir / "decoder_vs_gain", note, roi_order=roi_order),
-    ]
+    draw = {
+        "roi_comparison": lambda: roi_comparison(students, out_dir / "roi_comparison", roi_order, note, summary),
+        "decoder_accuracy": lambda: decoder_accuracy(decoders, out_dir / "decoder_accuracy", roi_order, note),
+        "decoder_vs_gain": lambda: decoder_vs_gain(
+            decoders, students, out_dir / "decoder_vs_gain", note, roi_order=roi_order
+        ),
+    }
+    return [path for plot in plots for path in draw[plot]()]

@@ -52,11 +52,14 @@ __all__ = [
     "global_kinds",
     "brain_kinds",
     "drawn_kinds",
+    "draws_of",
     "config_teacher_names",
     "parse_teacher",
     "teacher_pattern",
     "expand_teachers",
     "temporary_teacher_kind",
+    "ROI_PLOTS",
+    "roi_plots_for",
 ]
 
 # --- ROIs, decoders, presets ----------------------------------------------------------------------
@@ -71,7 +74,7 @@ DECODERS = ("resnet1d", "linear")
 
 # ResNet stems (their geometry: brainteacher.resnet.STEMS, kept equal by a test) and student
 # architectures (brainteacher.archs builds them). Named here, torch-free, so that building the
-# command line or a config does not import torch (~2.5 s of every small job's start).
+# command line or a config does not import torch (a slow import, paid at every small job's start).
 STEMS = ("imagenet", "small", "small-s2")
 ARCHS = ("resnet18", "tiny")
 
@@ -119,6 +122,11 @@ class TeacherKind:
     ``needs_simulated``: only simulated data can give it (the oracle's ground truth).
     ``drawn``: a random draw (a within-category shuffle): the config's ``students.shuffle_draws``
     draws are trained against every brain student, each from its own random stream.
+    ``shuffle_of``: for a drawn kind, the kind whose targets it shuffles; that kind's students are
+    tested against its draws.
+    ``from_network``: the target function is applied to the network teacher matched to the brain
+    teacher's quality (``brainteacher.teachers.match_to_brain``), not to the brain teacher; its
+    inputs are the split's network-teacher folder, then the decode folders.
     """
 
     name: str
@@ -128,12 +136,16 @@ class TeacherKind:
     target: str | None = None
     needs_simulated: bool = False
     drawn: bool = False
+    shuffle_of: str | None = None
+    from_network: bool = False
 
     def __post_init__(self) -> None:
         if self.control and not self.brain_derived:
             raise ValueError(f"teacher kind {self.name}: a control is built from a brain teacher (brain_derived)")
         if self.brain_derived != (self.target is not None):
             raise ValueError(f"teacher kind {self.name}: a brain-derived kind, and only one, names its target function")
+        if self.drawn != (self.shuffle_of is not None):
+            raise ValueError(f"teacher kind {self.name}: a drawn kind, and only one, names the kind it shuffles")
 
 
 def _kinds(*entries: TeacherKind) -> dict[str, TeacherKind]:
@@ -165,6 +177,7 @@ TEACHER_KINDS: dict[str, TeacherKind] = _kinds(
         control=True,
         target="shuffled-brain",
         drawn=True,
+        shuffle_of="brain",
     ),
     TeacherKind(
         "class-mean-brain",
@@ -179,6 +192,26 @@ TEACHER_KINDS: dict[str, TeacherKind] = _kinds(
         brain_derived=True,
         control=True,
         target="random",
+    ),
+    TeacherKind(
+        "network-matched",
+        "the network teacher's targets given the brain teacher's quality: per category, its images ranked by the "
+        "network's confidence get the brain targets' true-class probabilities and entropies; the positive control "
+        "where there is no oracle",
+        brain_derived=True,
+        control=True,
+        target="brain",
+        from_network=True,
+    ),
+    TeacherKind(
+        "shuffled-network-matched",
+        "network-matched targets shuffled within category, as shuffled-brain shuffles the brain's",
+        brain_derived=True,
+        control=True,
+        target="shuffled-brain",
+        drawn=True,
+        shuffle_of="network-matched",
+        from_network=True,
     ),
 )
 
@@ -246,8 +279,13 @@ class TeacherSpec:
 _DRAW_RE = re.compile(r"draw([1-9]\d*)")
 
 
+def draws_of(kind: str) -> str | None:
+    """The drawn kind that shuffles ``kind``'s targets (shuffled-brain for brain), or None."""
+    return next((k.name for k in TEACHER_KINDS.values() if k.shuffle_of == kind), None)
+
+
 def drawn_kinds() -> tuple[str, ...]:
-    """Kinds trained as several random draws (``students.shuffle_draws``): shuffled-brain."""
+    """Kinds trained as several random draws (``students.shuffle_draws``): the within-category shuffles."""
     return tuple(k.name for k in TEACHER_KINDS.values() if k.drawn)
 
 
@@ -326,3 +364,17 @@ def expand_teachers(config: Mapping[str, Any]) -> list[str]:
         else:
             names += [TeacherSpec(kind, s, r, d).name for s in sources for r in config["rois"] for d in draws]
     return names
+
+
+# --- figures ---------------------------------------------------------------------------------------
+
+# The ROI figures `plot` can draw (brainteacher.plots.write_plots), in report order.
+ROI_PLOTS = ("roi_comparison", "decoder_accuracy", "decoder_vs_gain")
+
+
+def roi_plots_for(teachers: Sequence[str]) -> list[str]:
+    """The ROI figures a run with these teachers can fill: decoder_vs_gain plots a per-subject brain
+    teacher's gain against its own decoder, so it needs a ``brain/{subject}/{roi}`` teacher."""
+    specs = [parse_teacher(name) for name in teachers]
+    per_subject = any(s.kind == "brain" and s.source not in (None, MEAN_SOURCE) for s in specs)
+    return [plot for plot in ROI_PLOTS if plot != "decoder_vs_gain" or per_subject]

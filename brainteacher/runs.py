@@ -35,6 +35,7 @@ __all__ = [
     "read_run_provenance",
     "check_same_run",
     "check_dataset_root",
+    "end_of_run_summary",
 ]
 
 # results/data/ holds the simulated datasets, shared by every run that simulates the same preset
@@ -257,3 +258,26 @@ def check_dataset_root(path: str | Path, recorded_root: Any, expected: Mapping[s
         raise DataError(
             path, f"made from dataset {recorded_root}, not run {expected['run']}'s dataset {expected['dataset_root']}"
         )
+
+
+def end_of_run_summary(run_dir: str | Path, report: str | Path | None = None) -> str:
+    """What a finished run says last: its positive-control verdict, its conclusion sentence and where
+    its tables, plots and report are. Read from ``tables/summary.provenance.json``; a run without a
+    summary yet says so."""
+    run_dir = Path(run_dir)
+    sidecar = run_dir / "tables" / "summary.provenance.json"
+    if not sidecar.is_file():
+        return f"brainteacher: {run_dir}: no summary yet ({sidecar} is absent)"
+    notes = read_json(sidecar)
+    report = Path(report) if report is not None else run_dir / "report.html"
+    report_line = str(report) if report.is_file() else f"not built (make report, or snakemake --report {report})"
+    return "\n".join(
+        [
+            f"brainteacher: run {run_dir.name} finished",
+            f"  {notes.get('positive_control') or 'no positive-control verdict recorded'}",
+            f"  conclusion: {notes.get('conclusion') or 'no primary contrast in this run (stats.primary_teacher)'}",
+            f"  tables: {run_dir / 'tables'}/",
+            f"  plots:  {run_dir / 'plots'}/",
+            f"  report: {report_line}",
+        ]
+    )

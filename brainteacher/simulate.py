@@ -69,9 +69,9 @@ class Preset:
     n_evaluation_per_category: int = 50  # extra rendered images per training category (no fMRI)
     latent_dim: int = 32
     within_group_similarity: float = 0.6  # share of a category's latent variance from its group
-    # Image-specific latent deviation, relative to a unit category vector. 2.0 gives the quick
-    # preset a Bayes top-1 of about 0.66 and a mean true-class posterior of about 0.55: many
-    # images lie between categories of a group, which a one-hot label hides and a posterior shows.
+    # Image-specific latent deviation, relative to a unit category vector. 2.0 keeps the quick
+    # preset's Bayes posterior far from one-hot: many images lie between categories of a group,
+    # which a one-hot label hides and a posterior shows.
     image_sd: float = 2.0
     noise_sd: float = 1.0  # trial noise, in units of the signal's standard deviation
     run_offset_sd: float = 0.5
@@ -114,8 +114,8 @@ PRESETS = {
         n_imagery_categories=10,
         imagery_repeats=2,
         grid=6,
-        # Cleaner single trials than GOD's, so 120 trials can teach: out-of-fold LOC top-1 ~0.3
-        # (chance 0.05) and the decoder's image-specific deviations track the posterior's.
+        # Cleaner single trials than GOD's, so 120 trials can teach: LOC decodes well above chance
+        # and the decoder's image-specific deviations track the posterior's.
         noise_sd=0.5,
     ),
     "god": Preset(
@@ -131,7 +131,7 @@ PRESETS = {
         test_repeats=35,
         n_imagery_categories=50,
         imagery_repeats=10,
-        image_sd=1.5,  # 150 categories crowd the latent space: Bayes top-1 about 0.64
+        image_sd=1.5,  # 150 categories crowd the latent space: less deviation keeps them apart
         n_evaluation_per_category=7,
     ),
 }

@@ -35,7 +35,8 @@ import pandas as pd
 
 from brainteacher.columns import BASELINE_KIND, GLOBAL_ROI, NO_SUBJECT, REFERENCES, SUMMARY_COLUMNS
 from brainteacher.comparisons import EVALUATION_SET, OUTCOMES, paired_image_test, read_scored_images
-from brainteacher.registry import MEAN_SOURCE, ROIS, brain_kinds, drawn_kinds, global_kinds, teacher_kind
+from brainteacher.methods import TABLE_METHODS
+from brainteacher.registry import MEAN_SOURCE, ROIS, brain_kinds, draws_of, global_kinds, teacher_kind
 from brainteacher.stats import holm, mean_ci, randomization_test
 from brainteacher.tables import group_order, sort_rows, teacher_group
 
@@ -138,7 +139,20 @@ def _comparison(
 
 # The references a group can be tested against: the summary's, plus the softness-matched random
 # targets (the conclusion's "beyond their softness" contrast).
-TEST_REFERENCES: dict[str, str | None] = {**REFERENCES, "random": "random"}
+TEST_REFERENCES: dict[str, str | None] = {
+    **REFERENCES,
+    "random": "random",
+    "network_matched": "network-matched",
+    "shuffled_network_matched": "shuffled-network-matched",
+}
+MATCHED_KIND = "network-matched"  # the positive control where there is no oracle
+
+
+def _reference_key(kind: str) -> str:
+    """The TEST_REFERENCES key of a reference kind (shuffled_brain for shuffled-brain)."""
+    return next(ref for ref, k in TEST_REFERENCES.items() if k == kind)
+
+
 TEST_COLUMNS = (
     "test_reference",
     "n_seeds",
@@ -198,15 +212,15 @@ def unit_test(
 
 
 def _test_reference(group: str, kind: str, primary: Mapping[str, str]) -> str | None:
-    """The reference a group is tested against: the primary one for the primary teacher; a brain
-    teacher's shuffle draws; the baseline for every other teacher (none for the baseline)."""
+    """The reference a group is tested against: the primary one for the primary teacher; the shuffle
+    draws of a teacher that has them (brain, network-matched); the baseline for every other teacher
+    (none for the baseline)."""
     if group == primary["teacher"]:
         return primary["reference"]
     if kind == BASELINE_KIND:
         return None
-    if kind in brain_kinds() and not teacher_kind(kind).control:
-        return next(r for r, k in REFERENCES.items() if k in drawn_kinds())
-    return "baseline"
+    draws = draws_of(kind)
+    return "baseline" if draws is None else _reference_key(draws)
 
 
 def _no_test() -> dict[str, Any]:
@@ -227,7 +241,7 @@ def _run_level(units: pd.DataFrame, column: str, level: float) -> tuple[int, flo
 def _family(group: str, metric: str, primary: Mapping[str, str]) -> str:
     if group == primary["teacher"] and metric == primary["metric"]:
         return "primary"
-    return "positive-control" if group == "oracle" else "exploratory"
+    return "positive-control" if group == "oracle" or group.startswith(MATCHED_KIND) else "exploratory"
 
 
 def _run_level_columns(
@@ -356,6 +370,7 @@ _CLAIMS = {
     "shuffled_brain": "carry image-specific information",
     "random": "help beyond their softness",
     "baseline": "beat no teacher",
+    "network_matched": "beat an image model's targets of their quality",
 }
 _OTHER_CLAIMS = {"label_smoothing": "beat label smoothing at their confidence"}
 _VERSUS = {
@@ -363,6 +378,7 @@ _VERSUS = {
     "random": "vs random targets of their entropy and confidence",
     "label_smoothing": "vs label smoothing",
     "baseline": "vs no teacher",
+    "network_matched": "vs network-matched targets",
 }
 
 
@@ -380,13 +396,23 @@ def _versus(test: Mapping[str, Any]) -> str:
     return _VERSUS[test["test_reference"]]
 
 
+NO_POSITIVE_CONTROL = (
+    "no positive control in this run: without an oracle teacher (simulated data only) a null result "
+    "cannot tell 'the brain teaches nothing' from 'this setting could not have detected it'"
+)
+
+
 def positive_control_verdict(summary: pd.DataFrame, metric: str = "top1") -> str | None:
-    """One sentence on the oracle (the positive control) against the baseline, students as units:
-    it states top-1 and NLL and judges on ``metric`` (the primary metric): passed when the
-    one-sided randomization p is below 0.05. None without an oracle."""
-    oracle = summary[summary["teacher"] == "oracle"].set_index("metric") if not summary.empty else summary
-    if oracle.empty or metric not in oracle.index:
+    """One sentence on the positive control, students as units, judged on ``metric`` (the primary
+    metric): passed when the one-sided randomization p is below 0.05. The oracle against the
+    baseline where there is one (simulated data); else network-matched targets against their
+    shuffle draws, per ROI (:func:`matched_control_verdict`); else :data:`NO_POSITIVE_CONTROL`.
+    None for an empty summary."""
+    if summary.empty:
         return None
+    oracle = summary[summary["teacher"] == "oracle"].set_index("metric")
+    if oracle.empty or metric not in oracle.index:
+        return matched_control_verdict(summary, metric) or NO_POSITIVE_CONTROL
     stated = "; ".join(
         f"{m} {_effect_text(oracle.loc[m], m)}, p = {oracle.loc[m, 'p_randomization']:.2g}"
         for m in ("top1", "nll")
@@ -403,6 +429,36 @@ def positive_control_verdict(summary: pd.DataFrame, metric: str = "top1") -> str
         f"on {metric} ({stated}; {units}); this setting cannot detect a teacher effect, so no "
         "brain-teacher result here can be read as one"
     )
+
+
+def matched_control_verdict(summary: pd.DataFrame, metric: str = "top1") -> str | None:
+    """The positive control without an oracle: per ROI, network-matched targets (an image model at
+    the brain targets' quality) against their shuffle draws. Passed where p < 0.05; a ROI where it
+    fails is named, since there the setting could not have detected image-specific targets of the
+    brain's quality. The mean source's rows where there are any. None without such rows."""
+    rows = summary[summary["teacher"].str.startswith(MATCHED_KIND) & (summary["metric"] == metric)]
+    mean_rows = rows[rows["teacher"] == f"{MATCHED_KIND}-{MEAN_SOURCE}"]
+    rows = mean_rows if not mean_rows.empty else rows
+    if rows.empty:
+        return None
+    order = [r for r in ROIS if r in set(rows["roi"])]
+    by_roi = rows.set_index("roi").loc[order]
+    stated = {
+        roi: f"{roi} {_effect_text(row, metric)}, p = {row['p_randomization']:.2g}" for roi, row in by_roi.iterrows()
+    }
+    failed = [roi for roi, row in by_roi.iterrows() if not row["p_randomization"] < ALPHA]
+    passed = [roi for roi in order if roi not in failed]
+    what = "network-matched targets (an image model at the brain targets' quality) vs their shuffle draws"
+    if not failed:
+        return (
+            f"positive control passed: {what} ({'; '.join(stated.values())}); the setting can detect "
+            "image-specific targets of the brain's quality"
+        )
+    text = (
+        f"positive control FAILED in {', '.join(failed)}: {what} ({'; '.join(stated[r] for r in failed)}); "
+        f"there no brain-teacher result can be read as one"
+    )
+    return text + (f"; passed in {', '.join(passed)} ({'; '.join(stated[r] for r in passed)})" if passed else "")
 
 
 def primary_of(summary: pd.DataFrame) -> dict[str, str] | None:
@@ -424,13 +480,15 @@ def _contrast_text(test: Mapping[str, Any], metric: str) -> str:
 
 
 def conclusion(students: pd.DataFrame, primary: Mapping[str, str] | None = None, level: float = 0.95) -> dict:
-    """The run's answer in words, per ROI of the primary teacher, from three contrasts tested with
+    """The run's answer in words, per ROI of the primary teacher, from three or four contrasts tested with
     the students as units (:func:`unit_test`, each Holm-adjusted over the ROIs):
 
     - against the shuffle draws: do the targets carry image-specific information?
     - against random targets matched on true-class probability and entropy (``random``; uniform
       label smoothing cannot match the entropy): do they help beyond their softness?
     - against the no-teacher baseline: do they beat no teacher?
+    - where the run has ``network-matched`` students, against them: do they beat an image model's
+      targets of the same quality (is what they carry more than an image model would give)?
 
     Returns ``{"text": str, "tests": {roi: {reference: unit_test dict}}}``; the text is empty when
     the run has no primary teacher's students.
@@ -441,7 +499,11 @@ def conclusion(students: pd.DataFrame, primary: Mapping[str, str] | None = None,
     students = _with_draws(students)
     units = _with_units(students)
     cells = units[units["group"] == primary["teacher"]].groupby("unit_roi", sort=False)
-    refs = [primary["reference"], *(r for r in _CLAIMS if r != primary["reference"])]
+    present = set(students["kind"])
+    refs = [
+        primary["reference"],
+        *(r for r in _CLAIMS if r != primary["reference"] and (r != "network_matched" or MATCHED_KIND in present)),
+    ]
     metric = primary["metric"]
     tests = {roi: {ref: unit_test(cell, students, ref, metric, level) for ref in refs} for roi, cell in cells}
     for ref in refs:
@@ -458,16 +520,6 @@ def conclusion(students: pd.DataFrame, primary: Mapping[str, str] | None = None,
     return {"text": " ".join(sentences), "tests": {roi: tests[roi] for roi in order}}
 
 
-STATISTICS_METHOD = (
-    "Inference (test_reference ... p_holm): the students are the units. In each (split, seed) run, and each source "
-    "for a subject group against its own controls, a teacher's student and its reference students were trained from "
-    "one seed (the same initialisation and batches). The brain student and its within-category shuffle draws are "
-    "exchangeable under the null that the brain targets carry nothing image-specific, so the p-value is a one-sided "
-    "randomization test over the relabelings of every unit (exact up to 2^20, else 20,000 Monte Carlo draws); with one "
-    "reference student per unit (label smoothing, the baseline) it is a paired sign-flip test. The effect is the "
-    "student minus the mean of its references, with a Student-t interval over the units. Holm runs over the primary "
-    "family's ROIs; every other p is unadjusted and exploratory. Description (diff_vs_*): two students paired image by "
-    "image on the scoring images, runs averaged, categories as the units (t interval, two-sided sign-flip p); it holds "
-    "the trained students fixed, so it does not carry seed-to-seed training noise and is not used for verdicts. The "
-    "mean/ci columns are over runs (NA under 3)."
-)
+# The summary's method in words, the sidecar's ``method`` field and the report caption's text
+# (brainteacher.methods keeps the one copy).
+STATISTICS_METHOD = TABLE_METHODS["summary"]

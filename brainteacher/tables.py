@@ -236,7 +236,7 @@ def calibration_table(paths: Iterable[str | Path]) -> pd.DataFrame:
     predictions of its teacher folders (the parents of ``paths``, decoder metrics.json files)
     pooled over subjects and splits.
 
-    One folder holds ~100 images, too few to read an ECE of 0.05 (its sampling floor is ~0.08);
+    One folder holds too few images to read a small ECE (its sampling floor is about as large);
     pooled, the floor falls and ``ece_floor`` says how far. Raises DataError for a folder that
     ``teacher_dir.read`` refuses.
     """

@@ -20,7 +20,12 @@ A teacher is named by a spec string:
   - ``class-mean-brain``: each image gets its category's mean brain target;
   - ``random``: random targets whose mean entropy and mean true-class probability match the
     brain teacher's: its softness without its information (uniform smoothing cannot match the
-    entropy, which the brain's targets lower by putting their off-class mass on a few categories).
+    entropy, which the brain's targets lower by putting their off-class mass on a few categories);
+  - ``network-matched``: the network teacher given the brain teacher's quality
+    (:func:`match_to_brain`): image-consistent targets as confident, as soft and as often right
+    as the brain's, per category. Against its own shuffle draws (``shuffled-network-matched``) it
+    is the positive control where there is no oracle; against it, the brain teacher shows whether
+    its image-specific information is more than an image model's of the same quality.
 
 Every teacher returns *logits* z and the student sees softmax(z / T): brain and network teachers
 give their calibrated out-of-fold logits, the oracle its log-posterior, and every control is
@@ -64,6 +69,7 @@ __all__ = [
     "teacher_logits",
     "target_stats",
     "read_teacher_dir",
+    "match_to_brain",
 ]
 
 # --- reading teacher files ------------------------------------------------------------------------
@@ -215,6 +221,73 @@ def _control_logits(
     return CONTROL_TARGETS[entry.target](brain, labels, temperature, rng)
 
 
+# --- network-matched --------------------------------------------------------------------------------
+
+
+def _off_class_entropy(log_off: np.ndarray, gamma: np.ndarray) -> np.ndarray:
+    """(n,) entropy (nats) of softmax(gamma * log_off) per row; log_off (n, C-1), gamma (n,)."""
+    return entropy(softmax(gamma[:, None] * log_off, axis=1))
+
+
+def _power_for_entropy(log_off: np.ndarray, target: np.ndarray, steps: int = 60) -> np.ndarray:
+    """(n,) powers gamma >= 0 with entropy(softmax(gamma * log_off)) = target, by bisection.
+
+    The entropy falls monotonically from log(C-1) at gamma 0 (uniform) towards that of the row's
+    largest entries; a target outside that range gets the nearest end."""
+    low, high = np.zeros(len(target)), np.full(len(target), 1.0)
+    while np.any(grow := _off_class_entropy(log_off, high) > target) and high.max() < 1e4:
+        high = np.where(grow, high * 4.0, high)
+    for _ in range(steps):
+        mid = (low + high) / 2
+        above = _off_class_entropy(log_off, mid) > target
+        low, high = np.where(above, mid, low), np.where(above, high, mid)
+    return (low + high) / 2
+
+
+def _with_true_prob_and_entropy(probs: np.ndarray, labels: np.ndarray, p_true: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """(n, C) rows whose true class has ``p_true`` and whose entropy is ``h`` (nats), the off-class
+    mass spread in the shape of ``probs``'s off-class row raised to a power (sharper or flatter).
+
+    With o the off-class part, H = h_b(p) + (1 - p) H(o / (1 - p)), h_b the binary entropy; so the
+    off-class shape must have entropy (h - h_b(p)) / (1 - p)."""
+    n, n_classes = probs.shape
+    rows = np.arange(n)
+    off_mask = np.ones_like(probs, dtype=bool)
+    off_mask[rows, labels] = False
+    log_off = np.log(np.clip(probs[off_mask].reshape(n, n_classes - 1), 1e-30, None))
+    p = np.clip(p_true, 1e-12, 1 - 1e-12)
+    binary = -(p * np.log(p) + (1 - p) * np.log(1 - p))
+    shape = softmax(_power_for_entropy(log_off, (h - binary) / (1 - p))[:, None] * log_off, axis=1)
+    out = np.empty_like(probs)
+    out[rows, labels] = p
+    out[off_mask] = ((1 - p)[:, None] * shape).ravel()
+    return out
+
+
+def match_to_brain(network: np.ndarray, brain: np.ndarray, labels: np.ndarray, temperature: float) -> np.ndarray:
+    """(n, C) logits: the network teacher's targets given the brain teacher's quality, at ``temperature``.
+
+    Within each category, the images ranked by the network's tempered true-class probability take
+    the brain's tempered true-class probabilities in the same rank order, and each takes the
+    entropy of the brain target it was ranked against; the off-class mass keeps the network's
+    shape (its row raised to the power that gives that entropy). So per category the targets have
+    the brain's distribution of true-class probability exactly and of entropy to bisection
+    precision, and top-1 follows from both; what stays the network's is which images are
+    confident and which other categories each resembles: image-specific, image-computable.
+
+    Args: network, brain: (n, C) logits of the same training images; labels: (n,) in 0..C-1.
+    """
+    net, ref = _tempered(network, temperature), _tempered(brain, temperature)
+    p_true, h = np.empty(len(labels)), np.empty(len(labels))
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        by_network = members[np.argsort(net[members, c], kind="stable")]
+        by_brain = members[np.argsort(ref[members, c], kind="stable")]
+        p_true[by_network] = ref[by_brain, c]
+        h[by_network] = entropy(ref[by_brain])
+    return _logits_of(_with_true_prob_and_entropy(net, labels, p_true, h), temperature)
+
+
 # --- oracle ---------------------------------------------------------------------------------------
 
 
@@ -264,7 +337,8 @@ def teacher_logits(
     or None for ``none``. softmax(logits / temperature) is the tempered target.
 
     ``inputs``: decode folders (one, or one per subject for ``mean``) for the brain-derived kinds,
-    the network-teacher folder for ``network``, the dataset's ``ground_truth.json`` for ``oracle``.
+    preceded by the network-teacher folder for the kinds built from the network (``network-matched``);
+    the network-teacher folder for ``network``; the dataset's ``ground_truth.json`` for ``oracle``.
     ``seed`` and ``split`` (a name, e.g. ``split0``) key the shuffled and random controls' draws.
     """
     inputs = [Path(p) for p in inputs]
@@ -278,8 +352,15 @@ def teacher_logits(
         if len(inputs) != 1:
             raise ValueError("the network teacher needs one network-teacher folder")
         return read_teacher_dir(inputs[0], train_ids, labels, test_ids)
-    brain = _source_logits(inputs, spec, train_ids, labels, test_ids)
-    return _control_logits(spec.kind, brain, labels, temperature, _stream(spec, split, seed))
+    if teacher_kind(spec.kind).from_network:
+        if len(inputs) < 2:
+            raise ValueError(f"teacher {spec.name} needs the network-teacher folder, then the decode folders")
+        network = read_teacher_dir(inputs[0], train_ids, labels, test_ids)
+        brain = _source_logits(inputs[1:], spec, train_ids, labels, test_ids)
+        base = match_to_brain(network, brain, labels, temperature)
+    else:
+        base = _source_logits(inputs, spec, train_ids, labels, test_ids)
+    return _control_logits(spec.kind, base, labels, temperature, _stream(spec, split, seed))
 
 
 def target_stats(logits: np.ndarray | None, labels: np.ndarray, temperature: float) -> dict[str, float] | None:

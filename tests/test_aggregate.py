@@ -479,7 +479,7 @@ def test_positive_control_verdict_states_top1_and_nll(tmp_path, monkeypatch):
     # Runs are the units: 10 of them, so a one-sided p can reach 1 / 2**10.
     runs = [(sp, sd) for sp in SPLITS for sd in range(5)]
     plain = student_table([write_student(tmp_path / "a", t, sp, sd) for t in ("none", "network") for sp, sd in runs])
-    assert positive_control_verdict(summary_table(plain)) is None
+    assert positive_control_verdict(summary_table(plain)).startswith("no positive control")
     # An oracle far better than the baseline: every image right.
     monkeypatch.setitem(EFFECTS, "oracle", 0.69)
     clear = student_table([write_student(tmp_path / "b", t, sp, sd) for t in ("none", "oracle") for sp, sd in runs])
@@ -564,3 +564,37 @@ def test_the_conclusion_says_which_contrasts_hold(tmp_path, monkeypatch):
     assert "are not shown to carry image-specific information" in null["text"]
     assert "are not shown to help beyond their softness" in null["text"]
     assert null["tests"]["V1"]["baseline"]["n_test_units"] == 8
+
+
+def _matched_table(tmp_path: Path, matched_effect: float, monkeypatch) -> pd.DataFrame:
+    """A run on real data (no oracle): brain-mean and network-matched students, each with 3 shuffle
+    draws per ROI, over 2 splits x 4 seeds, plus the baseline."""
+    monkeypatch.setitem(EFFECTS, "brain", 0.04)
+    monkeypatch.setitem(EFFECTS, "network-matched", matched_effect)
+    monkeypatch.setitem(EFFECTS, "shuffled-network-matched", 0.01)
+    names = ["none"]
+    for roi in ROIS:
+        for kind in ("brain", "network-matched"):
+            shuffled = "shuffled-brain" if kind == "brain" else "shuffled-network-matched"
+            names += [f"{kind}/mean/{roi}", f"{shuffled}/mean/{roi}"]
+            names += [f"{shuffled}/mean/{roi}/draw{k}" for k in (1, 2)]
+    return student_table([write_student(tmp_path, t, sp, sd) for t in names for sp in SPLITS for sd in range(4)])
+
+
+def test_without_an_oracle_network_matched_is_the_positive_control(tmp_path, monkeypatch):
+    from brainteacher.summary import conclusion
+
+    detectable = _matched_table(tmp_path / "a", 0.04, monkeypatch)
+    summary = summary_table(detectable)
+    row = _row(summary, "network-matched-mean", "LOC")
+    assert row["family"] == "positive-control" and row["test_reference"] == "shuffled_network_matched"
+    assert row["n_shuffle_draws"] == 3 and row["p_randomization"] < 0.05
+    verdict = positive_control_verdict(summary)
+    assert verdict.startswith("positive control passed: network-matched targets") and "LOC +" in verdict
+    # The brain teacher against an image model of its quality: the fourth contrast of the conclusion.
+    answer = conclusion(detectable)
+    assert answer["tests"]["LOC"]["network_matched"]["n_test_units"] == len(SPLITS) * 4
+    assert "vs network-matched targets" in answer["text"]
+    # Network-matched targets no better than their shuffles: the setting could not have detected them.
+    blind = summary_table(_matched_table(tmp_path / "b", 0.01, monkeypatch))
+    assert positive_control_verdict(blind).startswith("positive control FAILED in V1, LOC")

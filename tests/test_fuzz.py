@@ -32,7 +32,7 @@ from PIL import Image
 
 from brainteacher import decode, god
 from brainteacher.cli import main
-from brainteacher.inspection import INSPECTION_COLUMNS
+from brainteacher.columns import INSPECTION_COLUMNS
 from brainteacher.splits import read_split
 from tests.conftest import REAL_NAMES
 

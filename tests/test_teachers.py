@@ -211,3 +211,72 @@ def test_control_streams_are_keyed_by_the_teachers_name_not_the_kinds_position(t
     np.testing.assert_array_equal(before, after)
     name_key = np.random.default_rng([3, zlib.crc32(b"random/Subject1/V1"), zlib.crc32(b"split0")])
     assert teachers._stream(spec, "split0", 3).bit_generator.state == name_key.bit_generator.state
+
+
+# --- network-matched --------------------------------------------------------------------------------
+
+# The stated tolerance of network-matched against its brain teacher, per category: the sorted
+# true-class probabilities and entropies agree to bisection precision; top-1 follows from them and
+# may differ by at most MATCHED_TOP1_IMAGES images of the category.
+MATCHED_TOP1_IMAGES = 2
+
+
+def matched_gaps(matched: np.ndarray, brain: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Largest per-category gap between two sets of tempered targets: sorted true-class probability,
+    sorted entropy (nats), and the count of top-1-correct images."""
+    gaps = {"p_true": 0.0, "entropy": 0.0, "top1_images": 0.0}
+    for c in np.unique(labels):
+        rows = labels == c
+        gaps["p_true"] = max(gaps["p_true"], np.abs(np.sort(matched[rows, c]) - np.sort(brain[rows, c])).max())
+        gaps["entropy"] = max(
+            gaps["entropy"], np.abs(np.sort(entropy(matched[rows])) - np.sort(entropy(brain[rows]))).max()
+        )
+        correct = [(p[rows].argmax(1) == c).sum() for p in (matched, brain)]
+        gaps["top1_images"] = max(gaps["top1_images"], abs(correct[0] - correct[1]))
+    return gaps
+
+
+def _gaussian_teachers(n_classes: int, per_class: int, seed: int = 0):
+    """A weak brain teacher and a confident, differently shaped network teacher of the same images."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(n_classes), per_class)
+    rows = np.arange(len(labels))
+    brain = rng.normal(size=(len(labels), n_classes))
+    brain[rows, labels] += rng.normal(1.0, 1.0, len(labels))
+    network = rng.normal(0, 2, size=(len(labels), n_classes))
+    network[rows, labels] += rng.normal(3.0, 1.0, len(labels))
+    return network, brain, labels
+
+
+@pytest.mark.parametrize("n_classes, per_class", [(20, 6), (150, 6)])
+def test_network_matched_has_the_brain_quality_per_category(n_classes, per_class):
+    from brainteacher.teachers import match_to_brain
+
+    network, brain, labels = _gaussian_teachers(n_classes, per_class)
+    matched = softmax(match_to_brain(network, brain, labels, T) / T, axis=1)
+    tempered_brain, tempered_network = softmax(brain / T, axis=1), softmax(network / T, axis=1)
+    gaps = matched_gaps(matched, tempered_brain, labels)
+    assert gaps["p_true"] < 1e-9 and gaps["entropy"] < 1e-6 and gaps["top1_images"] <= MATCHED_TOP1_IMAGES, gaps
+    # The unmatched network teacher fails the same check: the check can fail.
+    assert matched_gaps(tempered_network, tempered_brain, labels)["p_true"] > 0.1
+    # What stays the network's: within a category, which images it is most confident about.
+    rows = np.arange(len(labels))
+    for c in range(n_classes):
+        members = labels == c
+        net_rank = np.argsort(np.argsort(tempered_network[rows[members], c]))
+        matched_rank = np.argsort(np.argsort(matched[rows[members], c]))
+        assert (net_rank == matched_rank).all()
+
+
+def test_network_matched_and_its_shuffles_come_from_the_network_and_brain_folders(tmp_path, brain_dir):
+    network_dir = _write_dir(tmp_path / "network", IDS, LABELS, _brain_logits(seed=5) * 3)
+    inputs = [network_dir, brain_dir]
+    matched = _targets("network-matched", inputs)
+    brain = _targets("brain", [brain_dir])
+    assert matched_gaps(matched, brain, LABELS)["p_true"] < 1e-6
+    shuffled = _targets("shuffled-network-matched", inputs)
+    for i in range(len(IDS)):
+        donors = [j for j in range(len(IDS)) if np.allclose(shuffled[i], matched[j])]
+        assert len(donors) == 1 and donors[0] != i and LABELS[donors[0]] == LABELS[i]
+    with pytest.raises(ValueError, match="network-teacher folder"):
+        _targets("network-matched", [brain_dir])

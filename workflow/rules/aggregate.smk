@@ -85,21 +85,15 @@ rule plots:
         summary=in_run("tables/summary.tsv"),
         provenance=PROVENANCE,
     output:
-        roi=report(
-            in_run("plots/roi_comparison.png"),
-            caption="../report/roi_comparison.rst",
-            category="Plots",
-        ),
-        decoders=report(
-            in_run("plots/decoder_accuracy.png"),
-            caption="../report/decoder_accuracy.rst",
-            category="Plots",
-        ),
-        gain=report(
-            in_run("plots/decoder_vs_gain.png"),
-            caption="../report/decoder_vs_gain.rst",
-            category="Plots",
-        ),
+        # Only the figures this config can fill (brainteacher.registry.roi_plots_for).
+        **{
+            plot: report(
+                in_run(f"plots/{plot}.png"),
+                caption=f"../report/{plot}.rst",
+                category="Plots",
+            )
+            for plot in PLOTS
+        },
         svg=expand(in_run("plots/{plot}.svg"), plot=PLOTS),
     log:
         in_run("logs/plots.log"),
@@ -110,13 +104,14 @@ rule plots:
     params:
         py=PY,
         tables=subpath(input.decoders, parent=True),
-        out=subpath(output.roi, parent=True),
+        out=subpath(output[0], parent=True),
         config=CONFIG_JSON,
         rois=config["rois"],
         note=config["report"]["note"],
+        plots=PLOTS,
     shell:
         "{params.py} plot --tables {params.tables:q} --out {params.out:q} --provenance {input.provenance:q} --config {params.config:q}"
-        " --rois {params.rois:q} --note {params.note:q} 2> {log:q}"
+        " --rois {params.rois:q} --note {params.note:q} --plots {params.plots} 2> {log:q}"
 
 
 rule evaluation_plots:
@@ -159,3 +154,13 @@ rule evaluation_plots:
     shell:
         "{params.py} plot-evaluation --tables {params.tables:q} --out {params.out:q} {params.truth} --compare {input.compare:q}"
         " --provenance {input.provenance:q} --config {params.config:q} --note {params.note:q} 2> {log:q}"
+
+
+# The run's last words: the positive-control verdict, the conclusion and where the outputs are.
+# `make run` prints them itself after building the report, so it turns this one off.
+onsuccess:
+    import os
+    from brainteacher.runs import end_of_run_summary
+
+    if os.environ.get("BRAINTEACHER_END_SUMMARY", "1") != "0":
+        print(end_of_run_summary(f"results/{RUN}"))

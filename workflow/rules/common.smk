@@ -16,11 +16,16 @@ from brainteacher.registry import (
     ROIS,
     expand_teachers,
     parse_teacher,
+    roi_plots_for,
+    teacher_kind,
     teacher_pattern,
 )
 
 # Each command's options are rendered from the package's config dataclasses (brainteacher.configs).
 from brainteacher.configs import GLDConfig, workflow_options
+
+# What the schema cannot check (unknown splits and subjects), and its errors as one line.
+from brainteacher.config_checks import ConfigError, check_config, schema_message
 
 # File names of the teacher folders, student folders and the image cache: their format modules.
 from brainteacher.formats import image_cache, student_dir, teacher_dir
@@ -33,21 +38,32 @@ from brainteacher.runs import (
 )
 
 
-def _config_error(err):
-    """One line naming the bad key, instead of the schema dump snakemake prints."""
-    cause = err.__context__  # the jsonschema ValidationError snakemake was handling
-    if not hasattr(cause, "absolute_path"):
-        return err
-    where = ".".join(str(p) for p in cause.absolute_path) or "top level"
-    return WorkflowError(
-        f"config: bad value at '{where}': {cause.message} (keys are documented in config/README.md)"
-    )
+def _stop(message):
+    """End the run before any job, with ``message`` as the one line the user sees. SystemExit, not
+    WorkflowError: Snakemake prints a WorkflowError raised in a Snakefile with the Snakefile's
+    frames under it (`File "common.smk", line N`), a traceback for what is a config mistake.
+    """
+    raise SystemExit(message)
 
 
-try:
-    validate(config, schema="../schemas/config.schema.yaml")
-except WorkflowError as err:
-    raise _config_error(err) from None
+def _validate_config():
+    """The schema (its defaults filled in), then what it cannot check: one line on the first problem
+    instead of the schema dump, or the MissingInputException an unknown split gives later.
+    """
+    try:
+        validate(config, schema="../schemas/config.schema.yaml")
+    except WorkflowError as err:
+        cause = err.__context__  # the jsonschema ValidationError snakemake was handling
+        if not hasattr(cause, "absolute_path"):
+            raise
+        _stop(schema_message(cause))
+    try:
+        check_config(config)
+    except ConfigError as err:
+        _stop(str(err))
+
+
+_validate_config()
 
 
 # Without --use-conda the interpreter running Snakemake is the one with brainteacher installed
@@ -98,9 +114,9 @@ def _refuse_missing_real_data():
             p for p in missing if not p.endswith(".h5")
         ]  # the download rule fetches these
     if missing:
-        raise WorkflowError(
+        _stop(
             f"data.root {config['data']['root']}: missing {', '.join(missing)}; place the GOD release there "
-            "(README, 'Real GOD data') or set data.download: true to fetch the subject files from figshare"
+            "(README, 'Real GOD in three steps') or set data.download: true to fetch the subject files from figshare"
         )
 
 
@@ -173,7 +189,7 @@ def _refuse_gld_local_terms_for_global_logit_teachers():
         return
     bad = [t for t in STUDENTS["teachers"] if t not in ("none", "network")]
     if bad:
-        raise WorkflowError(
+        _stop(
             f"config students.loss: gld with gld_terms {STUDENTS['gld_terms']}: the local and relation terms need a network teacher "
             f"with feature maps; teacher(s) {', '.join(bad)} have global logits only. Use gld_terms: [global] for them, or teachers: [none, network]"
         )
@@ -205,7 +221,13 @@ def teacher_dirs(teacher, split):
         return [f"{data_root()}/ground_truth.json"]
     spec = parse_teacher(teacher)
     subjects = config["subjects"] if spec.source == MEAN_SOURCE else [spec.source]
-    return [
+    # network-matched kinds reshape the network teacher to the brain teacher's quality.
+    network = (
+        [in_run(f"network/split{split}")]
+        if teacher_kind(spec.kind).from_network
+        else []
+    )
+    return network + [
         decode_dir(STUDENTS["teacher_decoder"], s, spec.roi, split) for s in subjects
     ]
 
@@ -342,7 +364,7 @@ def student_metrics():
 
 
 TABLES = ["decoders", "calibration", "students", "summary"]
-PLOTS = ["roi_comparison", "decoder_accuracy", "decoder_vs_gain"]
+PLOTS = roi_plots_for(teachers())
 EVALUATION_PLOTS = ["accuracy_vs_size", "confusion_matrices", "pr_curves"]
 
 

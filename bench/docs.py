@@ -1,0 +1,118 @@
+"""Rewrite the generated sections of docs/benchmarks.md from the measured tables in bench/measured/.
+
+A generated section sits between ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->``; the rest
+of the file is hand-written. The tables come from the bench scripts that measure them:
+
+- ``verdicts``: ``bench/verdicts.py`` (copy ``bench/out/verdicts.tsv`` to
+  ``bench/measured/verdicts-default.tsv``);
+- ``null_calibration``: ``bench/null_calibration.py`` (copy ``bench/out/null_calibration/tests.tsv``
+  to ``bench/measured/null_calibration-tests.tsv``).
+
+    .venv/bin/python bench/docs.py            # rewrites docs/benchmarks.md in place
+    .venv/bin/python bench/docs.py --check    # exit 1 if the file is not what the tables give
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+from scipy import stats
+
+REPO = Path(__file__).resolve().parents[1]
+MEASURED = REPO / "bench" / "measured"
+DOC = REPO / "docs" / "benchmarks.md"
+ALPHA = 0.05
+
+
+def _pp(x: float) -> str:
+    return f"{100 * x:+.1f}"
+
+
+def verdicts_section() -> str:
+    """One row per teacher x ROI: mean (SD) effect over the variants, each variant's p and verdict."""
+    table = pd.read_csv(MEASURED / "verdicts-default.tsv", sep="\t")
+    variants = list(dict.fromkeys(table["variant"]))
+    lines = [
+        f"Variants: {', '.join(f'`{v}`' for v in variants)}. Effect: top-1 on the evaluation set, percentage points,",
+        "mean (SD) over the variants; p: Holm-adjusted for the primary rows, the randomization p for the oracle.",
+        "",
+        "| teacher | ROI | contrast | effect, pp: mean (SD) | "
+        + " | ".join(f"p, {v}" for v in variants)
+        + " | verdicts |",
+        "| --- | --- | --- | --- | " + " | ".join("---" for _ in variants) + " | --- |",
+    ]
+    for (teacher, roi), cell in table.groupby(["teacher", "roi"], sort=False):
+        by_variant = cell.set_index("variant")
+        contrast = "vs no teacher" if teacher == "oracle" else "vs its shuffle draws"
+        effect = f"{_pp(cell['effect'].mean())} ({100 * cell['effect'].std():.1f})"
+        ps = " | ".join(f"{by_variant.loc[v, 'p']:.2g}" if v in by_variant.index else "NA" for v in variants)
+        verdicts = "".join("+" if s else "-" for s in cell["significant"])
+        lines.append(f"| {teacher} | {roi} | {contrast} | {effect} | {ps} | {verdicts} |")
+    return "\n".join(lines)
+
+
+def clopper_pearson(k: int, n: int) -> tuple[float, float]:
+    """Exact 95% interval of a binomial rate."""
+    low = stats.beta.ppf(0.025, k, n - k + 1) if k else 0.0
+    high = stats.beta.ppf(0.975, k + 1, n - k) if k < n else 1.0
+    return float(low), float(high)
+
+
+def null_calibration_section() -> str:
+    """Rejection rate at 0.05 per image_signal and metric, with its interval and tie count."""
+    tests = pd.read_csv(MEASURED / "null_calibration-tests.tsv", sep="\t")
+    # A test whose brain student and every draw agree on every image (identical targets) cannot
+    # reject; it is counted, and shown, so the rate is not read as more than it is.
+    tests["tied"] = (tests["p_randomization"] >= 1.0) & (tests["effect"].abs() < 1e-9)
+    lines = [
+        "| image_signal | metric | datasets | tests | tests with all members tied | rejected at 0.05 | rate "
+        "| 95% CI | rate, untied tests |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for (signal, metric), cell in tests.groupby(["image_signal", "metric"]):
+        n, k = len(cell), int((cell["p_randomization"] <= ALPHA).sum())
+        low, high = clopper_pearson(k, n)
+        untied = cell[~cell["tied"]]
+        rate_untied = (untied["p_randomization"] <= ALPHA).mean() if len(untied) else float("nan")
+        lines.append(
+            f"| {signal:g} | {metric} | {cell['dataset'].nunique()} | {n} | {int(cell['tied'].sum())} | {k} "
+            f"| {k / n:.3f} | [{low:.3f}, {high:.3f}] | {rate_untied:.3f} (n {len(untied)}) |"
+        )
+    return "\n".join(lines)
+
+
+SECTIONS: dict[str, Callable[[], str]] = {
+    "verdicts": verdicts_section,
+    "null_calibration": null_calibration_section,
+}
+
+
+def render(text: str) -> str:
+    """``text`` with every generated section replaced by what its tables give now."""
+    for name, make in SECTIONS.items():
+        pattern = re.compile(rf"(<!-- generated: {name} -->\n)(?:.*?\n)?(<!-- end: {name} -->)", re.S)
+        match = pattern.search(text)
+        if not match:
+            raise SystemExit(f"{DOC}: no generated section '{name}'")
+        text = text[: match.start()] + match.group(1) + make() + "\n" + match.group(2) + text[match.end() :]
+    return text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if the file differs from what it should be")
+    args = parser.parse_args()
+    text = DOC.read_text()
+    new = render(text)
+    if args.check:
+        sys.exit(0 if new == text else f"{DOC} is out of date: run bench/docs.py")
+    DOC.write_text(new)
+
+
+if __name__ == "__main__":
+    main()
