@@ -326,7 +326,10 @@ def test_bad_config_key_is_named(tmp_path):
     proc = _snakemake(folder, "-n", "--configfile", str(config), check=False)
     assert proc.returncode != 0
     # decode has epochs; students train for steps: the message lists the students' keys.
-    assert "config: unknown key 'students.epochz'; valid keys under 'students': accept_weights_leak, alpha, " in proc.stdout + proc.stderr
+    assert (
+        "config: unknown key 'students.epochz'; valid keys under 'students': accept_weights_leak, alpha, "
+        in proc.stdout + proc.stderr
+    )
     config.write_text(yaml.safe_dump({"students": {"steps": -3}}))
     proc = _snakemake(folder, "-n", "--configfile", str(config), check=False)
     assert proc.returncode != 0 and "'students.steps': -3 is less than the minimum of 1" in proc.stdout + proc.stderr
