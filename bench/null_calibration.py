@@ -2,7 +2,8 @@
 
 Each run is the workflow itself (simulate -> decode -> cohorts of ResNet-18 KD students ->
 aggregate), on the quick preset with the null dial ``data.image_signal`` set, and the default
-config's design: 2 splits x 5 seeds, 3 shuffle draws per brain student, the 1D-ResNet18 teacher.
+config's design: 4 splits x 2 seeds, 3 shuffle draws per brain student (each one pairing of targets
+with images, the same in every seed), the 1D-ResNet18 teacher.
 Only the students the primary test needs are trained (brain-mean and its shuffle draws), over
 every single ROI, so one run gives 7 tests. Each run uses its own simulated dataset
 (``data.seed``), so the tests of different runs are independent; the 7 ROIs of one run share the
@@ -12,7 +13,7 @@ before Holm) at ``--alpha``; its interval is Clopper-Pearson.
     .venv/bin/python bench/null_calibration.py --signals 0 --datasets 0-29    # the null: 210 tests
     .venv/bin/python bench/null_calibration.py --signals 0.25 0.5 1 --datasets 0-9   # the power curve
 
-Each run takes about 9 minutes on 2 CPU cores. Results are appended to
+Each run takes about 8 minutes on 2 CPU cores. Results are appended to
 ``bench/out/null_calibration/tests.tsv`` as runs finish (a rerun skips runs already there), and
 the rates to ``bench/out/null_calibration/rates.tsv``. Student checkpoints are deleted after each
 run (about 700 MB); everything else stays in ``results/null-*``.

@@ -223,7 +223,8 @@ SUMMARY_DOCS: dict[str, str] = {
     "n_seeds": "student seeds among the test's units",
     "n_shuffle_draws": "most shuffle draws a unit holds when the reference is a shuffle (shuffled_*); 0 otherwise",
     "n_test_units": (
-        "the test's units: (split, seed) runs, times sources for a subject group against its brain-derived control"
+        "the test's units: splits against shuffle draws (seeds averaged: replicates of one pairing), else "
+        "(split, seed) runs; times sources for a subject group against its brain-derived control"
     ),
     "effect": (
         "mean over the test's units of this student minus the mean of its reference students in the unit "

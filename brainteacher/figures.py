@@ -85,9 +85,22 @@ def save(fig: Figure, out_stem: Path) -> list[Path]:
     return paths
 
 
+NO_DATA_ID = "no-data"  # the SVG id of a figure's "no data" message: how a check tells it from a drawn one
+
+
 def no_data(out_stem: Path, title: str, reason: str, note: str) -> list[Path]:
     fig, ax = new_figure(title, subtitle(note, ""))
-    ax.text(0.5, 0.5, f"no data\n{reason}", ha="center", va="center", fontsize=13, color="0.3", transform=ax.transAxes)
+    ax.text(
+        0.5,
+        0.5,
+        f"no data\n{reason}",
+        ha="center",
+        va="center",
+        fontsize=13,
+        color="0.3",
+        transform=ax.transAxes,
+        gid=NO_DATA_ID,
+    )
     ax.set_xticks([])
     ax.set_yticks([])
     return save(fig, out_stem)

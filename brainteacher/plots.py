@@ -225,8 +225,8 @@ def roi_comparison(
         subtitle(
             note,
             (
-                f"difference in {scored_on} {metric}; left: runs (split x seed) as units; right: paired image "
-                f"by image, categories as units; {LEVEL:.0%} CIs, no bar: too few units"
+                f"difference in {scored_on} {metric}; left: students as units (splits vs shuffle draws); "
+                f"right: paired image by image, categories as units; {LEVEL:.0%} CIs, no bar: too few units"
             ),
         ),
         ha="center",

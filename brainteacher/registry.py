@@ -172,7 +172,8 @@ TEACHER_KINDS: dict[str, TeacherKind] = _kinds(
     ),
     TeacherKind(
         "shuffled-brain",
-        "each image gets the brain target of another image of its category (image-specific information destroyed)",
+        "the brain targets permuted uniformly within each category, the same pairing in every seed of a split "
+        "(image-specific information destroyed)",
         brain_derived=True,
         control=True,
         target="shuffled-brain",

@@ -270,13 +270,13 @@ def randomization_test(
     n_resamples: int = 20000,
     seed: int = 0,
 ) -> dict[str, float | int | str]:
-    """Treated students against their exchangeable controls, with the (split, seed) runs as units.
+    """Treated students against their exchangeable controls, one row per unit (a split, or a run).
 
     Args:
-        treated: (U,) one value per unit (e.g. the brain student's top-1 on one split and seed).
-        controls: (U, K) the unit's K control students (e.g. K within-category shuffle draws of the
-            brain targets, trained from the same seed); NaN marks a missing draw. K = 1 is a
-            paired sign-flip test.
+        treated: (U,) one value per unit (e.g. the brain students' top-1 on one split, seeds averaged).
+        controls: (U, K) the unit's K controls (e.g. K within-category shuffle draws of the brain
+            targets, trained with the same seeds); NaN marks a missing draw. K = 1 is a paired
+            sign-flip test.
         alternative: "greater" (treated better when higher), "less" or "two-sided".
 
     The effect of a unit is ``treated - mean(controls)``; the estimate is its mean over units, with

@@ -16,11 +16,13 @@ averaged over nested runs and subjects, with categories as the independent units
   top-1): its rows are ``primary`` and Holm runs over their ROIs; the oracle's rows are the
   ``positive-control``; every other row is ``exploratory`` (unadjusted p-values).
 
-Inference uses the *students* as the units (``test_reference`` ... ``p_holm``): within each
-(split, seed) run a brain student and its within-category shuffle draws were trained from one
-seed and are exchangeable under the null that the brain targets carry nothing image-specific,
-so :func:`stats.randomization_test` relabels them. This is what carries training noise (the
-seed-to-seed spread that flips a single run's verdict) into the p-value. The per-image,
+Inference uses the *students* as the units (``test_reference`` ... ``p_holm``): on each split
+the brain's pairing of targets with images and each within-category shuffle draw's pairing are
+trained with the same seeds (the seeds are replicates of a pairing, averaged), and under the null
+that the brain targets carry nothing image-specific the pairings are exchangeable, so
+:func:`stats.randomization_test` relabels them within each split. This carries training noise
+(the seed-to-seed spread that flips a single run's verdict) and the luck of one pairing into the
+p-value. Other contrasts take the (split, seed) runs as units. The per-image,
 category-unit columns (``diff_vs_*``) hold the trained students fixed: they are description.
 """
 
@@ -171,6 +173,14 @@ def _helpful(metric: str) -> str:
     return "less" if metric == "nll" else "greater"
 
 
+def _unit_keys(ref_kind: str | None, drawn: bool) -> list[str]:
+    """The columns that name a unit: a run against the baseline; a source's split against shuffle
+    draws (seeds are replicates of a pairing); a source's run against any other control."""
+    if ref_kind is None:
+        return ["split", "seed"]
+    return ["source", "split"] if drawn else ["source", "split", "seed"]
+
+
 def unit_test(
     units: pd.DataFrame, students: pd.DataFrame, ref: str, metric: str, level: float = 0.95
 ) -> dict[str, Any]:
@@ -178,18 +188,24 @@ def unit_test(
     the students as the units: :func:`stats.randomization_test`, one-sided in the helpful direction.
 
     A unit is a (split, seed) run, and also a source when the reference is a brain-derived control
-    (each subject's brain student has its own controls). In a unit the group's students are
-    averaged, and so are the reference's of each draw (a shuffled-brain reference holds
-    ``students.shuffle_draws`` draws, every other reference one). ``units`` and ``students`` carry
-    ``draw`` (0 where absent). Returns the ``TEST_COLUMNS`` values (``p_holm`` NaN).
+    (each subject's brain student has its own controls). Against shuffle draws a unit is a split
+    (and source) instead, its seeds averaged: a draw pairs targets with images the same way in
+    every seed, as the brain does, so what is exchangeable under the null is the pairing, and its
+    seeds are replicates of it, not units (a pairing that happens to suit the images would
+    otherwise count once per seed). In a unit the group's students are averaged, and so are the
+    reference's of each draw (a shuffle reference holds ``students.shuffle_draws`` draws, every
+    other reference one). ``units`` and ``students`` carry ``draw`` (0 where absent). Returns the
+    ``TEST_COLUMNS`` values (``p_holm`` NaN).
     """
     column = score_column(students, metric)
     ref_kind = TEST_REFERENCES[ref]
-    keys = ["split", "seed"] if ref_kind is None else ["source", "split", "seed"]
+    drawn = ref_kind is not None and teacher_kind(ref_kind).drawn
+    keys = _unit_keys(ref_kind, drawn)
     treated = units.groupby(keys)[column].mean().rename("treated")
     reference = _reference_rows(units, students, ref_kind)
     controls = reference.pivot_table(index=keys, columns="draw", values=column, aggfunc="mean")
     joined = treated.to_frame().join(controls, how="inner")
+    seeds = units.merge(joined.reset_index()[keys], on=keys)["seed"].nunique()
     controls = joined.drop(columns="treated").to_numpy(np.float64)
     test = randomization_test(
         joined["treated"].to_numpy(np.float64),
@@ -197,10 +213,9 @@ def unit_test(
         _helpful(metric),
         level,
     )
-    drawn = ref_kind is not None and teacher_kind(ref_kind).drawn
     return {
         "test_reference": ref,
-        "n_seeds": int(joined.index.get_level_values("seed").nunique()),
+        "n_seeds": int(seeds),
         "n_shuffle_draws": int(test["n_controls"]) if drawn else 0,
         "n_test_units": int(test["n_units"]),
         "effect": test["effect"],

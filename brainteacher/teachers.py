@@ -14,9 +14,9 @@ A teacher is named by a spec string:
   - ``brain``: the decoder's out-of-fold logits;
   - ``label-smoothing``: one-hot smoothed so the true class gets the brain teacher's mean
     tempered probability;
-  - ``shuffled-brain``: each image gets the brain target of *another* image of its category
-    (class-level information kept, image-specific information destroyed); ``students.shuffle_draws``
-    draws, each from its own stream (``.../draw{k}``);
+  - ``shuffled-brain``: the brain targets permuted uniformly within each category (class-level
+    information kept, image-specific information destroyed); ``students.shuffle_draws`` draws, each
+    from its own stream (``.../draw{k}``), the same pairing in every seed of a split;
   - ``class-mean-brain``: each image gets its category's mean brain target;
   - ``random``: random targets whose mean entropy and mean true-class probability match the
     brain teacher's: its softness without its information (uniform smoothing cannot match the
@@ -134,13 +134,17 @@ def _logits_of(probs: np.ndarray, temperature: float) -> np.ndarray:
     return temperature * log_probs_from_probs(probs)
 
 
-def _shuffle_within_category(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """(n,) donor row per row: another image of the same category (a cyclic shift of a random
-    order, so no image keeps its own target when its category has two or more images)."""
+def _permute_within_category(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(n,) donor row per row: a uniformly random permutation of each category's images.
+
+    Uniform, so some images keep their own target: the brain's pairing (the identity) and the
+    draws are then exchangeable under the null, which the randomization test needs. A derangement
+    (no image keeping its own) would make every draw differ from the brain in every image while
+    the draws share pairs among themselves, putting the brain at the extremes more often."""
     donor = np.arange(len(labels))
     for c in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == c))
-        donor[members] = np.roll(members, -1)
+        members = np.flatnonzero(labels == c)
+        donor[members] = rng.permutation(members)
     return donor
 
 
@@ -180,7 +184,7 @@ def _brain(brain: np.ndarray, labels: np.ndarray, temperature: float, rng: np.ra
 
 @control_target("shuffled-brain")
 def _shuffled_brain(brain: np.ndarray, labels: np.ndarray, temperature: float, rng: np.random.Generator) -> np.ndarray:
-    return brain[_shuffle_within_category(labels, rng)]
+    return brain[_permute_within_category(labels, rng)]
 
 
 @control_target("class-mean-brain")
@@ -314,8 +318,13 @@ def _oracle_logits(ground_truth: Path, train_ids: Sequence[str], category_synset
 
 def _stream(spec: TeacherSpec, split: str, seed: int) -> np.random.Generator:
     """A control's random stream, keyed by its name, the split and the seed: adding a teacher kind
-    or an ROI changes no other control's draws (CRC-32 is stable across runs and platforms)."""
-    return np.random.default_rng([seed, zlib.crc32(spec.name.encode()), zlib.crc32(split.encode())])
+    or an ROI changes no other control's draws (CRC-32 is stable across runs and platforms).
+
+    A shuffle draw's stream leaves the seed out: draw k pairs targets with images the same way in
+    every seed of a split, as the brain's own pairing is the same in every seed. Its students are
+    then replicates of one pairing, and the test compares pairings, not seeds."""
+    key = [zlib.crc32(spec.name.encode()), zlib.crc32(split.encode())]
+    return np.random.default_rng(key if teacher_kind(spec.kind).drawn else [seed, *key])
 
 
 # --- entry point ----------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from brainteacher.aggregate import write_tables
 from brainteacher.cli import main
 from brainteacher.columns import COLUMNS, SUMMARY_COLUMNS
 from brainteacher.errors import DataError
+from brainteacher.formats import student_dir
 from brainteacher.metrics import ece_floor, expected_calibration_error, softmax
 from brainteacher.outputs import config_hash
 from brainteacher.plots import write_plots
@@ -26,6 +27,9 @@ from brainteacher.tables import calibration_table, decoder_table, read_table, st
 SUBJECTS = ("Subject1", "Subject2")
 ROIS = ("V1", "LOC")
 SPLITS = ("split0", "split1")
+# The students-as-units test against shuffle draws takes the splits as units: 4 of them, as the
+# default runs, let 3 draws reach p = 1 / 4**4.
+ALL_SPLITS = ("split0", "split1", "split2", "split3")
 SEEDS = (0, 1)
 DECODER = "linear"
 REFS = ("baseline", "label_smoothing", "shuffled_brain")
@@ -107,6 +111,7 @@ def write_student(root: Path, teacher: str, split: str, seed: int) -> Path:
     metrics["nll"] = student_value(teacher, split, seed, "nll")
     data = {
         "teacher": teacher,
+        "format_version": student_dir.FORMAT_VERSION,
         "teacher_kind": kind,
         "teacher_source": source,
         "roi": roi,
@@ -357,11 +362,18 @@ def test_no_students_give_header_only_tables_and_no_data_plots(result_files, tmp
     written = write_tables(result_files[0], [], tmp_path / "tables", {})
     assert read_table(written["students.tsv"]).empty and read_table(written["summary.tsv"]).empty
     assert list(read_table(written["summary.tsv"]).columns) == list(SUMMARY_COLUMNS)
-    _check_figures(write_plots(tmp_path / "tables", tmp_path / "plots", list(ROIS)))
-    _check_figures(write_plots(tmp_path / "nothing", tmp_path / "empty-plots", list(ROIS)))
+    _check_figures(
+        write_plots(tmp_path / "tables", tmp_path / "plots", list(ROIS)), {"roi_comparison", "decoder_vs_gain"}
+    )
+    everything = {"roi_comparison", "decoder_accuracy", "decoder_vs_gain"}
+    _check_figures(write_plots(tmp_path / "nothing", tmp_path / "empty-plots", list(ROIS)), everything)
 
 
-def _check_figures(paths: list[Path]) -> None:
+def _check_figures(paths: list[Path], empty: set[str] = frozenset()) -> None:
+    """The three ROI figures, whole and atomically written; those in ``empty`` say "no data", the
+    others are drawn (a figure's SVG marks its "no data" message with figures.NO_DATA_ID)."""
+    from brainteacher.figures import NO_DATA_ID
+
     names = sorted(p.name for p in paths)
     assert names == sorted(
         f"{n}.{ext}" for n in ("roi_comparison", "decoder_accuracy", "decoder_vs_gain") for ext in ("png", "svg")
@@ -369,6 +381,8 @@ def _check_figures(paths: list[Path]) -> None:
     for p in paths:
         head = p.read_bytes()[:2000]
         assert head.startswith(b"\x89PNG") if p.suffix == ".png" else b"<svg" in head
+        if p.suffix == ".svg":
+            assert (f'id="{NO_DATA_ID}"' in p.read_text()) == (p.stem in empty), p.name
     assert not [p for p in paths[0].parent.iterdir() if ".tmp-" in p.name]
 
 
@@ -521,14 +535,14 @@ def test_students_table_has_aucs_from_saved_logits_and_edge_columns(tmp_path):
 
 
 def _draws_table(tmp_path: Path, brain_effect: float, monkeypatch) -> pd.DataFrame:
-    """brain-mean students and 3 shuffle draws each, per ROI, over 2 splits x 4 seeds, plus the
+    """brain-mean students and 3 shuffle draws each, per ROI, over 4 splits x 2 seeds, plus the
     baseline and the softness-matched random targets: the design of the students-as-units test."""
     monkeypatch.setitem(EFFECTS, "brain", brain_effect)
     names = ["none"]
     for roi in ROIS:
         names += [f"brain/mean/{roi}", f"random/mean/{roi}", f"shuffled-brain/mean/{roi}"]
         names += [f"shuffled-brain/mean/{roi}/draw{k}" for k in (1, 2)]
-    return student_table([write_student(tmp_path, t, sp, sd) for t in names for sp in SPLITS for sd in range(4)])
+    return student_table([write_student(tmp_path, t, sp, sd) for t in names for sp in ALL_SPLITS for sd in range(2)])
 
 
 def test_the_primary_test_takes_the_students_as_units(tmp_path, monkeypatch):
@@ -538,16 +552,17 @@ def test_the_primary_test_takes_the_students_as_units(tmp_path, monkeypatch):
     assert sorted(set(students["draw"])) == [0, 1, 2]
     summary = summary_table(students)
     row = _row(summary, "brain-mean", "LOC")
-    assert row["family"] == "primary" and row["n_seeds"] == 4 and row["n_shuffle_draws"] == 3
-    assert row["n_test_units"] == len(SPLITS) * 4
-    runs = [(sp, sd) for sp in SPLITS for sd in range(4)]
-    brain = np.array([student_value("brain/mean/LOC", sp, sd) for sp, sd in runs])
+    assert row["family"] == "primary" and row["n_seeds"] == 2 and row["n_shuffle_draws"] == 3
+    # The splits are the units: a pairing (the brain's, or a draw's) is the same in every seed, so
+    # its seeds are replicates, averaged.
+    assert row["n_test_units"] == len(ALL_SPLITS)
+    brain = np.array([np.mean([student_value("brain/mean/LOC", sp, sd) for sd in range(2)]) for sp in ALL_SPLITS])
     draws = [f"shuffled-brain/mean/LOC{d}" for d in ("", "/draw1", "/draw2")]
-    shuffles = np.array([[student_value(t, sp, sd) for t in draws] for sp, sd in runs])
+    shuffles = np.array([[np.mean([student_value(t, sp, sd) for sd in range(2)]) for t in draws] for sp in ALL_SPLITS])
     expected = randomization_test(brain, shuffles)
     assert row["effect"] == pytest.approx(expected["effect"])
     assert row["p_randomization"] == pytest.approx(expected["p_value"])
-    assert expected["p_value"] == pytest.approx(1 / 4**8)  # every unit's brain student beats its draws
+    assert expected["p_value"] == pytest.approx(1 / 4**4)  # every split's brain students beat its draws
     assert np.isfinite(row["diff_vs_shuffled_brain"])  # the category-unit description pools the draws
 
 
@@ -563,12 +578,12 @@ def test_the_conclusion_says_which_contrasts_hold(tmp_path, monkeypatch):
     null = conclusion(_draws_table(tmp_path / "b", 0.01, monkeypatch))
     assert "are not shown to carry image-specific information" in null["text"]
     assert "are not shown to help beyond their softness" in null["text"]
-    assert null["tests"]["V1"]["baseline"]["n_test_units"] == 8
+    assert null["tests"]["V1"]["baseline"]["n_test_units"] == 8  # against no teacher: (split, seed) runs
 
 
 def _matched_table(tmp_path: Path, matched_effect: float, monkeypatch) -> pd.DataFrame:
     """A run on real data (no oracle): brain-mean and network-matched students, each with 3 shuffle
-    draws per ROI, over 2 splits x 4 seeds, plus the baseline."""
+    draws per ROI, over 4 splits x 2 seeds, plus the baseline."""
     monkeypatch.setitem(EFFECTS, "brain", 0.04)
     monkeypatch.setitem(EFFECTS, "network-matched", matched_effect)
     monkeypatch.setitem(EFFECTS, "shuffled-network-matched", 0.01)
@@ -578,7 +593,7 @@ def _matched_table(tmp_path: Path, matched_effect: float, monkeypatch) -> pd.Dat
             shuffled = "shuffled-brain" if kind == "brain" else "shuffled-network-matched"
             names += [f"{kind}/mean/{roi}", f"{shuffled}/mean/{roi}"]
             names += [f"{shuffled}/mean/{roi}/draw{k}" for k in (1, 2)]
-    return student_table([write_student(tmp_path, t, sp, sd) for t in names for sp in SPLITS for sd in range(4)])
+    return student_table([write_student(tmp_path, t, sp, sd) for t in names for sp in ALL_SPLITS for sd in range(2)])
 
 
 def test_without_an_oracle_network_matched_is_the_positive_control(tmp_path, monkeypatch):
@@ -593,7 +608,7 @@ def test_without_an_oracle_network_matched_is_the_positive_control(tmp_path, mon
     assert verdict.startswith("positive control passed: network-matched targets") and "LOC +" in verdict
     # The brain teacher against an image model of its quality: the fourth contrast of the conclusion.
     answer = conclusion(detectable)
-    assert answer["tests"]["LOC"]["network_matched"]["n_test_units"] == len(SPLITS) * 4
+    assert answer["tests"]["LOC"]["network_matched"]["n_test_units"] == len(ALL_SPLITS) * 2
     assert "vs network-matched targets" in answer["text"]
     # Network-matched targets no better than their shuffles: the setting could not have detected them.
     blind = summary_table(_matched_table(tmp_path / "b", 0.01, monkeypatch))

@@ -92,7 +92,8 @@ def test_student_predictions_read_back_and_damaged_ones_are_refused_naming_the_f
 
 
 def test_aggregate_refuses_a_student_of_another_format_version(tmp_path):
-    tables = pytest.importorskip("brainteacher.tables")
+    from brainteacher import tables
+
     path = tmp_path / "metrics.json"
     path.write_text(json.dumps({"format_version": 0}))
     with pytest.raises(DataError, match="student folder format version 0"):

@@ -93,10 +93,7 @@ def test_the_schemas_enums_equal_the_registry():
 
 
 def test_the_packages_builders_cover_the_registry():
-    decode = pytest.importorskip("brainteacher.decode")
-    teachers = pytest.importorskip("brainteacher.teachers")
-    resnet = pytest.importorskip("brainteacher.resnet")
-    from brainteacher import simulate
+    from brainteacher import decode, resnet, simulate, teachers
 
     assert tuple(decode.DECODERS) == registry.DECODERS
     assert tuple(resnet.STEMS) == registry.STEMS
@@ -138,8 +135,8 @@ def _flipped(brain, labels, temperature, rng):
 
 
 def test_a_new_control_kind_flows_through_the_target_list_parsing_and_dispatch(tmp_path, monkeypatch):
-    teachers = pytest.importorskip("brainteacher.teachers")
-    tables = pytest.importorskip("brainteacher.tables")
+    from brainteacher import tables, teachers
+
     monkeypatch.setitem(teachers.CONTROL_TARGETS, "flipped", _flipped)
     ids, labels = ("n01_1", "n01_2", "n02_1", "n02_2"), np.array([0, 0, 1, 1])
     brain = np.arange(8, dtype=np.float32).reshape(4, 2)
@@ -171,7 +168,8 @@ def test_a_new_control_kind_flows_through_the_target_list_parsing_and_dispatch(t
 
 
 def test_a_kind_without_a_target_function_is_refused_when_used(tmp_path):
-    teachers = pytest.importorskip("brainteacher.teachers")
+    from brainteacher import teachers
+
     with temporary_teacher_kind(FLIPPED):
         with pytest.raises(ValueError, match="no target function 'flipped'"):
             teachers._control_logits("flipped-brain", np.zeros((2, 2)), np.array([0, 1]), 2.0, np.random.default_rng(0))

@@ -96,11 +96,29 @@ def _targets(kind, inputs, seed=0):
     return softmax(z / T, axis=1)
 
 
-def test_shuffled_brain_gives_each_image_another_same_category_target(brain_dir):
+def _donors(shuffled: np.ndarray, brain: np.ndarray) -> list[int]:
+    """The image whose brain target each shuffled row holds (one each, or the test fails)."""
+    donors = [[j for j in range(len(brain)) if np.allclose(row, brain[j])] for row in shuffled]
+    assert all(len(d) == 1 for d in donors)
+    return [d[0] for d in donors]
+
+
+def test_shuffled_brain_permutes_targets_within_category_the_same_in_every_seed(brain_dir):
     brain, shuffled = _targets("brain", [brain_dir]), _targets("shuffled-brain", [brain_dir])
-    for i in range(len(IDS)):
-        donors = [j for j in range(len(IDS)) if np.allclose(shuffled[i], brain[j])]
-        assert len(donors) == 1 and donors[0] != i and LABELS[donors[0]] == LABELS[i]
+    donors = _donors(shuffled, brain)
+    assert sorted(donors) == list(range(len(IDS))) and all(LABELS[d] == LABELS[i] for i, d in enumerate(donors))
+    # A draw pairs targets with images the same way in every seed, as the brain's own pairing does.
+    np.testing.assert_array_equal(shuffled, _targets("shuffled-brain", [brain_dir], seed=7))
+
+
+def test_shuffle_draws_are_uniform_permutations_so_the_brain_is_exchangeable_with_them(brain_dir):
+    # Uniform, not derangements: an image keeps its own target in 1 / 3 of draws (3 per category).
+    brain = _targets("brain", [brain_dir])
+    own = []
+    for k in range(1, 301):
+        z = teacher_logits(parse_teacher(f"shuffled-brain/Subject1/LOC/draw{k}"), [brain_dir], IDS, LABELS, SYNSETS, T)
+        own.append(np.mean(np.array(_donors(softmax(z / T, axis=1), brain)) == np.arange(len(IDS))))
+    assert np.mean(own) == pytest.approx(1 / 3, abs=0.03)
 
 
 def test_class_mean_brain_is_constant_within_category(brain_dir):
@@ -274,9 +292,7 @@ def test_network_matched_and_its_shuffles_come_from_the_network_and_brain_folder
     matched = _targets("network-matched", inputs)
     brain = _targets("brain", [brain_dir])
     assert matched_gaps(matched, brain, LABELS)["p_true"] < 1e-6
-    shuffled = _targets("shuffled-network-matched", inputs)
-    for i in range(len(IDS)):
-        donors = [j for j in range(len(IDS)) if np.allclose(shuffled[i], matched[j])]
-        assert len(donors) == 1 and donors[0] != i and LABELS[donors[0]] == LABELS[i]
+    donors = _donors(_targets("shuffled-network-matched", inputs), matched)
+    assert sorted(donors) == list(range(len(IDS))) and all(LABELS[d] == LABELS[i] for i, d in enumerate(donors))
     with pytest.raises(ValueError, match="network-teacher folder"):
         _targets("network-matched", [brain_dir])

@@ -53,7 +53,10 @@ __all__ = [
     "check",
 ]
 
-FORMAT_VERSION = 1
+# 2: shuffle draws are uniform within-category permutations, the same pairing in every seed of a
+# split; a version-1 shuffled-brain student was trained on a fresh derangement per seed, so its
+# folder is refused rather than mixed into the new test.
+FORMAT_VERSION = 2
 
 METRICS = "metrics.json"
 MODEL = "model.pt"
