@@ -26,6 +26,7 @@ from brainteacher.runs import check_dataset_root
 from brainteacher.summary import (
     DEFAULT_PRIMARY,
     conclusion,
+    control_passed,
     positive_control_verdict,
     summary_table,
 )
@@ -105,7 +106,7 @@ def write_tables(
     summary = summary_table(students, metrics, level, primary)
     verdict = positive_control_verdict(summary, primary["metric"])
     if verdict:
-        log.log(logging.INFO if verdict.startswith("positive control passed") else logging.WARNING, verdict)
+        log.log(logging.INFO if control_passed(verdict) else logging.WARNING, verdict)
     answer = conclusion(students, primary, level)
     if answer["text"]:
         log.info("conclusion: %s", answer["text"])

@@ -43,7 +43,14 @@ from brainteacher.figures import (
 )
 from brainteacher.registry import MEAN_SOURCE, ROI_PLOTS, global_kinds
 from brainteacher.stats import mean_ci
-from brainteacher.summary import conclusion, gains_vs_baseline, positive_control_verdict, primary_of, score_column
+from brainteacher.summary import (
+    conclusion,
+    control_passed,
+    gains_vs_baseline,
+    positive_control_verdict,
+    primary_of,
+    score_column,
+)
 
 __all__ = ["roi_comparison", "decoder_accuracy", "decoder_vs_gain", "write_plots"]
 
@@ -252,7 +259,7 @@ def roi_comparison(
             -0.02,
             textwrap.fill(verdict, 170),
             fontsize=8,
-            color="darkgreen" if verdict.startswith("positive control passed") else "firebrick",
+            color="darkgreen" if control_passed(verdict) else "firebrick",
             va="top",
         )
     primary = primary_of(summary)

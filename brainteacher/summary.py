@@ -411,6 +411,14 @@ def _versus(test: Mapping[str, Any]) -> str:
     return _VERSUS[test["test_reference"]]
 
 
+PASSED = "positive control passed"  # how a verdict that passed begins
+
+
+def control_passed(verdict: str) -> bool:
+    """Whether a :func:`positive_control_verdict` sentence says the positive control passed."""
+    return verdict.startswith(PASSED)
+
+
 NO_POSITIVE_CONTROL = (
     "no positive control in this run: without an oracle teacher (simulated data only) a null result "
     "cannot tell 'the brain teaches nothing' from 'this setting could not have detected it'"
@@ -436,7 +444,7 @@ def positive_control_verdict(summary: pd.DataFrame, metric: str = "top1") -> str
     units = f"{int(oracle.loc[metric, 'n_test_units'])} runs as units"
     if oracle.loc[metric, "p_randomization"] < ALPHA:
         return (
-            f"positive control passed: the oracle teacher beats the baseline ({stated}; {units}); the setting "
+            f"{PASSED}: the oracle teacher beats the baseline ({stated}; {units}); the setting "
             "can detect a teacher effect"
         )
     return (
@@ -466,7 +474,7 @@ def matched_control_verdict(summary: pd.DataFrame, metric: str = "top1") -> str 
     what = "network-matched targets (an image model at the brain targets' quality) vs their shuffle draws"
     if not failed:
         return (
-            f"positive control passed: {what} ({'; '.join(stated.values())}); the setting can detect "
+            f"{PASSED}: {what} ({'; '.join(stated.values())}); the setting can detect "
             "image-specific targets of the brain's quality"
         )
     text = (
