@@ -4,7 +4,10 @@ A generated section sits between ``<!-- generated: NAME -->`` and ``<!-- end: NA
 of the file is hand-written. The tables come from the bench scripts that measure them:
 
 - ``verdicts``: ``bench/verdicts.py`` (copy ``bench/out/verdicts.tsv`` to
-  ``bench/measured/verdicts-default.tsv``);
+  ``bench/measured/verdicts-default.tsv``); ``verdicts_powered``: the same with
+  ``--overlay config/powered.yaml`` (``verdicts-powered.tsv``);
+- ``power``: ``bench/power.py`` (copy ``bench/out/power/designs.tsv`` and ``components.tsv`` to
+  ``bench/measured/power-designs.tsv`` and ``power-components.tsv``);
 - ``null_calibration``: ``bench/null_calibration.py`` (copy ``bench/out/null_calibration/tests.tsv``
   to ``bench/measured/null_calibration-tests.tsv``); ``null_calibration_v1``: the same for the
   first design of the test, kept as measured (``null_calibration-v1-tests.tsv``).
@@ -34,13 +37,19 @@ def _pp(x: float) -> str:
     return f"{100 * x:+.1f}"
 
 
-def verdicts_section() -> str:
+def verdicts_section(name: str = "verdicts-default.tsv") -> str:
     """One row per teacher x ROI: mean (SD) effect over the variants, each variant's p and verdict."""
-    table = pd.read_csv(MEASURED / "verdicts-default.tsv", sep="\t")
+    table = pd.read_csv(MEASURED / name, sep="\t")
     variants = list(dict.fromkeys(table["variant"]))
+    walls = table.groupby("variant", sort=False)["wall_s"].first()
+    design = table[table["teacher"] != "oracle"].iloc[0]
     lines = [
-        f"Variants: {', '.join(f'`{v}`' for v in variants)}. Effect: top-1 on the evaluation set, percentage points,",
-        "mean (SD) over the variants; p: Holm-adjusted for the primary rows, the randomization p for the oracle.",
+        f"Variants: {', '.join(f'`{v}`' for v in variants)}; design: {design['n_test_units']} splits x "
+        f"{design['n_seeds']} seeds x {design['n_shuffle_draws']} shuffle draws. Effect: top-1 on the evaluation set,",
+        "percentage points, mean (SD) over the variants; p: Holm-adjusted for the primary rows, the randomization",
+        "p for the oracle. Workflow wall time up to the summary (2 CPU cores): "
+        + ", ".join(f"{v} {w:.0f} s" for v, w in walls.items())
+        + ".",
         "",
         "| teacher | ROI | contrast | effect, pp: mean (SD) | "
         + " | ".join(f"p, {v}" for v in variants)
@@ -87,8 +96,42 @@ def null_calibration_section(name: str = "null_calibration-tests.tsv") -> str:
     return "\n".join(lines)
 
 
+def power_section() -> str:
+    """Power per design (at each ROI's measured effect) and the power curve along the effect."""
+    designs = pd.read_csv(MEASURED / "power-designs.tsv", sep="\t")
+    rois = designs[designs["roi"] != "dial"]
+    lines = [
+        "| seeds | shuffle draws | students (default teachers) | "
+        + " | ".join(
+            f"{r} ({e:+.1f} pp): same splits / new datasets"
+            for r, e in rois.groupby("roi", sort=False)["effect_pp"].first().items()
+        )
+        + " |",
+        "| --- | --- | --- | " + " | ".join("---" for _ in rois["roi"].unique()) + " |",
+    ]
+    for (seeds, draws), cell in rois.groupby(["seeds", "draws"]):
+        by = cell.set_index(["roi", "splits"])["power"]
+        cells = [f"{by[(r, 'as measured')]:.2f} / {by[(r, 'new datasets')]:.2f}" for r in cell["roi"].unique()]
+        lines.append(f"| {seeds} | {draws} | {int(cell['students'].iloc[0])} | " + " | ".join(cells) + " |")
+    dial = designs[designs["roi"] == "dial"]
+    effects = sorted(dial["effect_pp"].unique())
+    lines += [
+        "",
+        "Power curve (new datasets; every ROI's split effects moved to the same mean effect):",
+        "",
+        "| seeds | shuffle draws | " + " | ".join(f"{e:g} pp" for e in effects) + " |",
+        "| --- | --- | " + " | ".join("---" for _ in effects) + " |",
+    ]
+    for (seeds, draws), cell in dial.groupby(["seeds", "draws"]):
+        by = cell.set_index("effect_pp")["power"]
+        lines.append(f"| {seeds} | {draws} | " + " | ".join(f"{by[e]:.2f}" for e in effects) + " |")
+    return "\n".join(lines)
+
+
 SECTIONS: dict[str, Callable[[], str]] = {
     "verdicts": verdicts_section,
+    "verdicts_powered": lambda: verdicts_section("verdicts-powered.tsv"),
+    "power": power_section,
     "null_calibration": null_calibration_section,
     # The first design (derangement draws, fresh per seed; (split, seed) units), kept as measured.
     "null_calibration_v1": lambda: null_calibration_section("null_calibration-v1-tests.tsv"),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Time the README's run command on the embedded default, after installation, from a fresh clone.
-# Usage: [CONFIG=config/seeds8.yaml] bench/time_default_run.sh [CORES] [KEEP_DIR]
+# Usage: [CONFIG=config/powered.yaml] bench/time_default_run.sh [CORES] [KEEP_DIR]
 #   (writes bench/out/default_run.tsv; not a test). CONFIG is make run's config (default: config.yaml).
 # With KEEP_DIR, the run's tables are copied there (e.g. to compare two revisions' tables).
 set -euo pipefail
