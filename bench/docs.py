@@ -59,7 +59,8 @@ def verdicts_section(name: str = "verdicts-default.tsv") -> str:
     for (teacher, roi), cell in table.groupby(["teacher", "roi"], sort=False):
         by_variant = cell.set_index("variant")
         contrast = "vs no teacher" if teacher == "oracle" else "vs its shuffle draws"
-        effect = f"{_pp(cell['effect'].mean())} ({100 * cell['effect'].std():.1f})"
+        spread = f" ({100 * cell['effect'].std():.1f})" if len(cell) > 1 else ""
+        effect = f"{_pp(cell['effect'].mean())}{spread}"
         ps = " | ".join(f"{by_variant.loc[v, 'p']:.2g}" if v in by_variant.index else "NA" for v in variants)
         verdicts = "".join("+" if s else "-" for s in cell["significant"])
         lines.append(f"| {teacher} | {roi} | {contrast} | {effect} | {ps} | {verdicts} |")
