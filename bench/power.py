@@ -5,8 +5,8 @@ averaged) is simulated under a variance-components model whose components are es
 students the workflow trained, per ROI:
 
 - ``sd_train``: one student's training noise around its pairing's mean (top-1 on the evaluation
-  set), from the spread of the shuffle draws within a (split, seed): what common random numbers
-  leave;
+  set), from every arm's spread over seeds within a split (common random numbers were measured to
+  leave the brain-minus-draws contrast as noisy as independent students, so none is assumed);
 - ``sd_pairing``: how much one pairing of targets with images moves its students, beyond training
   noise (the spread of the draws' seed means within a split);
 - ``effect``: the brain students minus the mean of their draws, per split, and ``sd_effect`` its
