@@ -2,8 +2,8 @@
 
 Each run is the workflow itself (simulate -> decode -> cohorts of ResNet-18 KD students ->
 aggregate), on the quick preset with the null dial ``data.image_signal`` set, and the default
-default's design with 2 seeds: 4 splits x 2 seeds, 3 shuffle draws per brain student (each one pairing of targets
-with images, the same in every seed), the 1D-ResNet18 teacher.
+config's design with 2 seeds instead of 3: 4 splits x 2 seeds, 3 shuffle draws per brain student
+(each one pairing of targets with images, the same in every seed), the 1D-ResNet18 teacher.
 Only the students the primary test needs are trained (brain-mean and its shuffle draws), over
 every single ROI, so one run gives 7 tests. Each run uses its own simulated dataset
 (``data.seed``), so the tests of different runs are independent; the 7 ROIs of one run share the

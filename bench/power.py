@@ -35,6 +35,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from brainteacher.plan import plan
+from brainteacher.runs import layered_config
 from brainteacher.stats import holm, randomization_test
 
 REPO = Path(__file__).resolve().parents[1]
@@ -116,10 +118,11 @@ def power(
     return {c.roi: float(h / n_runs) for c, h in zip(rois, hits)}
 
 
-def default_students(n_rois: int, seeds: int, draws: int, splits: int = 4) -> int:
-    """Students of the default's teachers under a design: per split and seed the baseline and the
-    oracle, and per ROI the brain-mean student, its random-target control and its draws."""
-    return splits * seeds * (2 + n_rois * (2 + draws))
+def default_students(seeds: int, draws: int) -> int:
+    """Students the default config trains under a design (``brainteacher.plan`` counts them)."""
+    config = layered_config([REPO / "config" / "config.yaml"])
+    config["students"] |= {"seeds": list(range(seeds)), "shuffle_draws": draws}
+    return next(stage.models for stage in plan(config, measure=False) if stage.name == "students")
 
 
 def _runs(patterns: list[str]) -> list[Path]:
@@ -145,7 +148,7 @@ def main() -> None:
     print(table.to_string(index=False))
     rows = []
     for seeds, draws in DESIGNS:
-        design = {"seeds": seeds, "draws": draws, "students": default_students(len(rois), seeds, draws)}
+        design = {"seeds": seeds, "draws": draws, "students": default_students(seeds, draws)}
         for fixed in (True, False):
             at = power(rois, {c.roi: 0.0 for c in rois}, seeds, draws, fixed, args.n_runs, args.seed)
             splits = "as measured" if fixed else "new datasets"
