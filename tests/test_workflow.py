@@ -111,8 +111,20 @@ def _students_done(folder: Path) -> dict[Path, int]:
     return done
 
 
+def _second_cohort_running(folder: Path) -> bool:
+    """True once one cohort job has finished (its benchmark exists) and another has started (its
+    log exists: the job's shell creates it when it starts the job's process)."""
+    benchmarks, logs = _run_dir(folder) / "benchmarks", _run_dir(folder) / "logs"
+    finished = {p.relative_to(benchmarks).with_suffix("") for p in benchmarks.glob("distill/**/*.tsv")}
+    started = {p.relative_to(logs).with_suffix("") for p in logs.glob("distill/**/*.log")}
+    return bool(finished) and bool(started - finished)
+
+
 def _interrupt_after_first_cohort(folder: Path, config: Path) -> None:
-    """Start the workflow and interrupt it, as Ctrl-C would, as soon as one cohort has finished."""
+    """Start the workflow and interrupt it, as Ctrl-C would, while its second cohort job runs.
+
+    Not as soon as the first has finished: snakemake lets a job it has handed to its thread pool
+    but not yet started run to the end, so a Ctrl-C in that gap would interrupt nothing."""
     proc = subprocess.Popen(
         # One core: the two cohort jobs run one after the other, so the first can end alone.
         [*SNAKEMAKE, *PROFILE, "--cores", "1", "--configfile", str(config)],
@@ -122,8 +134,8 @@ def _interrupt_after_first_cohort(folder: Path, config: Path) -> None:
         start_new_session=True,
     )
     deadline = time.monotonic() + 600
-    while not _students_done(folder) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.2)
+    while not _second_cohort_running(folder) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: snakemake and its running jobs
         try:
