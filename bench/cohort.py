@@ -131,7 +131,7 @@ def jobs(args: argparse.Namespace) -> pd.DataFrame:
 
 
 def _synthetic_split(n: int, n_classes: int, size: int):
-    from brainteacher.distill import SplitImages
+    from brainteacher.distill.classifier import SplitImages
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (n, 3, size, size), dtype=np.uint8)
@@ -144,8 +144,8 @@ def throughput(args: argparse.Namespace) -> pd.DataFrame:
     import torch
 
     from brainteacher.configs import StudentConfig
-    from brainteacher.distill import train_cohort
-    from brainteacher.train import pick_device
+    from brainteacher.distill.student import train_cohort
+    from brainteacher.nn.train import pick_device
 
     torch.set_num_threads(args.threads)
     device = pick_device(args.device)
@@ -199,8 +199,8 @@ def decode(args: argparse.Namespace) -> pd.DataFrame:
     import torch
 
     from brainteacher.configs import DecoderConfig, TrainConfig
-    from brainteacher.decode import out_of_fold_logits
-    from brainteacher.train import pick_device
+    from brainteacher.decode.decoders import out_of_fold_logits
+    from brainteacher.nn.train import pick_device
 
     torch.set_num_threads(args.threads)
     device = pick_device(args.device)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from brainteacher.comparisons import paired_image_test, read_scored_images
-from brainteacher.tables import read_table
+from brainteacher.analysis.comparisons import paired_image_test, read_scored_images
+from brainteacher.analysis.tables import read_table
 
 
 def compare(a: pd.DataFrame, b: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:

@@ -34,9 +34,9 @@ DECODERS = ("resnet1d", "linear")
 
 
 def _dataset_and_splits() -> tuple[Path, list[Path]]:
-    from brainteacher import god
-    from brainteacher.simulate import simulate
-    from brainteacher.splits import make_splits, write_split
+    from brainteacher.data import god
+    from brainteacher.data.simulate import simulate
+    from brainteacher.data.splits import make_splits, write_split
 
     root = OUT / "quick-seed0"
     if not (root / "ground_truth.json").exists():
@@ -56,10 +56,10 @@ def _decode(job: tuple[str, str, str, int, int, str, Path]) -> dict:
     import torch
 
     torch.set_num_threads(1)
+    from brainteacher.analysis.tables import mean_head_weight
     from brainteacher.configs import DecoderConfig
-    from brainteacher.decode import run_decode
+    from brainteacher.decode.decoders import run_decode
     from brainteacher.formats import teacher_dir
-    from brainteacher.tables import mean_head_weight
 
     out = OUT / "runs" / decoder / subject / roi / f"split{k}" / f"seed{seed}"
     metrics = teacher_dir.read_metrics(out)
@@ -79,7 +79,7 @@ def _decode(job: tuple[str, str, str, int, int, str, Path]) -> dict:
 def _cross_fitted(folder) -> tuple[np.ndarray, np.ndarray]:
     """(n, C) probabilities whose temperature never saw the image's label, and the (n,) labels: the
     images of inner fold k are scaled by a temperature fitted on the other folds' raw out-of-fold logits."""
-    from brainteacher.calibration import fit_temperature
+    from brainteacher.decode.calibration import fit_temperature
     from brainteacher.formats import teacher_dir
     from brainteacher.metrics import softmax
 
@@ -97,9 +97,9 @@ def _pooled_calibration(table: pd.DataFrame) -> pd.DataFrame:
     (``tables.calibration_table``: temperature fitted on each folder's own images), and the ECE
     when the temperature is cross-fitted over the inner folds (``ece_cross_fitted``: what the
     in-sample fit may flatter)."""
+    from brainteacher.analysis.tables import calibration_table
     from brainteacher.formats import teacher_dir
     from brainteacher.metrics import expected_calibration_error
-    from brainteacher.tables import calibration_table
 
     rows = []
     for (decoder, seed), group in table.groupby(["decoder", "seed"]):
@@ -117,7 +117,7 @@ def _print_non_inferiority(diff: pd.Series, margin: float) -> None:
     """Is resnet1d at least as good as linear up to ``margin``? Over the pairs, and over the 8
     subject x split folders (seeds averaged: seeds of one folder share its images, so the folders
     are the more honest units)."""
-    from brainteacher.stats import non_inferiority
+    from brainteacher.analysis.stats import non_inferiority
 
     for units, values in (("pairs", diff), ("subject x split folders", diff.groupby(["subject", "split"]).mean())):
         r = non_inferiority(values.to_numpy(), margin)
@@ -129,7 +129,7 @@ def _print_non_inferiority(diff: pd.Series, margin: float) -> None:
 
 
 def main() -> None:
-    from brainteacher.stats import paired_difference
+    from brainteacher.analysis.stats import paired_difference
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--roi", default="LOC")

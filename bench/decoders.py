@@ -31,12 +31,12 @@ import pandas as pd
 import torch
 from scipy.stats import spearmanr
 
-from brainteacher import god
-from brainteacher.decode import DecoderConfig, run_decode
-from brainteacher.simulate import simulate
-from brainteacher.splits import make_splits, write_split
-from brainteacher.tables import mean_head_weight
-from brainteacher.train import TrainConfig
+from brainteacher.analysis.tables import mean_head_weight
+from brainteacher.data import god
+from brainteacher.data.simulate import simulate
+from brainteacher.data.splits import make_splits, write_split
+from brainteacher.decode.decoders import DecoderConfig, run_decode
+from brainteacher.nn.train import TrainConfig
 
 OUT = Path(__file__).resolve().parent / "out" / "decoders"
 # The workflow's decode settings (config/config.yaml), so the bench times what users run.

@@ -1,6 +1,6 @@
 """Power of the primary test by design (seeds, shuffle draws), from the pipeline's own students.
 
-The primary test (``brainteacher.stats.randomization_test``, the splits as units, each split's seeds
+The primary test (``brainteacher.analysis.stats.randomization_test``, the splits as units, each split's seeds
 averaged) is simulated under a variance-components model whose components are estimated from
 students the workflow trained, per ROI:
 
@@ -35,9 +35,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from brainteacher.analysis.stats import holm, randomization_test
 from brainteacher.plan import plan
 from brainteacher.runs import layered_config
-from brainteacher.stats import holm, randomization_test
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "bench" / "out" / "power"

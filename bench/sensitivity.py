@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from brainteacher import god
-from brainteacher.kd import epsilon_matching_true_class_prob, label_smoothing_targets, log_probs_from_probs
-from brainteacher.splits import Split, make_splits, write_split
+from brainteacher.data import god
+from brainteacher.data.splits import Split, make_splits, write_split
+from brainteacher.distill.kd import epsilon_matching_true_class_prob, label_smoothing_targets, log_probs_from_probs
 
 OUT = Path(__file__).resolve().parent / "out" / "sensitivity"
 ROIS = ("V1", "LOC")
@@ -50,8 +50,8 @@ def _fewer_training_images(split: Split, labels_of: dict[str, int], per_category
 
 
 def _decode(job: tuple) -> None:
-    from brainteacher.decode import DecoderConfig, run_decode
-    from brainteacher.train import TrainConfig
+    from brainteacher.decode.decoders import DecoderConfig, run_decode
+    from brainteacher.nn.train import TrainConfig
 
     root, subject, roi, split_file, out, folds = job
     cfg = DecoderConfig(
@@ -66,8 +66,9 @@ def _decode(job: tuple) -> None:
 
 
 def _distill(job: tuple) -> None:
-    from brainteacher.distill import StudentConfig, run_distill
-    from brainteacher.train import TrainConfig
+    from brainteacher.configs import StudentConfig
+    from brainteacher.distill.student import run_distill
+    from brainteacher.nn.train import TrainConfig
 
     root, split_file, teacher, inputs, out, steps = job
     cfg = StudentConfig(
@@ -86,8 +87,8 @@ def _dose_teacher(folder: Path, root: Path, split: Split, lam: float, temperatur
     """A teacher folder (the network layout, read as-is, no calibration) holding
     ``log(lam * oracle + (1 - lam) * smoothing)``, the smoothing matched to the oracle's tempered
     true-class probability, for the split's training images."""
+    from brainteacher.distill.teachers import parse_teacher, teacher_logits
     from brainteacher.metrics import softmax
-    from brainteacher.teachers import parse_teacher, teacher_logits
 
     table = god.read_stimulus_tsv(root / god.TRAINING_TSV)
     rows = np.flatnonzero(np.isin(table.names, split.train))
@@ -143,7 +144,7 @@ def _contrasts() -> dict[str, tuple[str, str]]:
 def _summarise(works: list[Path], per_category: int) -> list[dict]:
     from scipy import stats as sps
 
-    from brainteacher.stats import category_paired_test
+    from brainteacher.analysis.stats import category_paired_test
 
     rows = []
     for contrast, (a, b) in _contrasts().items():
@@ -229,8 +230,8 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     t0 = time.time()
-    from brainteacher.images import load_training_images
-    from brainteacher.simulate import simulate
+    from brainteacher.data.images import load_training_images
+    from brainteacher.data.simulate import simulate
 
     OUT.mkdir(parents=True, exist_ok=True)
     root = OUT / "data"

@@ -113,7 +113,7 @@ def _names(subjects: Iterable[str]) -> str:
 
 def _simulated_subjects(preset: str) -> list[str]:
     """The subjects the simulator writes for ``preset``: Subject1 to Subject<n_subjects>."""
-    from brainteacher.simulate import get_preset  # numpy and h5py, no torch
+    from brainteacher.data.presets import get_preset
 
     return [f"Subject{s + 1}" for s in range(get_preset(preset).n_subjects)]
 
@@ -131,7 +131,7 @@ def _missing(config: Mapping[str, Any], have: Iterable[str]) -> list[str]:
 
 
 def _check_simulated_subjects(config: Mapping[str, Any]) -> None:
-    from brainteacher.simulate import PRESETS
+    from brainteacher.data.presets import PRESETS
 
     preset = config["data"]["preset"]
     have = _simulated_subjects(preset)
@@ -147,7 +147,7 @@ def _check_simulated_subjects(config: Mapping[str, Any]) -> None:
 
 def _fetchable() -> list[str]:
     """The subjects ``data.download`` can fetch from figshare (GOD's Subject1 to Subject5)."""
-    from brainteacher.download import SUBJECT_FILE_IDS
+    from brainteacher.data.download import SUBJECT_FILE_IDS
 
     return [Path(name).stem for name in SUBJECT_FILE_IDS]
 

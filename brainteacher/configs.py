@@ -59,13 +59,14 @@ COHORTS = ("split", "seed", "student")
 HEAD_WEIGHTS = ("cross-fitted", "one")
 
 _STEMS = "brainteacher.registry:STEMS"
-_SEED_MAX = 2**32 - 1  # numpy's default_rng refuses negative seeds; torch's, seeds past 64 bits
+SEED_MAX = 2**32 - 1  # numpy's default_rng refuses negative seeds; torch's, seeds past 64 bits
 _WIDTH_MAX = 1024  # torchvision's ResNets use 64
-_PIXELS_MAX = 2048  # an upper bound, so a typo cannot decode every image at a gigapixel
+IMAGE_SIZE_MIN = 16  # pixels per side: a ResNet stem needs this much to keep a spatial map
+IMAGE_SIZE_MAX = 2048  # an upper bound, so a typo cannot decode every image at a gigapixel
 
 
 def _seed(help: str = "seed") -> Any:
-    return option(0, help, low=0, high=_SEED_MAX)
+    return option(0, help, low=0, high=SEED_MAX)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,7 +113,7 @@ class DecoderConfig:
     voxel_order: str = option(
         "spatial",
         "the 1D axis: spatial (3D Hilbert curve over voxel_x/y/z) or file",
-        choices="brainteacher.voxelorder:VOXEL_ORDERS",
+        choices="brainteacher.decode.voxelorder:VOXEL_ORDERS",
     )
     stem: str = option("imagenet", "resnet1d stem (how much the first layers downsample)", choices=_STEMS)
     linear_shortcut: bool = option(True, "resnet1d: add a linear read-out of every voxel to the residual stages")
@@ -181,7 +182,7 @@ class StudentConfig:
     )
     depth: int = option(18, "ResNet depth", choices=(18, 34))
     width: int = option(16, "ResNet base width (64 = torchvision's)", low=1, high=_WIDTH_MAX)
-    image_size: int = option(32, "pixels per side of the cached images", low=16, high=_PIXELS_MAX)
+    image_size: int = option(32, "pixels per side of the cached images", low=IMAGE_SIZE_MIN, high=IMAGE_SIZE_MAX)
     stem: str = option("imagenet", "imagenet (7x7/2 + maxpool), small (3x3/1) or small-s2 (3x3/2)", choices=_STEMS)
     alpha: float = option(0.9, "weight of the KD term (0 = cross-entropy only)", low=0, high=1)
     temperature: float = option(2.0, "Hinton's T", low=0, low_open=True)
@@ -239,7 +240,7 @@ class SimCLRConfig:
     depth: int = option(18, "ResNet depth", choices=(18, 34), in_config=False)
     width: int = option(16, "ResNet base width", low=1, high=_WIDTH_MAX, in_config=False)
     stem: str = option("imagenet", "ResNet stem", choices=_STEMS, in_config=False)
-    image_size: int = option(32, "pixels per side", low=16, high=_PIXELS_MAX, in_config=False)
+    image_size: int = option(32, "pixels per side", low=IMAGE_SIZE_MIN, high=IMAGE_SIZE_MAX, in_config=False)
     steps: int = option(300, "NT-Xent steps of batch_size images, two augmented views each", low=1)
     batch_size: int = option(64, "images per step (2 views each)", low=2)
     lr: float = option(2e-3, "AdamW's peak learning rate (one-cycle schedule)", low=0, low_open=True)

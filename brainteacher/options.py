@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib
 import math
 import shlex
 import types
@@ -29,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from brainteacher.registry import lookup
+from brainteacher.registry import lookup, resolve
 
 __all__ = [
     "Spec",
@@ -152,8 +151,7 @@ def _shape(tp: Any) -> tuple[type, bool, bool]:
 def choices_of(spec: Spec) -> tuple | None:
     """The valid values of an option, importing a ``"module:NAME"`` collection when named so."""
     if isinstance(spec.choices, str):
-        module, _, name = spec.choices.partition(":")
-        return tuple(getattr(importlib.import_module(module), name))
+        return tuple(resolve(spec.choices))
     return spec.choices
 
 

@@ -52,7 +52,7 @@ class Stage:
 def _dataset(config: Mapping) -> tuple[int, int, int, int]:
     """(images, categories, evaluation images, subjects available) of the config's dataset."""
     if config["data"]["source"] == "simulate":
-        from brainteacher.simulate import get_preset
+        from brainteacher.data.presets import get_preset
 
         p = get_preset(config["data"]["preset"])
         return (
@@ -71,7 +71,7 @@ def forward_flops(model, input_shape: Sequence[int]) -> float:
     import torch
     from torch import nn
 
-    from brainteacher.resnet import MemberLinear
+    from brainteacher.nn.resnet import MemberLinear
 
     total = 0.0
     linear = (nn.Linear, MemberLinear)
@@ -95,7 +95,7 @@ def forward_flops(model, input_shape: Sequence[int]) -> float:
 
 
 def _student_model(students: Mapping, n_classes: int, depth: int | None = None):
-    from brainteacher.archs import build_student
+    from brainteacher.nn.archs import build_student
 
     return build_student(
         students["arch"], n_classes, depth=depth or students["depth"], width=students["width"], stem=students["stem"]
@@ -104,7 +104,7 @@ def _student_model(students: Mapping, n_classes: int, depth: int | None = None):
 
 def _decoder_model(decode: Mapping, n_voxels: int, n_classes: int, decoder: str):
     from brainteacher.configs import DecoderConfig
-    from brainteacher.decode import build_decoder
+    from brainteacher.decode.decoders import build_decoder
 
     cfg = DecoderConfig(
         decoder=decoder, width=decode["width"], stem=decode["stem"], linear_shortcut=decode["linear_shortcut"]
@@ -116,7 +116,7 @@ def _seconds_per_step(model, input_shape: Sequence[int], batch: int, n_classes: 
     """Median wall seconds of one training step (forward, backward, AdamW) on one CPU thread."""
     import torch
 
-    from brainteacher.optim import AdamW
+    from brainteacher.nn.optim import AdamW
 
     before = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -14,7 +14,7 @@ Teachers are named by a spec string (``TeacherSpec.name``):
   ``{kind}/{source}/{roi}/draw{k}``, k >= 1 (draw 0 is the name without the suffix).
 
 Adding a control teacher kind takes one :class:`TeacherKind` entry in :data:`TEACHER_KINDS` plus
-its target function, registered in ``brainteacher.teachers.CONTROL_TARGETS`` under the entry's
+its target function, registered in ``brainteacher.distill.teachers.CONTROL_TARGETS`` under the entry's
 ``target``. The config's ``students.teachers`` then accepts it once the schema is regenerated
 (``python -m brainteacher.configs workflow/schemas/config.schema.yaml`` writes the registry's names
 into its enums; a test fails while they lag), the workflow expands it over
@@ -24,10 +24,13 @@ into its enums; a test fails while they lag), the workflow expands it over
 from __future__ import annotations
 
 import contextlib
+import importlib
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from brainteacher.data.presets import PRESETS as _PRESET_SIZES
 
 __all__ = [
     "SINGLE_ROIS",
@@ -69,21 +72,32 @@ SINGLE_ROIS = ("V1", "V2", "V3", "V4", "LOC", "FFA", "PPA")
 ROI_UNIONS = {"LVC": ("V1", "V2", "V3"), "HVC": ("LOC", "FFA", "PPA"), "VC": SINGLE_ROIS}
 ROIS = SINGLE_ROIS + tuple(ROI_UNIONS)
 
-# Brain decoders (their builders: brainteacher.decode.DECODERS, kept equal by a test).
-DECODERS = ("resnet1d", "linear")
+# Brain decoders -> their builders, as "module:function" references (:func:`resolve`): named here,
+# torch-free, so that building the command line or a config does not import torch (a slow import,
+# paid at every small job's start).
+DECODERS = {
+    "resnet1d": "brainteacher.decode.decoders:resnet1d_decoder",
+    "linear": "brainteacher.decode.decoders:linear_decoder",
+}
 
-# ResNet stems (their geometry: brainteacher.resnet.STEMS, kept equal by a test) and student
-# architectures (brainteacher.archs builds them). Named here, torch-free, so that building the
-# command line or a config does not import torch (a slow import, paid at every small job's start).
-STEMS = ("imagenet", "small", "small-s2")
+# ResNet stems -> (first kernel, its stride, whether a 3x3/2 max-pool follows): ``imagenet`` is
+# torchvision's; the small ones keep more resolution for small inputs. Student architectures are
+# built by brainteacher.nn.archs.
+STEMS = {"imagenet": (7, 2, True), "small": (3, 1, False), "small-s2": (3, 2, False)}
 ARCHS = ("resnet18", "tiny")
 
-# Simulator presets (their sizes: brainteacher.simulate.PRESETS, kept equal by a test).
-PRESETS = ("quick", "god")
+# Simulator presets, named by their definitions (a dataclass module: no numpy, no torch).
+PRESETS = tuple(_PRESET_SIZES)
 
 MEAN_SOURCE = "mean"  # the source of a teacher built from every subject's decoder
 BRAIN_MEAN = "brain-mean"  # config and spec alias: brain teachers of the mean source
 SUBJECT_RE = re.compile(r"Subject\d+")  # a subject's name, as in the release's file names
+
+
+def resolve(reference: str) -> Any:
+    """The object a ``"module:NAME"`` reference names, importing its module."""
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def lookup(what: str, name: str, valid: Sequence[str]) -> str:
@@ -118,14 +132,14 @@ class TeacherKind:
     ``students.control_sources`` and compared with the brain teacher in the summary; not a control:
     ``brain`` itself, expanded over the config's subjects (``brain-mean`` gives its mean source).
     ``target``: for brain-derived kinds, the key of its target function in
-    ``brainteacher.teachers.CONTROL_TARGETS`` (brain logits -> teacher logits).
+    ``brainteacher.distill.teachers.CONTROL_TARGETS`` (brain logits -> teacher logits).
     ``needs_simulated``: only simulated data can give it (the oracle's ground truth).
     ``drawn``: a random draw (a within-category shuffle): the config's ``students.shuffle_draws``
     draws are trained against every brain student, each from its own random stream.
     ``shuffle_of``: for a drawn kind, the kind whose targets it shuffles; that kind's students are
     tested against its draws.
     ``from_network``: the target function is applied to the network teacher matched to the brain
-    teacher's quality (``brainteacher.teachers.match_to_brain``), not to the brain teacher; its
+    teacher's quality (``brainteacher.distill.teachers.match_to_brain``), not to the brain teacher; its
     inputs are the split's network-teacher folder, then the decode folders.
     """
 
@@ -369,7 +383,7 @@ def expand_teachers(config: Mapping[str, Any]) -> list[str]:
 
 # --- figures ---------------------------------------------------------------------------------------
 
-# The ROI figures `plot` can draw (brainteacher.plots.write_plots), in report order.
+# The ROI figures `plot` can draw (brainteacher.plots.rois.write_plots), in report order.
 ROI_PLOTS = ("roi_comparison", "decoder_accuracy", "decoder_vs_gain")
 
 

@@ -18,8 +18,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from brainteacher.data.god import GODLayout
 from brainteacher.errors import DataError
-from brainteacher.god import GODLayout
 from brainteacher.outputs import config_hash, git_revision, package_versions, read_json
 
 __all__ = [

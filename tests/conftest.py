@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from brainteacher import god
-from brainteacher.simulate import get_preset, simulate
+from brainteacher.data import god
+from brainteacher.data.presets import get_preset
+from brainteacher.data.simulate import simulate
 
 SHARED_GOD = Path(__file__).resolve().parents[2] / "shared" / "god"
 
@@ -56,7 +57,7 @@ def mini_dataset(tmp_path_factory) -> Path:
 
 def _splits(root: Path, tmp_path_factory, name: str) -> list[Path]:
     """The 4 stratified split files of a dataset, written once per session."""
-    from brainteacher.splits import make_splits, write_split
+    from brainteacher.data.splits import make_splits, write_split
 
     table = god.read_stimulus_tsv(root / god.TRAINING_TSV)
     folder = tmp_path_factory.mktemp(name)

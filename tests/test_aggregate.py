@@ -12,17 +12,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from brainteacher.aggregate import write_tables
+from brainteacher.analysis.aggregate import write_tables
+from brainteacher.analysis.columns import COLUMNS, SUMMARY_COLUMNS
+from brainteacher.analysis.stats import holm, mean_ci, sign_flip_p_value
+from brainteacher.analysis.summary import RUN_LEVEL_METRICS, summary_table
+from brainteacher.analysis.tables import calibration_table, decoder_table, read_table, student_table
+from brainteacher.analysis.verdicts import positive_control_verdict
 from brainteacher.cli import main
-from brainteacher.columns import COLUMNS, SUMMARY_COLUMNS
 from brainteacher.errors import DataError
 from brainteacher.formats import student_dir
 from brainteacher.metrics import ece_floor, expected_calibration_error, softmax
 from brainteacher.outputs import config_hash
-from brainteacher.plots import write_plots
-from brainteacher.stats import holm, mean_ci, sign_flip_p_value
-from brainteacher.summary import RUN_LEVEL_METRICS, positive_control_verdict, summary_table
-from brainteacher.tables import calibration_table, decoder_table, read_table, student_table
+from brainteacher.plots.rois import write_plots
 
 SUBJECTS = ("Subject1", "Subject2")
 ROIS = ("V1", "LOC")
@@ -372,7 +373,7 @@ def test_no_students_give_header_only_tables_and_no_data_plots(result_files, tmp
 def _check_figures(paths: list[Path], empty: set[str] = frozenset()) -> None:
     """The three ROI figures, whole and atomically written; those in ``empty`` say "no data", the
     others are drawn (a figure's SVG marks its "no data" message with figures.NO_DATA_ID)."""
-    from brainteacher.figures import NO_DATA_ID
+    from brainteacher.plots.figures import NO_DATA_ID
 
     names = sorted(p.name for p in paths)
     assert names == sorted(
@@ -546,7 +547,7 @@ def _draws_table(tmp_path: Path, brain_effect: float, monkeypatch) -> pd.DataFra
 
 
 def test_the_primary_test_takes_the_students_as_units(tmp_path, monkeypatch):
-    from brainteacher.stats import randomization_test
+    from brainteacher.analysis.stats import randomization_test
 
     students = _draws_table(tmp_path, 0.04, monkeypatch)
     assert sorted(set(students["draw"])) == [0, 1, 2]
@@ -567,7 +568,7 @@ def test_the_primary_test_takes_the_students_as_units(tmp_path, monkeypatch):
 
 
 def test_the_conclusion_says_which_contrasts_hold(tmp_path, monkeypatch):
-    from brainteacher.summary import conclusion
+    from brainteacher.analysis.verdicts import conclusion
 
     helps = conclusion(_draws_table(tmp_path / "a", 0.04, monkeypatch))
     assert set(helps["tests"]) == set(ROIS)
@@ -597,7 +598,7 @@ def _matched_table(tmp_path: Path, matched_effect: float, monkeypatch) -> pd.Dat
 
 
 def test_without_an_oracle_network_matched_is_the_positive_control(tmp_path, monkeypatch):
-    from brainteacher.summary import conclusion
+    from brainteacher.analysis.verdicts import conclusion
 
     detectable = _matched_table(tmp_path / "a", 0.04, monkeypatch)
     summary = summary_table(detectable)

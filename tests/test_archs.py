@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from brainteacher.archs import TINY_CHANNELS, TinyNet, build_student, measure_latency
-from brainteacher.resnet import ResNet, count_parameters
+from brainteacher.nn.archs import TINY_CHANNELS, TinyNet, build_student, measure_latency
+from brainteacher.nn.resnet import ResNet, count_parameters
 
 
 def _hand_count_tiny(dims: int, in_channels: int, channels: tuple[int, ...], num_classes: int) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from brainteacher.calibration import OBJECTIVES, calibrate, fit_temperature, reliability
+from brainteacher.decode.calibration import OBJECTIVES, calibrate, fit_temperature, reliability
 from brainteacher.metrics import ece_floor, expected_calibration_error, softmax
 
 

@@ -14,14 +14,13 @@ import pandas as pd
 import pytest
 from docutils.core import publish_doctree
 
-from brainteacher.aggregate import _sidecar
-from brainteacher.captions import CAPTION_NAMES, caption, rst_escape, stale_captions
+from brainteacher.analysis.aggregate import _sidecar
+from brainteacher.analysis.captions import CAPTION_NAMES, caption, rst_escape, stale_captions
+from brainteacher.analysis.columns import COLUMNS
+from brainteacher.analysis.methods import FIGURE_METHODS, METHODS, TABLE_METHODS
 from brainteacher.cli import main
-from brainteacher.columns import COLUMNS
-from brainteacher.evaluation_plots import EVALUATION_PLOTS
-from brainteacher.methods import FIGURE_METHODS, METHODS, TABLE_METHODS
+from brainteacher.plots.evaluation import EVALUATION_PLOTS
 from brainteacher.registry import ROI_PLOTS
-from brainteacher.summary import STATISTICS_METHOD
 
 REPO = Path(__file__).resolve().parents[1]
 REPORT = REPO / "workflow" / "report"
@@ -47,7 +46,6 @@ def _shown(rst_with_jinja: str) -> str:
 def test_one_method_per_table_and_figure():
     assert set(TABLE_METHODS) == set(COLUMNS)
     assert set(FIGURE_METHODS) == {*ROI_PLOTS, *EVALUATION_PLOTS}
-    assert STATISTICS_METHOD == TABLE_METHODS["summary"]
 
 
 @pytest.mark.parametrize("name", sorted(TABLE_METHODS))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from brainteacher import cli
-from brainteacher.cli import main
+from brainteacher.cli import base, main
 
 
 def _decode(*options: str) -> list[str]:
@@ -72,7 +71,7 @@ def _distill(*options: str) -> list[str]:
         ),
         (
             ["cache-images", "--root", "DATA", "--out", "X.npy", "--size", "-1"],
-            "argument --size: must be a whole number in 1..2048, got -1",
+            "argument --size: must be a whole number in 16..2048, got -1",
         ),
         (_distill("--width", "100000"), "argument --width: must be a whole number in 1..1024, got 100000"),
         (["decode", "--data", "DATA"], "the following arguments are required: --subject, --roi, --split, --out"),
@@ -85,9 +84,8 @@ def _distill(*options: str) -> list[str]:
     ],
 )
 def test_bad_option_values_are_refused_in_one_line(argv, message, capsys, monkeypatch):
-    monkeypatch.setattr(
-        cli, "_COMMANDS", {name: (h, a, lambda args: pytest.fail("ran")) for name, (h, a, _) in cli._COMMANDS.items()}
-    )
+    commands = {name: (h, a, lambda args: pytest.fail("ran")) for name, (h, a, _) in base.COMMANDS.items()}
+    monkeypatch.setattr(base, "COMMANDS", commands)
     with pytest.raises(SystemExit) as exit_:
         main(argv)
     assert exit_.value.code == 2

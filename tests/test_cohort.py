@@ -16,17 +16,10 @@ from torch import nn
 
 from brainteacher.cli import main
 from brainteacher.configs import StudentConfig
-from brainteacher.distill import (
-    Member,
-    SplitImages,
-    cohort_layout,
-    run_cohort,
-    run_distill,
-    train_classifier,
-    train_cohort,
-)
-from brainteacher.resnet import MemberLinear, member_state, resnet18, stack_members
-from brainteacher.train import MemberList, TrainConfig, fit_cohort, predict_logits
+from brainteacher.distill.classifier import SplitImages, train_classifier
+from brainteacher.distill.student import Member, cohort_layout, run_cohort, run_distill, train_cohort
+from brainteacher.nn.resnet import MemberLinear, member_state, resnet18, stack_members
+from brainteacher.nn.train import MemberList, TrainConfig, fit_cohort, predict_logits
 
 CFG = StudentConfig(width=4, image_size=16, device="cpu", train=TrainConfig(steps=6, batch_size=8, log_every=1000))
 
@@ -133,9 +126,9 @@ def test_grouped_members_agree_with_their_solo_runs_within_rounding():
             if value.dim():
                 rel = (got[key].float() - value.float()).norm() / value.float().norm().clamp_min(1e-12)
                 assert rel < 0.02, key
-    from brainteacher.distill import _to_device
+    from brainteacher.distill.classifier import to_device
 
-    x = _to_device(train.images, torch.device("cpu"), *stats)
+    x = to_device(train.images, torch.device("cpu"), *stats)
     logits = predict_logits(cohort, x)
     for k, state in enumerate(solo):
         model = resnet18(2, num_classes=3, width=4)

@@ -1,10 +1,10 @@
-"""docs/columns.md is the column reference users read: it must be what brainteacher.columns gives now."""
+"""docs/columns.md is the column reference users read: it must be what brainteacher.analysis.columns gives now."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from brainteacher.columns import TABLE_FILES, markdown
+from brainteacher.analysis.columns import TABLE_FILES, markdown
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "columns.md"
 

@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from brainteacher import decode, god
 from brainteacher.cli import main
-from brainteacher.decode import DecoderConfig, out_of_fold_logits, run_decode
+from brainteacher.data import god
+from brainteacher.data.splits import make_splits, write_split
+from brainteacher.decode import decoders
+from brainteacher.decode.decoders import DecoderConfig, out_of_fold_logits, run_decode
+from brainteacher.decode.voxelorder import spatial_order
 from brainteacher.metrics import softmax, topk_accuracy
-from brainteacher.splits import make_splits, write_split
-from brainteacher.train import TrainConfig
-from brainteacher.voxelorder import spatial_order
+from brainteacher.nn.train import TrainConfig
 
 LINEAR = DecoderConfig(decoder="linear", n_folds=4, n_voxels=None, train=TrainConfig(epochs=60, log_every=1000))
 RESNET = DecoderConfig(decoder="resnet1d", n_folds=4, n_voxels=None, train=TrainConfig(epochs=40, log_every=1000))
@@ -82,7 +83,7 @@ def test_metrics_record_the_voxel_order(quick_dataset, tmp_path):
 
 @pytest.mark.parametrize("shortcut", [True, False])
 def test_the_ablation_switch_builds_the_named_architecture(shortcut):
-    model = decode.build_decoder(replace(TINY_RESNET, linear_shortcut=shortcut), n_voxels=50, n_classes=7)
+    model = decoders.build_decoder(replace(TINY_RESNET, linear_shortcut=shortcut), n_voxels=50, n_classes=7)
     assert (model.shortcut is not None) == shortcut
     out = model(torch.randn(4, 1, 50))
     assert out.shape == (4, 7)
@@ -106,18 +107,18 @@ def _terms(informative: str, n: int = 200, n_classes: int = 5, seed: int = 0):
 @pytest.mark.parametrize("informative, weight", [("shortcut", 0.0), ("head", 1.0)])
 def test_head_weight_follows_what_the_head_adds(informative, weight):
     terms, y, folds = _terms(informative)
-    np.testing.assert_array_equal(decode.cross_fitted_head_weights(terms, y, folds), np.full(5, weight))
+    np.testing.assert_array_equal(decoders.cross_fitted_head_weights(terms, y, folds), np.full(5, weight))
 
 
 def test_a_folds_head_weight_never_reads_its_own_labels():
     terms, y, folds = _terms("both")
-    before = decode.cross_fitted_head_weights(terms, y, folds)
+    before = decoders.cross_fitted_head_weights(terms, y, folds)
     assert 0 < before.min() and before.max() < 1  # inside the grid, where labels move the choice
     # Fold 2's labels now agree with the head wherever it points: a weight fitted on every row
     # would rise to 1 (it does for the other folds), fold 2's own must not move.
     y2 = y.copy()
     y2[folds == 2] = terms[folds == 2, 1].argmax(axis=1)
-    after = decode.cross_fitted_head_weights(terms, y2, folds)
+    after = decoders.cross_fitted_head_weights(terms, y2, folds)
     assert after[2] == before[2] and (np.delete(after, 2) > np.delete(before, 2)).all()
 
 
@@ -160,13 +161,13 @@ def split_file(quick_dataset, tmp_path_factory):
 def test_outputs_are_aligned_and_only_use_training_images(quick_dataset, split_file, tmp_path, monkeypatch):
     path, split = split_file
     seen = {}
-    real = decode.out_of_fold_logits
+    real = decoders.out_of_fold_logits
 
     def spy(X, y, runs, n_classes, cfg, device=None, groups=None):
         seen["X"], seen["y"] = X.copy(), y.copy()
         return real(X, y, runs, n_classes, cfg, device, groups)
 
-    monkeypatch.setattr(decode, "out_of_fold_logits", spy)
+    monkeypatch.setattr(decoders, "out_of_fold_logits", spy)
     run_decode(quick_dataset, "Subject1", "LOC", path, tmp_path / "out", LINEAR)
     out = tmp_path / "out"
     ids = np.load(out / "image_ids.npy")
@@ -237,18 +238,18 @@ def test_repeated_trials_of_an_image_share_a_fold(handmade, tmp_path, monkeypatc
         decoder="linear", n_folds=3, n_voxels=None, keep_repeats=True, train=TrainConfig(epochs=2, log_every=1000)
     )
     seen = {}
-    real = decode._fit_fold
+    real = decoders._fit_fold
 
     def spy(X_tr, y_tr, X_te, *args, **kwargs):
         seen.setdefault("n_train", []).append(len(X_tr))
         return real(X_tr, y_tr, X_te, *args, **kwargs)
 
-    monkeypatch.setattr(decode, "_fit_fold", spy)
+    monkeypatch.setattr(decoders, "_fit_fold", spy)
     run_decode(handmade.root, "Subject1", "V1", "all", tmp_path / "out", cfg)
     ids = np.load(tmp_path / "out" / "image_ids.npy")
     assert list(ids) == list(god.read_stimulus_tsv(handmade.root / god.TRAINING_TSV).names)  # one row per image
     assert seen["n_train"] == [8, 8, 8]  # 12 trials; each fold holds out both trials of 2 images
-    folds = decode._image_folds(np.repeat([0, 0, 0, 1, 1, 1], 2), np.repeat(np.arange(6), 2), 3, seed=0)
+    folds = decoders._image_folds(np.repeat([0, 0, 0, 1, 1, 1], 2), np.repeat(np.arange(6), 2), 3, seed=0)
     assert (folds[0::2] == folds[1::2]).all()
 
 
@@ -260,7 +261,7 @@ def test_no_decoder_step_reads_a_test_image(quick_dataset, tmp_path, decoder):
 
     import bdpy
 
-    from brainteacher.splits import make_splits, write_split
+    from brainteacher.data.splits import make_splits, write_split
 
     table = god.read_stimulus_tsv(quick_dataset / god.TRAINING_TSV)
     split = make_splits(table.names, table.labels, 4, seed=0)[0]

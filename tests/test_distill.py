@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from brainteacher import god
 from brainteacher.cli import main
-from brainteacher.distill import StudentConfig, run_distill, run_network_teacher
-from brainteacher.resnet import resnet18
-from brainteacher.train import TrainConfig
+from brainteacher.configs import StudentConfig
+from brainteacher.data import god
+from brainteacher.distill.network_teacher import run_network_teacher
+from brainteacher.distill.student import run_distill
+from brainteacher.nn.resnet import resnet18
+from brainteacher.nn.train import TrainConfig
 
 QUICK = StudentConfig(train=TrainConfig(steps=200, batch_size=32, lr=2e-3, weight_decay=5e-4, log_every=1000))
 TINY = StudentConfig(width=4, image_size=16, train=TrainConfig(steps=8, batch_size=16, log_every=1000))
@@ -146,9 +148,9 @@ def test_student_starts_from_a_local_torchvision_weights_file(mini_dataset, mini
 
 from dataclasses import replace  # noqa: E402
 
-from brainteacher.archs import TinyNet  # noqa: E402
-from brainteacher.distill import load_network_teacher  # noqa: E402
-from brainteacher.resnet import count_parameters  # noqa: E402
+from brainteacher.distill.network_teacher import load_network_teacher  # noqa: E402
+from brainteacher.nn.archs import TinyNet  # noqa: E402
+from brainteacher.nn.resnet import count_parameters  # noqa: E402
 
 
 def test_tiny_student_trains_and_records_size_and_latency(mini_dataset, mini_splits, tmp_path):
@@ -173,7 +175,7 @@ def test_network_teacher_keeps_its_fold_models(network_dir):
 
 
 def test_each_image_is_answered_by_the_fold_model_that_never_saw_it(network_dir, mini_dataset, mini_splits):
-    from brainteacher.distill import load_split_images
+    from brainteacher.distill.classifier import load_split_images
 
     train, _, _ = load_split_images(mini_dataset, mini_splits[0], 16)
     stats = (np.full(3, 0.5), np.full(3, 0.25))
@@ -203,7 +205,7 @@ def test_gld_student_with_the_network_teacher_runs(network_dir, mini_dataset, mi
 
 
 def test_gld_local_terms_with_a_brain_teacher_are_refused(mini_dataset, mini_splits, tmp_path, capsys):
-    from brainteacher.decode import DecoderConfig, run_decode
+    from brainteacher.decode.decoders import DecoderConfig, run_decode
 
     dec = tmp_path / "dec"
     run_decode(

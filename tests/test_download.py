@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from brainteacher.download import SUBJECT_FILE_IDS, download_subjects
+from brainteacher.data.download import SUBJECT_FILE_IDS, download_subjects
 from brainteacher.errors import DataError
 
 

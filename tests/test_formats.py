@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
+from brainteacher.distill.teachers import read_teacher_dir
 from brainteacher.errors import DataError
 from brainteacher.formats import image_cache, student_dir, teacher_dir
-from brainteacher.teachers import read_teacher_dir
 
 IDS = ("n01_1", "n01_2", "n02_1", "n02_2")
 LABELS = np.array([0, 0, 1, 1])
@@ -92,7 +92,7 @@ def test_student_predictions_read_back_and_damaged_ones_are_refused_naming_the_f
 
 
 def test_aggregate_refuses_a_student_of_another_format_version(tmp_path):
-    from brainteacher import tables
+    from brainteacher.analysis import tables
 
     path = tmp_path / "metrics.json"
     path.write_text(json.dumps({"format_version": 0}))

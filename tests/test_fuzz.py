@@ -30,10 +30,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from brainteacher import decode, god
+from brainteacher.analysis.columns import INSPECTION_COLUMNS
 from brainteacher.cli import main
-from brainteacher.columns import INSPECTION_COLUMNS
-from brainteacher.splits import read_split
+from brainteacher.data import god
+from brainteacher.data.splits import read_split
+from brainteacher.decode import decoders
 from tests.conftest import REAL_NAMES
 
 pytestmark = pytest.mark.slow  # hundreds of mutated datasets, each read by the CLI
@@ -429,7 +430,7 @@ def _bad_option(draw) -> Mutation:
         base = {
             "decode": _decode_argv(root, out),
             "make-splits": ["make-splits", "--root", str(root), "--out", str(out)],
-            "cache-images": ["cache-images", "--root", str(root), "--out", str(out), "--size", "4"],
+            "cache-images": ["cache-images", "--root", str(root), "--out", str(out), "--size", "16"],
         }[command]
         return ["-q", *base, f"{option}={value}"]
 
@@ -553,7 +554,7 @@ def test_the_unmutated_dataset_loads(tiny_dataset, tmp_path):
 
 
 def test_every_mutation_is_refused_cleanly_or_loads(tiny_dataset, monkeypatch):
-    monkeypatch.setattr(decode, "run_decode", _load_only)  # data loading only: no model is trained
+    monkeypatch.setattr(decoders, "run_decode", _load_only)  # data loading only: no model is trained
     TRIED.clear()
     start = time.perf_counter()
 

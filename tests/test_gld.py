@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from brainteacher.kd import (
+from brainteacher.distill.kd import (
     GLDConfig,
     check_gld_teacher,
     gld_global_term,

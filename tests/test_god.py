@@ -8,10 +8,10 @@ import h5py
 import numpy as np
 import pytest
 
-from brainteacher import god
 from brainteacher.cli import main
+from brainteacher.data import god
+from brainteacher.data.simulate import _packaged_table
 from brainteacher.errors import DataError
-from brainteacher.simulate import _packaged_table
 from tests.conftest import SHARED_GOD
 
 # --- stimulus IDs ---------------------------------------------------------------------------

@@ -9,10 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
-from brainteacher import god
 from brainteacher.cli import main
+from brainteacher.data import god
+from brainteacher.data.images import CACHE_FORMAT, augment, cache_sidecar, channel_stats, load_image_cache, normalise
 from brainteacher.errors import DataError
-from brainteacher.images import CACHE_FORMAT, augment, cache_sidecar, channel_stats, load_image_cache, normalise
 from brainteacher.outputs import read_json
 
 
@@ -21,7 +21,7 @@ def test_cache_is_decoded_once_and_reused(quick_dataset, tmp_path, monkeypatch):
     cache = tmp_path / "images.npy"
     arr = load_image_cache(paths, 24, cache)
     assert arr.shape == (10, 3, 24, 24) and arr.dtype == np.uint8
-    from brainteacher import images
+    from brainteacher.data import images
 
     monkeypatch.setattr(images, "_decode", lambda *a: pytest.fail("decoded a JPEG again"))
     np.testing.assert_array_equal(load_image_cache(paths, 24, cache), arr)
@@ -37,7 +37,7 @@ def jpegs(tmp_path):
 
 
 def _no_decoding(monkeypatch):
-    from brainteacher import images
+    from brainteacher.data import images
 
     monkeypatch.setattr(images, "_decode", lambda *a: pytest.fail("decoded a JPEG again"))
 
@@ -132,14 +132,14 @@ def test_cache_of_a_missing_image_names_it(jpegs, tmp_path):
 
 def test_cli_cache_images_rebuilds_after_an_image_changes(handmade, tmp_path):
     out = tmp_path / "out" / "images.npy"
-    args = ["-q", "cache-images", "--root", str(handmade.root), "--size", "4", "--out", str(out)]
+    args = ["-q", "cache-images", "--root", str(handmade.root), "--size", "16", "--out", str(out)]
     assert main(args) == 0
     first = np.load(out)
     path = handmade.root / god.TRAINING_IMAGE_DIR / "n01518878_5958.JPEG"
     Image.new("RGB", (8, 8), (10, 200, 10)).save(path)  # same size as the others
     assert main(args) == 0
     second = np.load(out)
-    assert first.shape == second.shape == (6, 3, 4, 4)
+    assert first.shape == second.shape == (6, 3, 16, 16)
     assert not np.array_equal(first[2], second[2])  # row 2 is n01518878_5958 in the TSV
     np.testing.assert_array_equal(first[[0, 1, 3, 4, 5]], second[[0, 1, 3, 4, 5]])
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from brainteacher.kd import (
+from brainteacher.distill.kd import (
     entropy,
     epsilon_matching_true_class_prob,
     kd_loss,

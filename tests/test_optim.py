@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from brainteacher.optim import AdamW
+from brainteacher.nn.optim import AdamW
 
 
 def _model(seed: int) -> nn.Module:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from brainteacher.archs import build_student
 from brainteacher.cli import main
+from brainteacher.nn.archs import build_student
 from brainteacher.plan import forward_flops, plan
 from brainteacher.runs import layered_config
 

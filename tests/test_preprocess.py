@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from brainteacher.preprocess import anova_f, fit_preprocessor
-from brainteacher.splits import stratified_folds
+from brainteacher.data.splits import stratified_folds
+from brainteacher.decode.preprocess import anova_f, fit_preprocessor
 
 
 def test_anova_f_matches_scipy():

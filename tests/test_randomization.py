@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from brainteacher.stats import randomization_test
+from brainteacher.analysis.stats import randomization_test
 
 
 def _brute_force_p(treated: np.ndarray, controls: np.ndarray, alternative: str) -> float:
@@ -58,7 +58,7 @@ def test_monte_carlo_agrees_with_the_exact_p_value(monkeypatch):
     rng = np.random.default_rng(0)
     treated, controls = rng.normal(0.2, 1, 8), rng.normal(0, 1, (8, 3))
     exact = randomization_test(treated, controls)
-    monkeypatch.setattr("brainteacher.stats._EXACT_RELABELINGS_MAX", 10)
+    monkeypatch.setattr("brainteacher.analysis.stats._EXACT_RELABELINGS_MAX", 10)
     mc = randomization_test(treated, controls, n_resamples=40000)
     assert mc["method"] == "monte carlo"
     assert mc["p_value"] == pytest.approx(exact["p_value"], abs=0.01)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from brainteacher.resnet import (
+from brainteacher.nn.resnet import (
     BasicBlock,
     ResNet,
     count_parameters,

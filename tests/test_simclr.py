@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from brainteacher import god
-from brainteacher.distill import StudentConfig, run_distill
-from brainteacher.simclr import SimCLRConfig, extra_renders, nt_xent, pretrain_simclr, unlabelled_images
-from brainteacher.splits import make_splits, read_split, write_split
-from brainteacher.train import TrainConfig
+from brainteacher.configs import StudentConfig
+from brainteacher.data import god
+from brainteacher.data.splits import make_splits, read_split, write_split
+from brainteacher.distill.simclr import SimCLRConfig, extra_renders, nt_xent, pretrain_simclr, unlabelled_images
+from brainteacher.distill.student import run_distill
+from brainteacher.nn.train import TrainConfig
 
 CFG = SimCLRConfig(arch="tiny", image_size=16, steps=6, batch_size=16, extra_per_category=2, device="cpu")
 

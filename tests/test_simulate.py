@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from brainteacher import god
-from brainteacher import simulate as sim
 from brainteacher.cli import main
-from brainteacher.inspection import inspect_dataset
+from brainteacher.data import encoding, god, presets
+from brainteacher.data import simulate as sim
+from brainteacher.data.inspection import inspect_dataset
 
 
 def _ridge_cv_accuracy(X: np.ndarray, y: np.ndarray, folds: int = 4, lam: float = 100.0) -> float:
@@ -55,7 +55,7 @@ def test_inspect_table_of_the_quick_preset(quick_dataset):
     table = inspect_dataset(god.GODLayout.from_root(quick_dataset))
     assert len(table) == 2 * len(god.ROIS)
     assert (table.n_images == 160).all() and (table.n_categories == 20).all() and (table.n_train_trials == 160).all()
-    sizes = sim.PRESETS["quick"].roi_sizes
+    sizes = presets.PRESETS["quick"].roi_sizes
     v1 = table[(table.subject == "Subject1") & (table.roi == "V1")].n_voxels.item()
     assert v1 == sizes["V1"]
     assert table[table.roi == "VC"].n_voxels.iloc[0] == sum(sizes.values())
@@ -70,7 +70,7 @@ def _bdata_content(path):
 
 @pytest.mark.slow
 def test_simulator_is_deterministic(tmp_path):
-    preset = sim.get_preset("quick", n_subjects=1, n_categories=4, n_groups=2, image_size=32, grid=4)
+    preset = presets.get_preset("quick", n_subjects=1, n_categories=4, n_groups=2, image_size=32, grid=4)
     a, b, c = (sim.simulate(tmp_path / n, preset, seed=s) for n, s in (("a", 7), ("b", 7), ("c", 8)))
     da, db, dc = (_bdata_content(p / "Subject1.h5") for p in (a, b, c))
     np.testing.assert_array_equal(da[0], db[0])
@@ -86,15 +86,15 @@ def test_simulator_is_deterministic(tmp_path):
 def test_the_null_dial_keeps_category_means_and_scales_image_deviations():
     rng = np.random.default_rng(0)
     signal, category = rng.normal(size=(12, 5)), np.repeat(np.arange(3), 4)
-    null = sim._keep_image_signal(signal, category, 0.0)
-    half = sim._keep_image_signal(signal, category, 0.5)
+    null = encoding.keep_image_signal(signal, category, 0.0)
+    half = encoding.keep_image_signal(signal, category, 0.5)
     for c in range(3):
         rows = category == c
         np.testing.assert_allclose(null[rows], np.tile(signal[rows].mean(0), (4, 1)))
         np.testing.assert_allclose(half[rows] - null[rows], 0.5 * (signal[rows] - null[rows]))
-    assert sim._keep_image_signal(signal, category, 1.0) is signal
+    assert encoding.keep_image_signal(signal, category, 1.0) is signal
     with pytest.raises(ValueError, match="image_signal"):
-        sim.get_preset("quick", image_signal=1.5)
+        presets.get_preset("quick", image_signal=1.5)
 
 
 def test_planted_category_signal_is_decodable_and_leak_free(quick_dataset):
@@ -130,7 +130,8 @@ def test_failed_simulation_leaves_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(sim, "_write_bdata", boom)
     with pytest.raises(RuntimeError):
         sim.simulate(
-            tmp_path / "out", sim.get_preset("quick", n_subjects=1, n_categories=2, n_groups=2, image_size=16, grid=4)
+            tmp_path / "out",
+            presets.get_preset("quick", n_subjects=1, n_categories=2, n_groups=2, image_size=16, grid=4),
         )
     assert list(tmp_path.iterdir()) == []
 
@@ -141,7 +142,7 @@ def test_cli_refuses_an_unknown_preset(tmp_path, capsys):
     assert exit_.value.code == 2
     assert "invalid choice: 'nope'" in capsys.readouterr().err
     with pytest.raises(ValueError, match="unknown preset 'nope'; valid: quick, god"):
-        sim.get_preset("nope")
+        presets.get_preset("nope")
 
 
 def _probe_correlation(features: np.ndarray, targets: np.ndarray, folds: int = 5, lam: float = 10.0) -> float:
@@ -176,7 +177,7 @@ def test_pixels_carry_the_image_latent_beyond_the_category(quick_dataset):
     labels = table.labels
     target = _within_category_deviation(np.log(np.clip(posterior, 1e-6, 1)), labels)
     paths = god.image_paths(quick_dataset / god.EVALUATION_IMAGE_DIR, table.names)
-    features = np.stack([sim._pixel_features(np.asarray(Image.open(p), float) / 255.0, 4).ravel() for p in paths])
+    features = np.stack([encoding.pixel_features(np.asarray(Image.open(p), float) / 255.0, 4).ravel() for p in paths])
     features = _within_category_deviation(features, labels)  # only what differs within a category
     r = _probe_correlation(features, target)
     shuffled = np.empty_like(target)
@@ -191,7 +192,7 @@ def test_pixels_carry_the_image_latent_beyond_the_category(quick_dataset):
 def test_evaluation_set_is_disjoint_from_the_training_images(quick_dataset):
     train = set(god.read_stimulus_tsv(quick_dataset / god.TRAINING_TSV).names)
     evaluation = god.read_stimulus_tsv(quick_dataset / god.EVALUATION_TSV)
-    assert len(evaluation.names) == 20 * sim.PRESETS["quick"].n_evaluation_per_category
+    assert len(evaluation.names) == 20 * presets.PRESETS["quick"].n_evaluation_per_category
     assert not train & set(evaluation.names)
     assert len(list((quick_dataset / god.EVALUATION_IMAGE_DIR).glob("*.JPEG"))) == len(evaluation.names)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from brainteacher.stats import holm, mean_ci, non_inferiority, paired_difference
+from brainteacher.analysis.stats import holm, mean_ci, non_inferiority, paired_difference
 
 
 def test_mean_ci_matches_scipy_t_interval():
@@ -129,13 +129,13 @@ def test_sign_flip_p_value_matches_scipys_exact_permutation_test():
     ref = sps.permutation_test(
         (x,), np.mean, permutation_type="samples", n_resamples=np.inf, alternative="two-sided"
     ).pvalue
-    from brainteacher.stats import sign_flip_p_value
+    from brainteacher.analysis.stats import sign_flip_p_value
 
     assert sign_flip_p_value(x) == pytest.approx(ref)
 
 
 def test_category_paired_test_uses_category_means_as_units():
-    from brainteacher.stats import category_paired_test, mean_ci
+    from brainteacher.analysis.stats import category_paired_test, mean_ci
 
     rng = np.random.default_rng(0)
     cats = np.repeat(np.arange(8), 25)

@@ -8,14 +8,14 @@ import zlib
 import numpy as np
 import pytest
 
-from brainteacher import god
-from brainteacher.decode import DecoderConfig, run_decode
+from brainteacher.data import god
+from brainteacher.data.splits import make_splits, write_split
+from brainteacher.decode.decoders import DecoderConfig, run_decode
+from brainteacher.distill.kd import entropy
+from brainteacher.distill.teachers import TeacherSpec, parse_teacher, read_teacher_dir, teacher_logits
 from brainteacher.errors import DataError
-from brainteacher.kd import entropy
 from brainteacher.metrics import softmax
-from brainteacher.splits import make_splits, write_split
-from brainteacher.teachers import TeacherSpec, parse_teacher, read_teacher_dir, teacher_logits
-from brainteacher.train import TrainConfig
+from brainteacher.nn.train import TrainConfig
 
 T = 2.0
 N_CLASSES = 4
@@ -217,7 +217,8 @@ def test_decoder_targets_stay_aligned_with_their_images_under_a_permutation_test
 
 def test_control_streams_are_keyed_by_the_teachers_name_not_the_kinds_position(tmp_path, monkeypatch):
     # Reordering the registry or adding a kind leaves every control's random draws as they were.
-    from brainteacher import registry, teachers
+    from brainteacher import registry
+    from brainteacher.distill import teachers
 
     folder = _write_dir(tmp_path / "b", IDS, LABELS, _brain_logits())
     spec = TeacherSpec("random", "Subject1", "V1")
@@ -268,7 +269,7 @@ def _gaussian_teachers(n_classes: int, per_class: int, seed: int = 0):
 
 @pytest.mark.parametrize("n_classes, per_class", [(20, 6), (150, 6)])
 def test_network_matched_has_the_brain_quality_per_category(n_classes, per_class):
-    from brainteacher.teachers import match_to_brain
+    from brainteacher.distill.teachers import match_to_brain
 
     network, brain, labels = _gaussian_teachers(n_classes, per_class)
     matched = softmax(match_to_brain(network, brain, labels, T) / T, axis=1)

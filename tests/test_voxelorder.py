@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from brainteacher.voxelorder import hilbert_index, spatial_order, voxel_order
+from brainteacher.decode.voxelorder import hilbert_index, spatial_order, voxel_order
 
 
 @pytest.mark.parametrize("dims, bits", [(2, 3), (3, 3)])

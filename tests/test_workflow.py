@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import yaml
 
-from brainteacher.columns import COLUMNS
-from brainteacher.tables import read_table
+from brainteacher.analysis.columns import COLUMNS
+from brainteacher.analysis.tables import read_table
 from tests.conftest import mini_preset
 
 pytestmark = pytest.mark.slow  # every test runs snakemake on a simulated dataset
@@ -215,7 +215,7 @@ def test_tables_have_documented_columns_and_sane_values(run):
 
 
 def test_plots_exist_and_are_drawn(run):
-    from brainteacher.figures import NO_DATA_ID
+    from brainteacher.plots.figures import NO_DATA_ID
 
     folder, _ = run
     for plot in PLOTS:
@@ -249,7 +249,7 @@ def test_a_real_layout_run_after_the_default_keeps_to_its_own_folder(run, tmp_pa
     """A GOD-layout dataset (simulated, read as real data, its ground truth removed) with another
     subject and ROI: its tables hold only those, in its own run folder, its positive control comes
     from network-matched targets, and not one file of the default run changes."""
-    from brainteacher.simulate import simulate
+    from brainteacher.data.simulate import simulate
 
     folder, _ = run
     before = _snapshot(folder / "results")
@@ -393,7 +393,7 @@ def test_real_data_download_is_opt_in(tmp_path):
 
 def test_a_data_path_with_a_space_and_a_quote_runs(tmp_path):
     """Every path reaching a shell command is quoted: a dataset folder named ``god data's``."""
-    from brainteacher.simulate import simulate
+    from brainteacher.data.simulate import simulate
 
     folder = _copy_workflow(tmp_path / "wf")
     data = tmp_path / "god data's"

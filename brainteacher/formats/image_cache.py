@@ -1,6 +1,6 @@
 """The image cache: every training image decoded once, at one size, in the stimulus TSV's order.
 
-Written and reused by ``brainteacher.images.load_image_cache`` (the workflow's
+Written and reused by ``brainteacher.data.images.load_image_cache`` (the workflow's
 ``results/<run>/images/{size}px.npy``, from ``cache-images``). N is the number of images, S the
 size in pixels per side.
 

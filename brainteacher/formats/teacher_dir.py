@@ -2,7 +2,7 @@
 
 Written by ``decode`` (a brain decoder, ``results/<run>/decode/{decoder}/{subject}/{roi}/split{k}/``)
 and ``network-teacher`` (``results/<run>/network/split{k}/``); read by a student's teacher
-(``brainteacher.teachers``). n is the number of training images, C the number of categories; rows
+(``brainteacher.distill.teachers``). n is the number of training images, C the number of categories; rows
 are in the same image order in every file and are matched to a student's images by name.
 
 ================  ==============  =========  ========================================================
@@ -105,7 +105,7 @@ def write(
     Returns ``metrics``.
     """
     # Imported here: the workflow imports this module for its file names, without scipy.
-    from brainteacher.calibration import calibrate
+    from brainteacher.decode.calibration import calibrate
     from brainteacher.metrics import classification_summary, softmax
 
     raw = np.asarray(logits, np.float32)

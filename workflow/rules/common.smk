@@ -174,7 +174,7 @@ def simclr_options(wildcards):
 
 
 def gld_needs_network_maps():
-    """GLD's local/relation terms query the network teacher's fold models (see brainteacher.distill)."""
+    """GLD's local/relation terms query the network teacher's fold models (see brainteacher.distill.student)."""
     return (
         STUDENTS["loss"] == "gld"
         and GLDConfig(terms=tuple(STUDENTS["gld_terms"])).needs_feature_maps
@@ -243,7 +243,7 @@ DECODE_FILES = [
 ]
 
 
-# The network teacher's fold models, kept for GLD's local terms (brainteacher.distill).
+# The network teacher's fold models, kept for GLD's local terms (brainteacher.distill.student).
 NETWORK_MODEL_FILES = teacher_dir.network_model_files(config["network"]["folds"])
 
 
@@ -316,7 +316,7 @@ def cohort_size(wildcards):
 
 
 # The prediction files of a student that the summary's per-image comparisons read
-# (brainteacher.comparisons); the evaluation set exists on simulated data only.
+# (brainteacher.analysis.comparisons); the evaluation set exists on simulated data only.
 STUDENT_PREDICTIONS = list(student_dir.prediction_files(student_dir.HELDOUT))
 if simulated():
     STUDENT_PREDICTIONS += student_dir.prediction_files(student_dir.EVALUATION)

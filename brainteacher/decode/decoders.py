@@ -1,0 +1,352 @@
+"""Brain decoders: voxels of one subject x ROI -> category logits, cross-fitted out of fold.
+
+Each image's soft label comes from a fold model that never saw that image's trial, and the
+decoder only ever sees the images of the split's training set, so nothing from a student's test
+images reaches its teacher. Preprocessing (z-scoring, ANOVA voxel selection) is fitted inside each
+fold on that fold's training rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from brainteacher import registry
+from brainteacher.configs import DecoderConfig
+from brainteacher.data import god
+from brainteacher.data.splits import read_split, stratified_folds
+from brainteacher.decode.calibration import fit_temperature
+from brainteacher.decode.preprocess import fit_preprocessor
+from brainteacher.decode.voxelorder import voxel_order
+from brainteacher.formats import teacher_dir
+from brainteacher.metrics import classification_summary, nll, softmax, topk_accuracy
+from brainteacher.nn.resnet import resnet18
+from brainteacher.nn.train import fit, pick_device, predict_logits, seed_everything
+from brainteacher.outputs import provenance
+
+__all__ = [
+    "DecoderConfig",
+    "OutOfFold",
+    "build_decoder",
+    "cross_fitted_head_weights",
+    "out_of_fold_logits",
+    "run_decode",
+    "default_n_voxels",
+]
+
+log = logging.getLogger(__name__)
+
+# GOD's analyses keep 500 voxels of a single ROI and 1000 of the unions.
+_GOD_N_VOXELS = {**{r: 500 for r in god.SINGLE_ROIS}, **{r: 1000 for r in god.ROI_UNIONS}}
+# Candidate weights of the 1D ResNet's residual head (0 = its linear read-out alone, 1 = the head
+# as trained); five steps, since each is scored on ~100 images.
+HEAD_WEIGHT_GRID = np.linspace(0.0, 1.0, 5)
+
+
+def default_n_voxels(roi: str) -> int:
+    """Top-N voxels kept by ANOVA F for an ROI: 500 for single ROIs, 1000 for LVC, HVC and VC."""
+    return _GOD_N_VOXELS[roi]
+
+
+def resnet1d_decoder(n_voxels: int, n_classes: int, cfg: DecoderConfig) -> nn.Module:
+    # ResNet-18's stages over the spatially ordered voxel vector, plus (by default) a linear
+    # read-out of every voxel that keeps voxel identity; the residual head starts at zero, so
+    # training starts from the linear model. The head is dropped for half of the training samples,
+    # so the shortcut stays a full linear decoder and the stages only add to it: trained jointly
+    # without that, the stages memorise the ~700 training rows and starve the shortcut, and
+    # the decoder falls below the linear one at GOD scale. How much of the head enters the logits is
+    # chosen afterwards, out of fold (cross_fitted_head_weights). Figures: docs/benchmarks.md,
+    # "Decoders at GOD scale".
+    shortcut = n_voxels if cfg.linear_shortcut else None
+    return resnet18(
+        spatial_dims=1,
+        in_channels=1,
+        num_classes=n_classes,
+        width=cfg.width,
+        stem=cfg.stem,
+        linear_shortcut=shortcut,
+        head_dropout=0.5,
+    )
+
+
+def linear_decoder(n_voxels: int, n_classes: int, cfg: DecoderConfig) -> nn.Module:
+    # Multinomial logistic regression. AdamW's decay is decoupled from the gradient, so it shrinks
+    # the weights but is not an L2 penalty in the loss; its outputs are calibrated afterwards.
+    # Zero initial weights make the fit independent of the voxels' column order.
+    model = nn.Sequential(nn.Flatten(), nn.Linear(n_voxels, n_classes))
+    nn.init.zeros_(model[1].weight)
+    nn.init.zeros_(model[1].bias)
+    return model
+
+
+def build_decoder(cfg: DecoderConfig, n_voxels: int, n_classes: int) -> nn.Module:
+    """The model for ``cfg.decoder``; input (N, 1, n_voxels), output (N, n_classes) logits."""
+    return registry.resolve(registry.DECODERS[registry.decoder(cfg.decoder)])(n_voxels, n_classes, cfg)
+
+
+def _noise(sd: float) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None:
+    if sd <= 0:
+        return None
+    # Drawn on the CPU generator, so CPU runs repeat exactly; then moved to the data's device.
+    return lambda x, gen: x + sd * torch.randn(x.shape, generator=gen).to(x.device)
+
+
+def _has_head_terms(cfg: DecoderConfig) -> bool:
+    """Whether the decoder's logits are a linear shortcut plus a residual head to be weighed."""
+    return cfg.decoder == "resnet1d" and cfg.linear_shortcut and cfg.head_weight == "cross-fitted"
+
+
+class _LogitTerms(nn.Module):
+    """(N, 1, n_voxels) -> (N, 2, n_classes): a shortcut ResNet's two logit terms, stacked."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack(self.model.logit_terms(x), dim=1)
+
+
+def _fit_fold(
+    X_tr: np.ndarray,
+    y_tr: np.ndarray,
+    X_te: np.ndarray,
+    n_classes: int,
+    cfg: DecoderConfig,
+    device: torch.device,
+    seed: int,
+    desc: str,
+) -> np.ndarray:
+    """Train on one fold's rows and return logits for its held-out rows: (n_te, n_classes), or
+    (n_te, 2, n_classes) for the shortcut's and the residual head's terms when they are to be weighed."""
+    generator = seed_everything(seed)
+    model = build_decoder(cfg, X_tr.shape[1], n_classes).to(device)
+    # The data are small: keep them on the device for the whole fit.
+    inputs = torch.from_numpy(X_tr).unsqueeze(1).to(device)
+    labels = torch.from_numpy(y_tr).to(device)
+    fit(
+        model,
+        inputs,
+        lambda logits, idx: F.cross_entropy(logits, labels[idx]),
+        cfg.train,
+        generator,
+        augment=_noise(cfg.input_noise),
+        desc=desc,
+    )
+    inputs = torch.from_numpy(X_te).unsqueeze(1).to(device)
+    return predict_logits(_LogitTerms(model) if _has_head_terms(cfg) else model, inputs)
+
+
+def cross_fitted_head_weights(
+    terms: np.ndarray, labels: np.ndarray, folds: np.ndarray, grid: np.ndarray = HEAD_WEIGHT_GRID
+) -> np.ndarray:
+    """(n_folds,) weight w of the residual head for each inner fold's rows, logits = shortcut + w * head.
+
+    terms : (n, 2, C) out-of-fold shortcut and head logits; labels : (n,); folds : (n,) in 0..K-1.
+    Fold k's weight is the ``grid`` value whose logits have the lowest NLL (nats, at their
+    NLL-fitted temperature) on the *other* folds' rows, so no row's label enters the weight applied
+    to it; ties go to the smaller weight. A head that only adds noise at test time gets ~0 (the
+    decoder is then its linear read-out), one that carries what the shortcut misses keeps its weight.
+    """
+    shortcut, head = (np.asarray(terms[:, i], np.float64) for i in (0, 1))
+    weights = np.zeros(int(folds.max()) + 1)
+    for k in np.unique(folds):
+        rest = folds != k
+        losses = [_calibrated_nll(shortcut[rest] + w * head[rest], labels[rest]) for w in grid]
+        weights[k] = grid[int(np.argmin(losses))]  # the first minimum: the smallest weight
+    return weights
+
+
+def _calibrated_nll(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Mean NLL (nats) of ``softmax(logits / tau)`` at the tau that minimises it."""
+    probs = softmax(logits / fit_temperature(logits, labels, objective="nll"), axis=1)
+    return nll(probs, labels)
+
+
+def _image_folds(y: np.ndarray, groups: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
+    """(n,) fold per row, stratified by label, with all rows of one image (group) in one fold."""
+    _, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
+    return stratified_folds(y[first], n_folds, np.random.default_rng(seed))[inverse]
+
+
+@dataclass(frozen=True)
+class OutOfFold:
+    """Cross-fitted decoder output. ``logits`` (n, C) float32 and ``folds`` (n,) int64 per row;
+    ``n_voxels`` kept; for a resnet1d whose residual head is weighed, ``head_weights`` (n_folds,)
+    and ``terms`` (n, 2, C): the shortcut's and the head's out-of-fold logits."""
+
+    logits: np.ndarray
+    folds: np.ndarray
+    n_voxels: int
+    head_weights: np.ndarray | None = None
+    terms: np.ndarray | None = None
+
+
+def out_of_fold_logits(
+    X: np.ndarray,
+    y: np.ndarray,
+    runs: np.ndarray,
+    n_classes: int,
+    cfg: DecoderConfig,
+    device: torch.device | None = None,
+    groups: np.ndarray | None = None,
+) -> OutOfFold:
+    """Cross-fitted logits: every row predicted by the fold model that held it out.
+
+    X : (n, n_voxels) float32; y : (n,) int64 labels in 0..n_classes-1; runs : (n,) int;
+    groups : (n,) image of each row when an image has several trials (they share a fold, so no
+    model sees one trial of an image it is asked to predict); None means one row per image.
+    Returns an :class:`OutOfFold`: logits (n, n_classes) float32, fold (n,) int64, the number of
+    voxels kept and, for a resnet1d whose head is weighed, its per-fold weights and logit terms.
+    """
+    device = device or pick_device(cfg.device)
+    folds = _image_folds(y, np.arange(len(y)) if groups is None else groups, cfg.n_folds, cfg.seed)
+    logits = np.zeros((len(y), 2, n_classes) if _has_head_terms(cfg) else (len(y), n_classes), np.float32)
+    n_kept = X.shape[1]
+    for k in range(cfg.n_folds):
+        tr, te = folds != k, folds == k
+        # Here no ROI is known: None, like 0, keeps every voxel (run_decode resolves None first).
+        prep = fit_preprocessor(X[tr], y[tr], runs[tr], n_voxels=cfg.n_voxels or None, within_run=cfg.within_run)
+        n_kept = len(prep.keep)
+        log.info("fold %d/%d: %d training rows, %d held out, %d voxels", k + 1, cfg.n_folds, tr.sum(), te.sum(), n_kept)
+        logits[te] = _fit_fold(
+            prep.transform(X[tr], runs[tr]),
+            y[tr],
+            prep.transform(X[te], runs[te]),
+            n_classes,
+            cfg,
+            device,
+            cfg.seed * 1000 + k,
+            f"fold {k + 1}/{cfg.n_folds} ",
+        )
+    if logits.ndim == 2:
+        return OutOfFold(logits, folds, n_kept)
+    weights = cross_fitted_head_weights(logits, y, folds)
+    log.info("residual head weight per fold (cross-fitted): %s", ", ".join(f"{w:.2f}" for w in weights))
+    combined = logits[:, 0] + weights[folds, None].astype(np.float32) * logits[:, 1]
+    return OutOfFold(combined, folds, n_kept, weights, logits)
+
+
+def _head_record(terms: np.ndarray, weights: np.ndarray, labels: np.ndarray) -> dict:
+    """metrics.json's ``residual_head``: the per-fold weights and, for comparison, the out-of-fold
+    top-1 with the head at weight 1 (as trained) and at 0 (the shortcut alone).
+    terms : (n, 2, C) per image; labels : (n,)."""
+    shortcut, head = terms[:, 0], terms[:, 1]
+    return {
+        "selection": "cross-fitted",
+        "grid": HEAD_WEIGHT_GRID.tolist(),
+        "weights": weights.tolist(),
+        "top1_weight_one": topk_accuracy(shortcut + head, labels, 1),
+        "top1_shortcut_only": topk_accuracy(shortcut, labels, 1),
+    }
+
+
+def _mean_per_image(values: np.ndarray, image_of_row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Average rows (trials) of each image: (n_rows, ...) -> (n_images, ...), rows in first-seen order."""
+    _, first, inverse = np.unique(image_of_row, return_index=True, return_inverse=True)
+    order = np.argsort(first)  # keep the TSV order of images
+    sums = np.zeros((len(first),) + values.shape[1:], np.float64)
+    np.add.at(sums, inverse, values)
+    counts = np.bincount(inverse)
+    return (sums / counts.reshape(-1, *[1] * (values.ndim - 1)))[order], first[order]
+
+
+def _for_roi(cfg: DecoderConfig, roi: str) -> DecoderConfig:
+    """``cfg`` with ``n_voxels`` resolved for ``roi``: None -> GOD's count, 0 -> None (every voxel)."""
+    return replace(cfg, n_voxels=default_n_voxels(roi) if cfg.n_voxels is None else (cfg.n_voxels or None))
+
+
+def run_decode(
+    root: str | Path, subject: str, roi: str, split_spec: str | Path, out: str | Path, cfg: DecoderConfig
+) -> dict:
+    """Decode one subject x ROI on a split's training images and write a teacher folder into
+    ``out`` (``brainteacher.formats.teacher_dir``: calibrated and raw out-of-fold logits, soft
+    labels, image ids, labels, folds and ``metrics.json``). ``cfg.keep_repeats`` trains on every presentation."""
+    t0 = time.perf_counter()
+    cfg = _for_roi(cfg, roi)  # recorded resolved, as the command line passed it before
+    average_repeats = not cfg.keep_repeats
+    data = god.GODLayout.from_root(root).load(subject, roi, average_repeats=average_repeats, check_images=False)
+    split = read_split(split_spec, data.image_ids)
+    rows = np.flatnonzero(split.train_mask(data.image_ids))
+    # The 1D axis: from the voxel coordinates alone (no values, no labels), before any fold.
+    order = voxel_order(data.voxel_xyz, cfg.voxel_order)
+    X = data.X[:, order]
+    device = pick_device(cfg.device)
+    log.info(
+        "%s %s split %s: %d training trials, %d voxels, %s decoder on %s",
+        subject,
+        roi,
+        split.name,
+        len(rows),
+        data.X.shape[1],
+        cfg.decoder,
+        device,
+    )
+    image_of_row = data.stimulus_keys[rows]
+    oof = out_of_fold_logits(
+        X[rows], data.labels[rows], data.runs[rows], data.n_categories, cfg, device, groups=image_of_row
+    )
+    # With repeats kept, a trial's logits are averaged into one soft label per image.
+    logits, first = _mean_per_image(oof.logits, image_of_row)
+    logits = logits.astype(np.float32)
+    rows, folds = rows[first], oof.folds[first]
+    labels = data.labels[rows]
+    head = None
+    if oof.terms is not None:
+        head = _head_record(_mean_per_image(oof.terms, image_of_row)[0], oof.head_weights, labels)
+    metrics = {
+        "subject": subject,
+        "roi": roi,
+        "decoder": cfg.decoder,
+        "split": split.name,
+        "n_images": len(rows),
+        "n_categories": data.n_categories,
+        "n_voxels": oof.n_voxels,
+        # ROI column indices (0-based, into the ROI's voxels as stored) in the order the decoder saw.
+        "voxel_order": {"kind": cfg.voxel_order, "columns": order.tolist()},
+        "n_folds": cfg.n_folds,
+        "epochs": cfg.train.epochs,
+        "out_of_fold": classification_summary(logits, labels),
+        **({} if head is None else {"residual_head": head}),
+        "wall_time_s": round(time.perf_counter() - t0, 3),
+        "device": str(device),
+        **provenance(
+            {
+                "root": str(root),
+                "subject": subject,
+                "roi": roi,
+                "split": str(split_spec),
+                "average_repeats": average_repeats,
+                "decoder": asdict(cfg),
+            },
+            cfg.seed,
+        ),
+    }
+    metrics = teacher_dir.write(out, logits, [data.image_ids[i] for i in rows], labels, folds, metrics)
+    top1, cal = metrics["out_of_fold"], metrics["calibration"]
+    log.info(
+        "out-of-fold top-1 %.3f (chance %.3f), top-5 %.3f, rank %.3f",
+        top1["top1"],
+        top1["top1_chance"],
+        top1["top5"],
+        top1["mean_normalised_rank"],
+    )
+    log.info(
+        "calibration: temperature %.3f, NLL %.3f -> %.3f, Brier %.3f -> %.3f, ECE %.3f -> %.3f",
+        cal["temperature"],
+        cal["nll_before"],
+        cal["nll_after"],
+        cal["brier_before"],
+        cal["brier_after"],
+        cal["ece_before"],
+        cal["ece_after"],
+    )
+    return metrics

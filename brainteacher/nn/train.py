@@ -1,0 +1,208 @@
+"""The one training loop, shared by the brain decoders and the image students.
+
+nanoGPT's order, with named helpers: set the learning rate, forward, backward, step, log.
+The caller supplies ``loss_fn(logits, batch_index)`` so one loop serves cross-entropy on labels
+and distillation on teacher targets alike.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+
+import numpy as np
+import torch
+from torch import nn
+
+from brainteacher.configs import TrainConfig  # defined torch-free, so the workflow can read its defaults
+from brainteacher.nn.optim import AdamW
+
+__all__ = ["TrainConfig", "pick_device", "seed_everything", "fit", "fit_cohort", "predict_logits"]
+
+log = logging.getLogger(__name__)
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; or exactly what was asked (``cpu``, ``cuda:0``)."""
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(requested)
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed torch's global RNG (weight init) and return a CPU generator for shuffling/augmenting.
+
+    On CPU the same seed then gives the same numbers run after run. Thread count is pinned by the
+    caller's environment (``OMP_NUM_THREADS``); it does not change results for these ops.
+    """
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def _lr_at(step: int, total: int, warmup: int, cfg: TrainConfig) -> float:
+    if step < warmup:
+        return cfg.lr * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def _autocast(device: torch.device):
+    """bf16 autocast on CUDA (halves memory traffic, same exponent range as fp32); none on CPU."""
+    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+
+
+def _batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
+    perm = torch.randperm(n, generator=generator)
+    batches = list(perm.split(batch_size))
+    # BatchNorm cannot normalise a batch of one; fold a lone last sample into the previous batch.
+    if len(batches) > 1 and len(batches[-1]) == 1:
+        batches[-2] = torch.cat([batches[-2], batches.pop()])
+    return batches
+
+
+def fit(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    cfg: TrainConfig,
+    generator: torch.Generator,
+    *,
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+    desc: str = "",
+) -> list[float]:
+    """Train one ``model`` in place on ``inputs`` (N, ...) already on the model's device.
+
+    ``loss_fn(logits (B, C) float32, index (B,) int64 on the device)`` returns the scalar loss of a
+    batch; ``augment(x, generator)`` transforms a batch on the device. Returns the mean training
+    loss of every epoch. Reports the last epoch's model (no selection on held-out data).
+    """
+    return fit_cohort(model, inputs, [loss_fn], cfg, [generator], augment=augment, desc=desc)[0]
+
+
+class MemberList(nn.ModuleList):
+    """K networks trained as one cohort by :func:`fit_cohort`, each running its own kernels: a
+    member computes exactly what it computes alone, so on the CPU its numbers equal its solo
+    run's to the bit. ``members`` is K; called on one input it returns (N, K, C)."""
+
+    @property
+    def members(self) -> int:
+        return len(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([member(x) for member in self], dim=1)
+
+
+def _stack_members(views: list[torch.Tensor]) -> torch.Tensor:
+    """The members' batches (B, c, *S) side by side as channel groups: (B, K * c, *S), in the
+    memory format cohorts train in (channels_last for images, where grouped kernels are fastest)."""
+    x = torch.cat(views, dim=1)
+    return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
+
+
+def fit_cohort(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    loss_fns: Sequence[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]],
+    cfg: TrainConfig,
+    generators: Sequence[torch.Generator],
+    *,
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+    desc: str = "",
+) -> list[list[float]]:
+    """Train the K members of ``model`` together, one optimizer step for all, each as its solo
+    :func:`fit` would train it.
+
+    ``model`` is one network (K = 1) or a cohort (``resnet.ResNet(members=K)``: input
+    (B, K * c, *S), output (B, K, C)). Member k draws its batches and augmentation from
+    ``generators[k]``; members given the *same* generator object (the same seed) see the same
+    batches and views, computed once: common random numbers for their paired comparison. Its loss
+    is ``loss_fns[k](logits (B, C), index (B,))``; the step minimises the members' sum, so each
+    member's gradient is its own (members share no parameter). AdamW is elementwise, so each
+    member's update is the one it would get alone. Returns each member's mean loss per epoch.
+
+    The loop never waits for the device inside an epoch: losses are kept as tensors and read once
+    per epoch.
+    """
+    k_members = len(loss_fns)
+    if len(generators) != k_members:
+        raise ValueError(f"{k_members} loss functions but {len(generators)} generators")
+    streams = list({id(g): g for g in generators}.values())  # one batch/augmentation stream per seed
+    stream_of = [next(i for i, g in enumerate(streams) if g is gen) for gen in generators]
+    device = inputs.device
+    opt = AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    n_batches = len(_batches(len(inputs), cfg.batch_size, torch.Generator().manual_seed(0)))
+    total = cfg.steps if cfg.steps is not None else cfg.epochs * n_batches
+    warmup = min(cfg.warmup_epochs * n_batches, total // 5)
+    n_epochs = math.ceil(total / n_batches)
+    step, history, t0 = 0, [[] for _ in loss_fns], time.perf_counter()
+    model.train()
+    for epoch in range(n_epochs):
+        epoch_batches = [_batches(len(inputs), cfg.batch_size, g)[: total - step] for g in streams]
+        losses = []
+        for batch in zip(*epoch_batches):
+            opt.lr = _lr_at(step, total, warmup, cfg)
+            idx = [i.to(device) for i in batch]
+            views = [inputs[i] for i in idx]
+            if augment is not None:
+                views = [augment(v, g) for v, g in zip(views, streams)]
+            with _autocast(device):
+                if isinstance(model, MemberList):
+                    logits = [member(views[s]) for member, s in zip(model, stream_of)]
+                elif k_members == 1:
+                    logits = [model(views[0])]
+                else:
+                    logits = model(_stack_members([views[s] for s in stream_of])).unbind(1)
+            member_losses = [fn(lg.float(), idx[stream_of[k]]) for k, (fn, lg) in enumerate(zip(loss_fns, logits))]
+            # The sum's gradient reaches each member's loss as exactly 1: its own gradient, bit for bit.
+            loss = member_losses[0] if k_members == 1 else torch.stack(member_losses).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(torch.stack([m.detach() for m in member_losses]))
+            step += 1
+        per_step = torch.stack(losses).tolist()  # (steps, K): the epoch's one read from the device
+        for k in range(k_members):
+            history[k].append(float(np.mean([row[k] for row in per_step])))
+        level = logging.INFO if (epoch + 1) % cfg.log_every == 0 or epoch + 1 == n_epochs else logging.DEBUG
+        log.log(
+            level,
+            "%sepoch %d/%d (step %d/%d) loss %s (%.1f s)",
+            desc,
+            epoch + 1,
+            n_epochs,
+            step,
+            total,
+            _loss_text([h[-1] for h in history]),
+            time.perf_counter() - t0,
+        )
+    return history
+
+
+def _loss_text(losses: list[float]) -> str:
+    """One member's loss, or a cohort's mean and range."""
+    if len(losses) == 1:
+        return f"{losses[0]:.4f}"
+    return f"mean {np.mean(losses):.4f} (members {min(losses):.4f} to {max(losses):.4f})"
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, inputs: torch.Tensor, batch_size: int = 256) -> np.ndarray:
+    """(N, ...) -> (N, C) float32 logits in eval mode; the model's train/eval state is restored.
+
+    A cohort (a :class:`MemberList`, or a grouped network with ``members`` K > 1) gives (K, N, C):
+    member k's logits on every input."""
+    if isinstance(model, MemberList):
+        return np.stack([predict_logits(member, inputs, batch_size) for member in model])
+    k = getattr(model, "members", 1)
+    was_training = model.training
+    model.eval()
+    with _autocast(inputs.device):
+        if k == 1:
+            out = torch.cat([model(x).float() for x in inputs.split(batch_size)])
+        else:  # every member sees the same input: (K, N, C)
+            out = torch.cat([model(_stack_members([x] * k)).float() for x in inputs.split(batch_size)]).transpose(0, 1)
+    model.train(was_training)
+    return out.cpu().numpy().astype(np.float32)
