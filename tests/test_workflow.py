@@ -231,9 +231,6 @@ def test_report_collects_plots_and_tables(run):
     assert "roi_comparison" in html and "summary.tsv" in html
 
 
-# The next two run after the default-like run (the fixture) and before test_rerun_... removes some of it.
-
-
 def test_a_real_data_config_without_its_files_stops_before_touching_results(run):
     """After the default run, config/god.yaml without the GOD files must not redraw the default's
     results under the GOD title: the workflow stops at once, naming the missing files."""
@@ -295,8 +292,12 @@ def test_a_real_layout_run_after_the_default_keeps_to_its_own_folder(run, tmp_pa
     assert all(path.startswith("god-copy_real/") for path in set(after) - set(before))
 
 
-def test_rerun_does_only_what_is_missing_or_changed(run):
-    folder, config = run
+def test_rerun_does_only_what_is_missing_or_changed(run, tmp_path):
+    # On a copy (mtimes and snakemake's records kept): this test deletes outputs and rewrites the
+    # config, which the tests sharing the fixture's folder must not see, whatever their order.
+    folder = tmp_path / "copy"
+    shutil.copytree(run[0], folder, symlinks=True)
+    config = folder / run[1].name
     assert _planned_jobs(folder, "--configfile", str(config)) == {}
     # After an interruption one student and everything after it are missing: only they are redone.
     shutil.rmtree(_run_dir(folder) / "distill" / "brain" / "Subject1" / "LOC" / "split0" / "seed1")
