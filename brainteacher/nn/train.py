@@ -59,7 +59,8 @@ def _batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.
     batches = list(perm.split(batch_size))
     # BatchNorm cannot normalise a batch of one; fold a lone last sample into the previous batch.
     if len(batches) > 1 and len(batches[-1]) == 1:
-        batches[-2] = torch.cat([batches[-2], batches.pop()])
+        lone = batches.pop()  # popped first: `batches[-2] = cat(.., pop())` assigns to the wrong batch
+        batches[-1] = torch.cat([batches[-1], lone])
     return batches
 
 
