@@ -29,7 +29,7 @@ import pandas as pd
 
 from brainteacher.data import god
 from brainteacher.data.splits import Split, make_splits, write_split
-from brainteacher.distill.kd import epsilon_matching_true_class_prob, label_smoothing_targets, log_probs_from_probs
+from brainteacher.distill.targets import epsilon_matching_true_class_prob, label_smoothing_targets, log_probs_from_probs
 
 OUT = Path(__file__).resolve().parent / "out" / "sensitivity"
 ROIS = ("V1", "LOC")

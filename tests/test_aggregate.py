@@ -597,6 +597,7 @@ def _matched_table(tmp_path: Path, matched_effect: float, monkeypatch) -> pd.Dat
     return student_table([write_student(tmp_path, t, sp, sd) for t in names for sp in ALL_SPLITS for sd in range(2)])
 
 
+@pytest.mark.slow  # writes a whole run of student folders: the fast loop's slowest test (`--durations`, 2026-12-06)
 def test_without_an_oracle_network_matched_is_the_positive_control(tmp_path, monkeypatch):
     from brainteacher.analysis.verdicts import conclusion
 

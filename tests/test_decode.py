@@ -122,6 +122,7 @@ def test_a_folds_head_weight_never_reads_its_own_labels():
     assert after[2] == before[2] and (np.delete(after, 2) > np.delete(before, 2)).all()
 
 
+@pytest.mark.slow  # trains eight 1D ResNets: the fast loop's slowest test (`--durations`, 2026-12-06)
 def test_resnet_stages_are_used_where_the_linear_read_out_is_blind():
     """Positive control for the architecture and its head weight: the category is the amplitude of
     the voxel pattern (zero mean in every class), which no linear read-out sees and pooled

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from brainteacher.decode.calibration import calibrate_out_of_fold
 from brainteacher.distill.teachers import read_teacher_dir
 from brainteacher.errors import DataError
 from brainteacher.formats import image_cache, student_dir, teacher_dir
@@ -17,7 +18,8 @@ LABELS = np.array([0, 0, 1, 1])
 
 def _teacher(folder):
     logits = np.array([[2.0, 0.0], [1.0, 0.5], [0.0, 1.5], [0.2, 0.9]], np.float32)
-    return teacher_dir.write(folder, logits, IDS, LABELS, np.array([0, 1, 0, 1]), {"n_images": 4})
+    calibrated, metrics = calibrate_out_of_fold(logits, LABELS, {"n_images": 4})
+    return teacher_dir.write(folder, logits, calibrated, IDS, LABELS, np.array([0, 1, 0, 1]), metrics)
 
 
 def _set_version(path, version):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from brainteacher.analysis.stats import holm, mean_ci, non_inferiority, paired_difference
+from brainteacher.analysis.stats import holm, mean_ci, non_inferiority, paired_difference, spearman
 
 
 def test_mean_ci_matches_scipy_t_interval():
@@ -18,6 +18,14 @@ def test_mean_ci_matches_scipy_t_interval():
     want = stats.t.interval(0.9, len(x) - 1, loc=x.mean(), scale=stats.sem(x))
     assert mean == pytest.approx(x.mean())
     assert (low, high) == pytest.approx(want, rel=1e-12)
+
+
+def test_spearman_is_scipys_and_nan_where_it_is_undefined():
+    x, y = np.array([0.1, 0.4, 0.2, 0.9, 0.5]), np.array([1.0, 3.0, 2.5, 4.0, 2.0])
+    want = stats.spearmanr(x, y)
+    assert spearman(x, y) == pytest.approx((want.statistic, want.pvalue))
+    assert all(np.isnan(v) for v in spearman(x[:2], y[:2]))  # fewer than 3 points
+    assert all(np.isnan(v) for v in spearman(x, np.ones(5)))  # a constant variable
 
 
 def test_mean_ci_ignores_nan_and_handles_small_n():

@@ -11,7 +11,7 @@ import pytest
 from brainteacher.data import god
 from brainteacher.data.splits import make_splits, write_split
 from brainteacher.decode.decoders import DecoderConfig, run_decode
-from brainteacher.distill.kd import entropy
+from brainteacher.distill.targets import entropy
 from brainteacher.distill.teachers import TeacherSpec, parse_teacher, read_teacher_dir, teacher_logits
 from brainteacher.errors import DataError
 from brainteacher.metrics import softmax

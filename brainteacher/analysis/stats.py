@@ -13,6 +13,7 @@ import numpy as np
 from scipy import stats
 
 __all__ = [
+    "spearman",
     "mean_ci",
     "paired_difference",
     "non_inferiority",
@@ -313,3 +314,13 @@ def randomization_test(
         exceed = np.abs(sums) >= abs(observed) - tolerance
     p = float(exceed.mean()) if method == "exact" else (int(exceed.sum()) + 1) / (n_resamples + 1)
     return out | {"p_value": p, "method": method}
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(rho, two-sided p); NaN for fewer than 3 points or a constant variable."""
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return (np.nan, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = stats.spearmanr(x, y)
+    return (float(res.statistic), float(res.pvalue))

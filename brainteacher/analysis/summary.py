@@ -45,6 +45,7 @@ __all__ = [
     "summary_table",
     "unit_test",
     "gains_vs_baseline",
+    "decoder_gain_points",
     "score_column",
     "with_units",
     "with_draws",
@@ -374,3 +375,13 @@ def gains_vs_baseline(students: pd.DataFrame, metric: str = "top1") -> pd.DataFr
     merged = units[["split", "seed"]].merge(base, on=["split", "seed"], how="left", validate="many_to_one")
     units["gain"] = units[column].to_numpy(np.float64) - merged["_base"].to_numpy(np.float64)
     return units[np.isfinite(units["gain"].to_numpy())].reset_index(drop=True)
+
+
+def decoder_gain_points(decoders: pd.DataFrame, students: pd.DataFrame, decoder: str) -> pd.DataFrame:
+    """One row per subject x ROI: ``accuracy`` (decoder top-1, mean over splits) and ``gain``
+    (brain/{subject}/{roi} top-1 gain over baseline, mean over splits x seeds), both fractions."""
+    accuracy = decoders[decoders["decoder"] == decoder].groupby(["subject", "roi"])["top1"].mean().rename("accuracy")
+    gains = gains_vs_baseline(students, "top1")
+    brain = gains[(gains["kind"] == "brain") & (gains["source"] != MEAN_SOURCE)]
+    gain = brain.groupby(["subject", "roi"])["gain"].mean()  # subject: the teacher's source
+    return pd.concat([accuracy, gain], axis=1, join="inner").reset_index()

@@ -30,7 +30,7 @@ from brainteacher.metrics import (
     softmax,
 )
 
-__all__ = ["OBJECTIVES", "fit_temperature", "calibrate", "reliability"]
+__all__ = ["OBJECTIVES", "fit_temperature", "calibrate", "calibrate_out_of_fold", "reliability"]
 
 # log(tau) search range: tau from 1/150 to 150 covers every decoder seen, far from overflow.
 _LOG_TAU_BOUNDS = (-5.0, 5.0)
@@ -78,6 +78,18 @@ def calibrate(logits: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, dict[
         "ece_floor": ece_floor(after),
     }
     return calibrated, record
+
+
+def calibrate_out_of_fold(logits: np.ndarray, labels: np.ndarray, metrics: dict) -> tuple[np.ndarray, dict]:
+    """A teacher's out-of-fold ``logits`` (n, C) temperature-scaled on themselves (:func:`calibrate`:
+    one scalar fitted over the split's training images, no test image). Returns the calibrated
+    logits (n, C) float32 and ``metrics`` with ``calibration`` (the record) and
+    ``out_of_fold_calibrated`` (the calibrated logits' metrics) added."""
+    from brainteacher.metrics import classification_summary
+
+    calibrated, record = calibrate(np.asarray(logits, np.float32), labels)
+    summary = classification_summary(calibrated, labels)
+    return calibrated, {**metrics, "calibration": record, "out_of_fold_calibrated": summary}
 
 
 def reliability(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:

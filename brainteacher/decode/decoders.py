@@ -23,7 +23,7 @@ from brainteacher import registry
 from brainteacher.configs import DecoderConfig
 from brainteacher.data import god
 from brainteacher.data.splits import read_split, stratified_folds
-from brainteacher.decode.calibration import fit_temperature
+from brainteacher.decode.calibration import calibrate_out_of_fold, fit_temperature
 from brainteacher.decode.preprocess import fit_preprocessor
 from brainteacher.decode.voxelorder import voxel_order
 from brainteacher.formats import teacher_dir
@@ -330,7 +330,8 @@ def run_decode(
             cfg.seed,
         ),
     }
-    metrics = teacher_dir.write(out, logits, [data.image_ids[i] for i in rows], labels, folds, metrics)
+    calibrated, metrics = calibrate_out_of_fold(logits, labels, metrics)
+    metrics = teacher_dir.write(out, logits, calibrated, [data.image_ids[i] for i in rows], labels, folds, metrics)
     top1, cal = metrics["out_of_fold"], metrics["calibration"]
     log.info(
         "out-of-fold top-1 %.3f (chance %.3f), top-5 %.3f, rank %.3f",

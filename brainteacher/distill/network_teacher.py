@@ -20,6 +20,7 @@ from torch import nn
 
 from brainteacher.configs import NetworkConfig, StudentConfig
 from brainteacher.data.splits import stratified_folds
+from brainteacher.decode.calibration import calibrate_out_of_fold
 from brainteacher.distill.classifier import SplitImages, load_split_images, predict, save_checkpoint, train_classifier
 from brainteacher.distill.kd import region_logits
 from brainteacher.errors import DataError
@@ -166,7 +167,8 @@ def run_network_teacher(
         "device": str(device),
         **provenance({"root": str(root), "split": str(split_spec), "network": asdict(cfg), "n_folds": n_folds}, seed),
     }
-    metrics = teacher_dir.write(out, logits, train.ids, train.labels, folds, metrics)
+    calibrated, metrics = calibrate_out_of_fold(logits, train.labels, metrics)
+    metrics = teacher_dir.write(out, logits, calibrated, train.ids, train.labels, folds, metrics)
     _keep_fold_models(Path(out), fold_models, fold_stats, cfg, n_classes)
     log.info(
         "network teacher out-of-fold top-1 %.3f (chance %.3f)",

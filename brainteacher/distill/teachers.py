@@ -46,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
-from brainteacher.distill.kd import (
+from brainteacher.distill.targets import (
     entropy,
     epsilon_matching_true_class_prob,
     label_smoothing_targets,

@@ -94,27 +94,23 @@ class TeacherDir:
 
 
 def write(
-    out: str | Path, logits: np.ndarray, image_ids: Sequence[str], labels: np.ndarray, folds: np.ndarray, metrics: dict
+    out: str | Path,
+    raw_logits: np.ndarray,
+    calibrated: np.ndarray,
+    image_ids: Sequence[str],
+    labels: np.ndarray,
+    folds: np.ndarray,
+    metrics: dict,
 ) -> dict:
-    """A teacher folder, written atomically, from out-of-fold ``logits`` (n, C).
+    """A teacher folder, written atomically: out-of-fold ``raw_logits`` (n, C), the same
+    ``calibrated`` (``calibration.calibrate_out_of_fold``), their softmax, the rows' ids, labels and
+    folds, and ``metrics`` with ``format_version`` added (returned)."""
+    from brainteacher.metrics import softmax  # here: the workflow imports this module without scipy
 
-    The logits are first temperature-scaled on themselves (``calibration.calibrate``: one scalar
-    fitted on these out-of-fold logits over the split's training images, no test image), and
-    ``metrics`` gains ``calibration`` (temperature, NLL and ECE before and after),
-    ``out_of_fold_calibrated`` (the metrics of the calibrated logits) and ``format_version``.
-    Returns ``metrics``.
-    """
-    # Imported here: the workflow imports this module for its file names, without scipy.
-    from brainteacher.decode.calibration import calibrate
-    from brainteacher.metrics import classification_summary, softmax
-
-    raw = np.asarray(logits, np.float32)
-    calibrated, record = calibrate(raw, labels)
-    summary = classification_summary(calibrated, labels)
-    metrics = {**metrics, "calibration": record, "out_of_fold_calibrated": summary, VERSION_KEY: FORMAT_VERSION}
+    metrics = {**metrics, VERSION_KEY: FORMAT_VERSION}
     with atomic_dir(out) as tmp:
         save_npy(tmp / LOGITS, calibrated)
-        save_npy(tmp / RAW_LOGITS, raw)
+        save_npy(tmp / RAW_LOGITS, np.asarray(raw_logits, np.float32))
         save_npy(tmp / SOFT_LABELS, softmax(calibrated, axis=1).astype(np.float32))
         save_npy(tmp / IMAGE_IDS, np.asarray(image_ids))
         save_npy(tmp / LABELS, labels)

@@ -12,7 +12,6 @@ state, no display needed.
 from __future__ import annotations
 
 import textwrap
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,11 +23,10 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from scipy import stats as scipy_stats
 
 from brainteacher.analysis.columns import BASELINE_KIND, GLOBAL_ROI
-from brainteacher.analysis.stats import mean_ci
-from brainteacher.analysis.summary import gains_vs_baseline, score_column
+from brainteacher.analysis.stats import mean_ci, spearman
+from brainteacher.analysis.summary import decoder_gain_points, gains_vs_baseline, score_column
 from brainteacher.analysis.verdicts import conclusion, control_passed, positive_control_verdict, primary_of
 from brainteacher.plots.figures import (
     check_tables_from_run,
@@ -340,26 +338,6 @@ def _teacher_decoder(students: pd.DataFrame, decoders: pd.DataFrame, decoder: st
     return str(names[0]) if len(names) == 1 else None
 
 
-def _spearman(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """(rho, two-sided p); NaN for fewer than 3 points or a constant variable."""
-    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return (np.nan, np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        res = scipy_stats.spearmanr(x, y)
-    return (float(res.statistic), float(res.pvalue))
-
-
-def _decoder_gain_points(decoders: pd.DataFrame, students: pd.DataFrame, decoder: str) -> pd.DataFrame:
-    """One row per subject x ROI: ``accuracy`` (decoder top-1, mean over splits) and ``gain``
-    (brain/{subject}/{roi} top-1 gain over baseline, mean over splits x seeds), both fractions."""
-    accuracy = decoders[decoders["decoder"] == decoder].groupby(["subject", "roi"])["top1"].mean().rename("accuracy")
-    gains = gains_vs_baseline(students, "top1")
-    brain = gains[(gains["kind"] == "brain") & (gains["source"] != MEAN_SOURCE)]
-    gain = brain.groupby(["subject", "roi"])["gain"].mean()  # subject: the teacher's source
-    return pd.concat([accuracy, gain], axis=1, join="inner").reset_index()
-
-
 def decoder_vs_gain(
     decoders: pd.DataFrame,
     students: pd.DataFrame,
@@ -375,7 +353,7 @@ def decoder_vs_gain(
     decoder = _teacher_decoder(students, decoders, decoder)
     if decoders.empty or students.empty or decoder is None:
         return no_data(out_stem, title, "needs decoder results and brain-teacher student runs", note)
-    points = _decoder_gain_points(decoders, students, decoder)
+    points = decoder_gain_points(decoders, students, decoder)
     if points.empty:
         return no_data(
             out_stem, title, f"no subject x ROI with both a {decoder} decoder and a brain-teacher student", note
@@ -399,7 +377,7 @@ def decoder_vs_gain(
     chance = decoders.loc[decoders["decoder"] == decoder, "top1_chance"].dropna()
     if not chance.empty:
         ax.axvline(pp(chance.mean()), color="0.4", ls="--", lw=1, label=f"decoder chance ({pp(chance.mean()):.3g} %)")
-    rho, p_value = _spearman(points["accuracy"].to_numpy(float), points["gain"].to_numpy(float))
+    rho, p_value = spearman(points["accuracy"].to_numpy(float), points["gain"].to_numpy(float))
     handles = ax.get_legend_handles_labels()[0]
     handles += [Line2D([], [], ls="", marker="o", color=colours(i % 10), label=f"ROI {r}") for i, r in enumerate(rois)]
     handles += [
