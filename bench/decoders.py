@@ -1,8 +1,10 @@
-"""resnet1d vs linear decoders at GOD scale. A benchmark script, not a test (CPU: tens of minutes).
+"""resnet1d vs linear decoders at GOD scale, and the noise dial. A benchmark, not a test (CPU: tens of minutes).
 
-On the simulated ``god`` preset (150 categories x 8 images, GOD's ROI sizes), for one subject,
-every single ROI and one split (split 0 of 4: 900 training images), it runs the workflow's own
-decode step (``decode.run_decode``, 5 inner folds) for each decoder and reports:
+On a simulated GOD-sized preset (``god``, or ``god-pessimistic`` with ``--preset``; 150 categories x
+8 images, GOD's ROI sizes), for each subject, ROI, decoder and noise-dial setting
+(``--noise-scales``, a factor on the preset's trial noise SD) and one split (split 0 of 4: 900
+training images), it runs the workflow's own decode step (``decode.run_decode``, 5 inner folds)
+and reports:
 
 - out-of-fold top-1 and top-5 over the split's training images (chance 1/150);
 - NLL and ECE after the per-folder temperature calibration;
@@ -11,10 +13,16 @@ decode step (``decode.run_decode``, 5 inner folds) for each decoder and reports:
 - the Spearman correlation of each decoder's ROI ranking with the simulator's planted order.
 
 With ``--ablation LOC,V1`` it also runs the 1D ResNet without its linear shortcut and with the
-files' voxel order, on those ROIs. Writes ``bench/out/decoders/decoders.tsv`` (or ``--out``). Usage:
+files' voxel order, on those ROIs. On ``god-pessimistic`` it checks LOC's mean top-1 against the
+preset's stated band (``presets.PESSIMISTIC_TARGET``). Writes ``bench/out/decoders/decoders.tsv``
+(or ``--out``). Usage:
 
-    .venv/bin/python bench/decoders.py [--subject Subject1] [--rois V1,...] [--ablation LOC,V1] \
+    .venv/bin/python bench/decoders.py [--subjects Subject1,...] [--rois V1,...] [--ablation LOC,V1] \
+        [--preset god|god-pessimistic] [--noise-scales 1 ...] [--decoders linear,resnet1d] \
         [--device cpu|cuda] [--out FILE]
+    # the pessimistic preset's band, and the dial:
+    .venv/bin/python bench/decoders.py --preset god-pessimistic --rois LOC \
+        --subjects Subject1,Subject2,Subject3,Subject4,Subject5 --noise-scales 0.5 0.7 1 1.4
 
 Run it alone: another torch process on 2 cores doubles every wall time.
 """
@@ -33,10 +41,12 @@ from scipy.stats import spearmanr
 
 from brainteacher.analysis.tables import mean_head_weight
 from brainteacher.data import god
+from brainteacher.data.presets import PESSIMISTIC_TARGET, get_preset
 from brainteacher.data.simulate import simulate
 from brainteacher.data.splits import make_splits, write_split
 from brainteacher.decode.decoders import DecoderConfig, run_decode
 from brainteacher.nn.train import TrainConfig
+from brainteacher.runs import simulated_dataset
 
 OUT = Path(__file__).resolve().parent / "out" / "decoders"
 # The workflow's decode settings (config/config.yaml), so the bench times what users run.
@@ -52,16 +62,16 @@ ABLATION = {
 }
 
 
-def _dataset(seed: int) -> Path:
-    root = OUT / f"god-seed{seed}"
+def _dataset(preset: str, seed: int, noise_scale: float) -> Path:
+    root = OUT / simulated_dataset({"preset": preset, "seed": seed, "noise_scale": noise_scale})
     if not (root / "ground_truth.json").exists():
-        print(f"simulating the god preset into {root} (about 2 minutes) ...", flush=True)
-        simulate(root, "god", seed)
+        print(f"simulating the {preset} preset into {root} (about 2 minutes) ...", flush=True)
+        simulate(root, get_preset(preset, noise_scale=noise_scale), seed)
     return root
 
 
 def _split_file(root: Path) -> Path:
-    path = OUT / "split0.json"
+    path = root.with_name(root.name + "-split0.json")
     if not path.exists():
         table = god.read_stimulus_tsv(root / god.TRAINING_TSV)
         write_split(path, make_splits(table.names, table.labels, 4, 0)[0])
@@ -78,6 +88,7 @@ def _device_name(device: str) -> str:
 def _row(name: str, metrics: dict, wall: float) -> dict:
     oof, cal = metrics["out_of_fold"], metrics["calibration"]
     return {
+        "subject": metrics["subject"],
         "roi": metrics["roi"],
         "decoder": name,
         "top1": oof["top1"],
@@ -97,8 +108,11 @@ def _row(name: str, metrics: dict, wall: float) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--subject", default="Subject1")
+    parser.add_argument("--subjects", default="Subject1", help="comma-separated")
     parser.add_argument("--rois", default=",".join(god.SINGLE_ROIS))
+    parser.add_argument("--preset", default="god", choices=["god", "god-pessimistic"])
+    parser.add_argument("--noise-scales", type=float, nargs="+", default=[1.0], help="the noise dial's settings")
+    parser.add_argument("--decoders", default=",".join(VARIANTS), help="comma-separated, of " + ",".join(VARIANTS))
     parser.add_argument(
         "--ablation",
         default="",
@@ -111,29 +125,40 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    root = _dataset(args.seed)
-    split = _split_file(root)
-    planted = json.loads((root / "ground_truth.json").read_text())["planted_category_order"]
+    decoders = {name: VARIANTS[name] for name in args.decoders.split(",")}
     rows = []
-    for roi in args.rois.split(","):
-        variants = VARIANTS | (ABLATION if roi in args.ablation.split(",") else {})
-        for name, cfg in variants.items():
-            t0 = time.perf_counter()
-            metrics = run_decode(
-                root,
-                args.subject,
-                roi,
-                split,
-                OUT / "runs" / name.replace(" ", "_") / roi,
-                replace(cfg, device=args.device),
-            )
-            rows.append(_row(name, metrics, time.perf_counter() - t0))
-            print(pd.DataFrame(rows[-1:]).to_string(index=False, header=len(rows) == 1), flush=True)
-            # Rewritten after every row, so a run cut short still leaves what it measured.
-            table = pd.DataFrame(rows)
-            table.to_csv(args.out, sep="\t", index=False, float_format="%.4f")
+    for scale in args.noise_scales:
+        root = _dataset(args.preset, args.seed, scale)
+        split = _split_file(root)
+        for subject in args.subjects.split(","):
+            for roi in args.rois.split(","):
+                variants = decoders | (ABLATION if roi in args.ablation.split(",") else {})
+                for name, cfg in variants.items():
+                    t0 = time.perf_counter()
+                    folder = OUT / "runs" / root.name / subject / name.replace(" ", "_") / roi
+                    metrics = run_decode(root, subject, roi, split, folder, replace(cfg, device=args.device))
+                    row = {"preset": args.preset, "noise_scale": scale} | _row(name, metrics, time.perf_counter() - t0)
+                    rows.append(row)
+                    print(pd.DataFrame(rows[-1:]).to_string(index=False, header=len(rows) == 1), flush=True)
+                    # Rewritten after every row, so a run cut short still leaves what it measured.
+                    table = pd.DataFrame(rows)
+                    table.to_csv(args.out, sep="\t", index=False, float_format="%.4f")
+    _report(table, decoders, planted=json.loads((root / "ground_truth.json").read_text())["planted_category_order"])
+    print(f"wrote {args.out}")
 
-    wide = table.pivot(index="roi", columns="decoder", values="top1")[list(VARIANTS)]
+
+def _report(table: pd.DataFrame, decoders: dict, planted: list[str]) -> None:
+    """Top-1 per dial setting and ROI (mean over subjects); the band check; the planted order."""
+    dial = table.groupby(["noise_scale", "roi", "decoder"])["top1"].agg(["mean", "min", "max", "count"])
+    print("\nout-of-fold top-1, mean [min, max] over subjects:\n" + dial.to_string(float_format="%.4f"))
+    if table["preset"].iloc[0] == "god-pessimistic" and (table["noise_scale"] == 1).any():
+        low, high = PESSIMISTIC_TARGET
+        loc = table[(table["noise_scale"] == 1) & (table["roi"] == "LOC")].groupby("decoder")["top1"].mean()
+        for name, top1 in loc.items():
+            verdict = "inside" if low <= top1 <= high else "OUTSIDE"
+            print(f"god-pessimistic LOC {name}: mean top-1 {top1:.4f}, {verdict} the band [{low}, {high}]")
+    wide = table[table["noise_scale"] == table["noise_scale"].iloc[-1]]
+    wide = wide.groupby(["roi", "decoder"])["top1"].mean().unstack()[list(decoders)]
     print("\nout-of-fold top-1 per ROI:\n" + wide.to_string(float_format="%.3f"))
     if "linear" in wide and "resnet1d" in wide:
         gap = wide["resnet1d"] - wide["linear"]
@@ -144,7 +169,6 @@ def main() -> None:
             print(
                 f"{name}: Spearman with the planted order {-spearmanr(rank, wide[name]).statistic:.3f} (target >= 0.9)"
             )
-    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ of the file is hand-written. The tables come from the bench scripts that measure
   ``bench/measured/power-designs.tsv`` and ``power-components.tsv``);
 - ``null_calibration``: ``bench/null_calibration.py`` (copy ``bench/out/null_calibration/tests.tsv``
   to ``bench/measured/null_calibration-tests.tsv``); ``null_calibration_v1``: the same for the
-  first design of the test, kept as measured (``null_calibration-v1-tests.tsv``).
+  first design of the test, kept as measured (``null_calibration-v1-tests.tsv``);
+- ``pessimistic``: ``bench/decoders.py --preset god-pessimistic`` (copy its TSVs, the band run's
+  and the dial's, into ``bench/measured/pessimistic-decoders.tsv``).
 
     .venv/bin/python bench/docs.py            # rewrites docs/benchmarks.md in place
     .venv/bin/python bench/docs.py --check    # exit 1 if the file is not what the tables give
@@ -77,21 +79,24 @@ def clopper_pearson(k: int, n: int) -> tuple[float, float]:
 def null_calibration_section(name: str = "null_calibration-tests.tsv") -> str:
     """Rejection rate at 0.05 per image_signal and metric, with its interval and tie count."""
     tests = pd.read_csv(MEASURED / name, sep="\t")
+    if "noise_scale" not in tests:
+        tests["noise_scale"] = 1.0  # measured before the noise dial
     # A test whose brain student and every draw agree on every image (identical targets) cannot
     # reject; it is counted, and shown, so the rate is not read as more than it is.
     tests["tied"] = (tests["p_randomization"] >= 1.0) & (tests["effect"].abs() < 1e-9)
     lines = [
-        "| image_signal | metric | datasets | tests | tests with all members tied | rejected at 0.05 | rate "
-        "| 95% CI | rate, untied tests |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| image_signal | noise_scale | metric | datasets | tests | tests with all members tied | rejected at 0.05 "
+        "| rate | 95% CI | rate, untied tests |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for (signal, metric), cell in tests.groupby(["image_signal", "metric"]):
+    for (signal, noise, metric), cell in tests.groupby(["image_signal", "noise_scale", "metric"]):
         n, k = len(cell), int((cell["p_randomization"] <= ALPHA).sum())
         low, high = clopper_pearson(k, n)
         untied = cell[~cell["tied"]]
         rate_untied = (untied["p_randomization"] <= ALPHA).mean() if len(untied) else float("nan")
         lines.append(
-            f"| {signal:g} | {metric} | {cell['dataset'].nunique()} | {n} | {int(cell['tied'].sum())} | {k} "
+            f"| {signal:g} | {noise:g} | {metric} | {cell['dataset'].nunique()} | {n} "
+            f"| {int(cell['tied'].sum())} | {k} "
             f"| {k / n:.3f} | [{low:.3f}, {high:.3f}] | {rate_untied:.3f} (n {len(untied)}) |"
         )
     return "\n".join(lines)
@@ -129,6 +134,29 @@ def power_section() -> str:
     return "\n".join(lines)
 
 
+def pessimistic_section() -> str:
+    """Out-of-fold single-trial 150-way top-1 along the noise dial, per decoder and ROI: mean
+    [min, max] over the subjects, against the god-pessimistic preset's stated band."""
+    from brainteacher.data.presets import PESSIMISTIC_TARGET, get_preset
+
+    table = pd.read_csv(MEASURED / "pessimistic-decoders.tsv", sep="\t")
+    low, high = PESSIMISTIC_TARGET
+    base = get_preset("god-pessimistic").noise_sd
+    lines = [
+        "| noise_scale | trial noise SD | ROI | decoder | subjects | top-1 mean (%) | min - max (%) | x chance | "
+        f"in the band [{100 * low:.1f}, {100 * high:.1f}] % |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for (scale, roi, decoder), cell in table.groupby(["noise_scale", "roi", "decoder"]):
+        top1, chance = cell["top1"], cell["chance"].mean()
+        band = ("yes" if low <= top1.mean() <= high else "no") if roi == "LOC" else "-"  # the target is LOC's
+        lines.append(
+            f"| {scale:g} | {base * scale:.2f} | {roi} | {decoder} | {len(cell)} | {100 * top1.mean():.2f} "
+            f"| {100 * top1.min():.2f} - {100 * top1.max():.2f} | {top1.mean() / chance:.1f} | {band} |"
+        )
+    return "\n".join(lines)
+
+
 SECTIONS: dict[str, Callable[[], str]] = {
     "verdicts": verdicts_section,
     "verdicts_powered": lambda: verdicts_section("verdicts-powered.tsv"),
@@ -136,6 +164,7 @@ SECTIONS: dict[str, Callable[[], str]] = {
     "null_calibration": null_calibration_section,
     # The first design (derangement draws, fresh per seed; (split, seed) units), kept as measured.
     "null_calibration_v1": lambda: null_calibration_section("null_calibration-v1-tests.tsv"),
+    "pessimistic": pessimistic_section,
 }
 
 

@@ -12,6 +12,7 @@ before Holm) at ``--alpha``; its interval is Clopper-Pearson.
 
     .venv/bin/python bench/null_calibration.py --signals 0 --datasets 0-29    # the null: 210 tests
     .venv/bin/python bench/null_calibration.py --signals 0.25 0.5 1 --datasets 0-9   # the power curve
+    .venv/bin/python bench/null_calibration.py --signals 1 --noise-scales 1.5 2 --datasets 0-9   # along the noise dial
 
 Each run takes about 8 minutes on 2 CPU cores. Results are appended to
 ``bench/out/null_calibration/tests.tsv`` as runs finish (a rerun skips runs already there), and
@@ -22,6 +23,7 @@ run (about 700 MB); everything else stays in ``results/null-*``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import shutil
 import subprocess
 import sys
@@ -42,22 +44,23 @@ def _datasets(text: str) -> list[int]:
     return list(range(int(low), int(high or low) + 1))
 
 
-def run_name(dataset: int, signal: float) -> str:
-    return f"null-quick-seed{dataset}-image{signal:g}"
+def run_name(dataset: int, signal: float, noise: float = 1.0) -> str:
+    return f"null-quick-seed{dataset}-image{signal:g}" + ("" if noise == 1 else f"-noise{noise:g}")
 
 
-def write_config(dataset: int, signal: float, decoder: str) -> Path:
+def write_config(dataset: int, signal: float, decoder: str, noise: float = 1.0) -> Path:
     """The overlay on config/config.yaml for one run."""
     config = {
-        "run": run_name(dataset, signal),
-        "data": {"source": "simulate", "preset": "quick", "seed": dataset, "image_signal": signal},
+        "run": run_name(dataset, signal, noise),
+        "data": {"source": "simulate", "preset": "quick", "seed": dataset}
+        | {"image_signal": signal, "noise_scale": noise},
         "rois": SINGLE_ROIS,
         "decoders": [decoder],
         # 2 seeds, not the default's 3: every dataset of the calibration has the same design (the
         # test's validity rests on the draws' exchangeability within a split, not on the seeds).
         "students": {"teachers": ["brain-mean", "shuffled-brain"], "teacher_decoder": decoder, "seeds": [0, 1]},
     }
-    path = OUT / "configs" / f"{run_name(dataset, signal)}.yaml"
+    path = OUT / "configs" / f"{run_name(dataset, signal, noise)}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
@@ -74,18 +77,24 @@ def run_workflow(config: Path, run: str, cores: int) -> Path:
     return summary
 
 
-def primary_tests(summary: Path, dataset: int, signal: float) -> pd.DataFrame:
+def primary_tests(summary: Path, dataset: int, signal: float, noise: float) -> pd.DataFrame:
     """The brain-mean rows' randomization tests (top-1 and NLL), one per ROI."""
     table = pd.read_csv(summary, sep="\t", keep_default_na=False, na_values=["NA"])
     rows = table[(table["teacher"] == "brain-mean") & table["metric"].isin(["top1", "nll"])]
     columns = ["roi", "metric", "n_seeds", "n_shuffle_draws", "n_test_units", "effect", "p_randomization"]
-    return rows[columns].assign(dataset=dataset, image_signal=signal)
+    return rows[columns].assign(dataset=dataset, image_signal=signal, noise_scale=noise)
+
+
+def _has_run(done: pd.DataFrame, dataset: int, signal: float, noise: float) -> bool:
+    """Whether ``done`` (tests.tsv) already holds the run of this dataset and dial setting."""
+    rows = (done["dataset"] == dataset) & (done["image_signal"] == signal) & (done["noise_scale"] == noise)
+    return bool(rows.any())
 
 
 def rejection_rates(tests: pd.DataFrame, alpha: float) -> pd.DataFrame:
-    """Per image_signal, metric (and ROI): rejections at ``alpha`` with a Clopper-Pearson 95% interval."""
+    """Per dial setting, metric (and ROI): rejections at ``alpha`` with a Clopper-Pearson 95% interval."""
     rows = []
-    for by in (["image_signal", "metric"], ["image_signal", "metric", "roi"]):
+    for by in (["image_signal", "noise_scale", "metric"], ["image_signal", "noise_scale", "metric", "roi"]):
         for key, cell in tests.groupby(by):
             n, k = len(cell), int((cell["p_randomization"] <= alpha).sum())
             low = stats.beta.ppf(0.025, k, n - k + 1) if k else 0.0
@@ -101,6 +110,7 @@ def rejection_rates(tests: pd.DataFrame, alpha: float) -> pd.DataFrame:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--signals", type=float, nargs="+", default=[0.0], help="data.image_signal values")
+    parser.add_argument("--noise-scales", type=float, nargs="+", default=[1.0], help="data.noise_scale values")
     parser.add_argument("--datasets", type=_datasets, default=_datasets("0-29"), help="simulator seeds, e.g. 0-29")
     parser.add_argument("--decoder", default="resnet1d", help="the teacher decoder (the default's: resnet1d)")
     parser.add_argument("--cores", type=int, default=2)
@@ -109,18 +119,19 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     table_path = OUT / "tests.tsv"
     done = pd.read_csv(table_path, sep="\t") if table_path.is_file() else pd.DataFrame()
-    for signal in args.signals:
-        for dataset in args.datasets:
-            run = run_name(dataset, signal)
-            if not done.empty and ((done["dataset"] == dataset) & (done["image_signal"] == signal)).any():
-                continue
-            print(f"[null_calibration] {run}", file=sys.stderr, flush=True)
-            summary = run_workflow(write_config(dataset, signal, args.decoder), run, args.cores)
-            done = pd.concat([done, primary_tests(summary, dataset, signal)], ignore_index=True)
-            done.to_csv(table_path, sep="\t", index=False, float_format="%.6g")
-            for model in (REPO / "results" / run / "distill").rglob("model.pt"):
-                model.unlink()
-            shutil.rmtree(REPO / "results" / run / "images", ignore_errors=True)
+    if not done.empty and "noise_scale" not in done:
+        done["noise_scale"] = 1.0  # rows from before the noise dial
+    for signal, noise, dataset in itertools.product(args.signals, args.noise_scales, args.datasets):
+        run = run_name(dataset, signal, noise)
+        if not done.empty and _has_run(done, dataset, signal, noise):
+            continue
+        print(f"[null_calibration] {run}", file=sys.stderr, flush=True)
+        summary = run_workflow(write_config(dataset, signal, args.decoder, noise), run, args.cores)
+        done = pd.concat([done, primary_tests(summary, dataset, signal, noise)], ignore_index=True)
+        done.to_csv(table_path, sep="\t", index=False, float_format="%.6g")
+        for model in (REPO / "results" / run / "distill").rglob("model.pt"):
+            model.unlink()
+        shutil.rmtree(REPO / "results" / run / "images", ignore_errors=True)
     rates = rejection_rates(done, args.alpha)
     rates.to_csv(OUT / "rates.tsv", sep="\t", index=False, float_format="%.4g")
     print(rates[rates["roi"] == "all"].to_string(index=False))

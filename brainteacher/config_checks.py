@@ -27,6 +27,9 @@ __all__ = [
     "check_subjects",
     "check_teachers",
     "check_weights",
+    "check_gld_terms",
+    "real_data_files",
+    "check_real_data_present",
 ]
 
 README = "config/README.md"
@@ -203,6 +206,24 @@ def check_weights(config: Mapping[str, Any]) -> None:
         )
 
 
+def check_gld_terms(config: Mapping[str, Any]) -> None:
+    """GLD's local and relation terms need a teacher with feature maps (the network teacher): brain
+    teachers, their controls and the oracle give global logits only, which every student would
+    refuse; refused here, before any job."""
+    from brainteacher.configs import GLDConfig
+
+    students = config["students"]
+    if students["loss"] != "gld" or not GLDConfig(terms=tuple(students["gld_terms"])).needs_feature_maps:
+        return
+    bad = [t for t in students["teachers"] if t not in ("none", "network")]
+    if bad:
+        raise ConfigError(
+            f"config students.loss: gld with gld_terms {students['gld_terms']}: the local and relation terms need a "
+            f"network teacher with feature maps; teacher(s) {', '.join(bad)} have global logits only. Use "
+            "gld_terms: [global] for them, or teachers: [none, network]"
+        )
+
+
 def check_config(config: Mapping[str, Any]) -> None:
     """What the schema cannot check, on a config it has validated (its defaults filled in):
     ConfigError with one line naming the fix for the first problem."""
@@ -210,3 +231,32 @@ def check_config(config: Mapping[str, Any]) -> None:
     check_subjects(config)
     check_teachers(config)
     check_weights(config)
+    check_gld_terms(config)
+
+
+# --- the real release's files ------------------------------------------------------------------------
+
+
+def real_data_files(config: Mapping[str, Any]) -> list[str]:
+    """The files of the real release a run reads (``data.source: path``): the training stimulus
+    TSV and each subject's ``.h5`` in ``data.root``."""
+    from brainteacher.data import god
+
+    root = Path(config["data"]["root"])
+    return [str(root / god.TRAINING_TSV), *(str(root / f"{s}.h5") for s in config["subjects"])]
+
+
+def check_real_data_present(config: Mapping[str, Any]) -> None:
+    """A real-data config whose files are absent stops before any job, naming them (subject files
+    that ``data.download`` will fetch excepted). Without this, Snakemake would accept outputs another
+    config left behind and redraw them under this config's title: simulated numbers labelled GOD."""
+    if config["data"]["source"] == "simulate":
+        return
+    missing = [p for p in real_data_files(config) if not Path(p).exists()]
+    if config["data"].get("download", False):
+        missing = [p for p in missing if not p.endswith(".h5")]  # the download rule fetches these
+    if missing:
+        raise ConfigError(
+            f"data.root {config['data']['root']}: missing {', '.join(missing)}; place the GOD release there "
+            "(README, 'Real GOD in three steps') or set data.download: true to fetch the subject files from figshare"
+        )

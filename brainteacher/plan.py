@@ -151,7 +151,7 @@ def _h200_student_rate(image_size: int, width: int, flops_per_image: float, n_cl
 
 def plan(config: Mapping[str, Any], cores: int = 2, measure: bool = True) -> list[Stage]:
     """The stages of ``config`` (a resolved config) with their counts, FLOPs and time estimates."""
-    from brainteacher.registry import expand_teachers
+    from brainteacher.registry import expand_teachers, parse_teacher, teacher_kind
 
     n_images, n_classes, n_eval, _ = _dataset(config)
     k, use = config["splits"]["n_splits"], len(config["splits"]["use"])
@@ -190,7 +190,8 @@ def plan(config: Mapping[str, Any], cores: int = 2, measure: bool = True) -> lis
     train_flops = 3 * per_image * students["steps"] * students["batch_size"]
     predict_flops = per_image * (n_train + n_test + n_eval)
 
-    if "network" in teachers:
+    # The network teacher trains when a student learns from it, or from its matched targets.
+    if any(teacher_kind(parse_teacher(t).kind).from_network for t in teachers):
         depth = config["network"]["depth"]
         net_teacher = _student_model(students, n_classes, depth)
         ratio = forward_flops(net_teacher, (3, size, size)) / per_image

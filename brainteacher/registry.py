@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +58,7 @@ __all__ = [
     "draws_of",
     "config_teacher_names",
     "parse_teacher",
+    "teacher_inputs",
     "teacher_pattern",
     "expand_teachers",
     "temporary_teacher_kind",
@@ -138,9 +139,10 @@ class TeacherKind:
     draws are trained against every brain student, each from its own random stream.
     ``shuffle_of``: for a drawn kind, the kind whose targets it shuffles; that kind's students are
     tested against its draws.
-    ``from_network``: the target function is applied to the network teacher matched to the brain
-    teacher's quality (``brainteacher.distill.teachers.match_to_brain``), not to the brain teacher; its
-    inputs are the split's network-teacher folder, then the decode folders.
+    ``from_network``: built from the split's network teacher, whose folder comes first in its
+    inputs. For a brain-derived kind, the target function is applied to the network teacher matched
+    to the brain teacher's quality (``brainteacher.distill.teachers.match_to_brain``), not to the
+    brain teacher; the decode folders follow. :func:`teacher_inputs` lists a teacher's inputs.
     """
 
     name: str
@@ -170,7 +172,7 @@ def _kinds(*entries: TeacherKind) -> dict[str, TeacherKind]:
 # schema's enum. Global kinds first, then brain and its controls.
 TEACHER_KINDS: dict[str, TeacherKind] = _kinds(
     TeacherKind("none", "the baseline: cross-entropy on the labels only"),
-    TeacherKind("network", "a ResNet cross-fitted on the split's training images (network-teacher)"),
+    TeacherKind("network", "a ResNet cross-fitted on the split's training images (network-teacher)", from_network=True),
     TeacherKind(
         "oracle",
         "each image's category posterior under the simulator's model: the positive control",
@@ -330,6 +332,23 @@ def parse_teacher(text: str) -> TeacherSpec:
         f"{', '.join(brain_kinds())}, SOURCE Subject<N> or mean, ROI in {', '.join(ROIS)} (brain-mean/ROI also works), "
         f"and /draw<k> after it for a further draw of {', '.join(drawn_kinds())}"
     )
+
+
+def teacher_inputs(
+    name: str, subjects: Sequence[str], *, network: str, ground_truth: str, decode_dir: Callable[[str, str], str]
+) -> list[str]:
+    """What teacher ``name`` is built from, for one split, in the order ``teachers.teacher_logits``
+    reads them: the split's ``network`` teacher folder for the kinds built from it, the simulator's
+    ``ground_truth`` file for the oracle, and ``decode_dir(subject, roi)`` of each of its sources for
+    the brain-derived kinds (``subjects`` for the mean). Empty for ``none``."""
+    spec = parse_teacher(name)
+    kind = TEACHER_KINDS[spec.kind]
+    inputs = [network] if kind.from_network else []
+    inputs += [ground_truth] if kind.needs_simulated else []
+    if kind.brain_derived:
+        sources = subjects if spec.source == MEAN_SOURCE else [spec.source]
+        inputs += [decode_dir(source, spec.roi) for source in sources]
+    return inputs
 
 
 def teacher_pattern(rois: Sequence[str] = ROIS) -> str:

@@ -15,6 +15,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ __all__ = [
     "run_name",
     "dataset_name",
     "simulated_dataset",
+    "dial_values",
+    "DIAL_SUFFIX",
     "config_name",
     "layered_config",
     "dataset_fingerprint",
@@ -60,11 +63,34 @@ def _safe(name: str) -> str:
     return _UNSAFE.sub("_", name).strip("._") or "_"
 
 
+# The simulator's dials, as they name a dataset: suffix, config key (under data:), value at rest.
+DIALS = (("image", "image_signal", 1.0), ("noise", "noise_scale", 1.0))
+DIAL_SUFFIX = "".join(rf"(-{tag}[0-9.]+)?" for tag, _, _ in DIALS)  # the regex of the suffix
+
+
+def _plain(value: float) -> str:
+    """``value`` in digits and at most one point, never an exponent: 0.5 -> 0.5, 2.0 -> 2, 1e-05 -> 0.00001."""
+    return format(Decimal(repr(value)).normalize(), "f")
+
+
 def simulated_dataset(data: Mapping[str, Any]) -> str:
     """A simulated dataset's name: ``<preset>-seed<N>``, plus ``-image<share>`` when the null dial
-    ``data.image_signal`` is not 1 (``quick-seed0-image0``: the null)."""
-    share = float(data.get("image_signal", 1.0))
-    return f"{data['preset']}-seed{data['seed']}" + ("" if share == 1.0 else f"-image{share:g}")
+    ``data.image_signal`` is not 1 (``quick-seed0-image0``: the null) and ``-noise<scale>`` when the
+    noise dial ``data.noise_scale`` is not 1 (``god-pessimistic-seed0-noise0.5``)."""
+    suffix = ""
+    for tag, key, rest in DIALS:
+        value = float(data.get(key, rest))
+        suffix += "" if value == rest else f"-{tag}{_plain(value)}"
+    return f"{data['preset']}-seed{data['seed']}{suffix}"
+
+
+def dial_values(suffix: str) -> dict[str, float]:
+    """The dials named by a dataset suffix (``-image0-noise2`` -> image_signal 0, noise_scale 2),
+    the others at rest: the inverse of :func:`simulated_dataset`'s suffix."""
+    values = {key: rest for _, key, rest in DIALS}
+    for tag, number in re.findall(r"-([a-z]+)([0-9.]+)", suffix):
+        values[next(key for t, key, _ in DIALS if t == tag)] = float(number)
+    return values
 
 
 def dataset_name(data: Mapping[str, Any]) -> str:

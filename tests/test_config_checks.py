@@ -16,6 +16,8 @@ import yaml
 from brainteacher.config_checks import (
     ConfigError,
     check_config,
+    check_gld_terms,
+    check_real_data_present,
     check_splits,
     check_subjects,
     check_teachers,
@@ -68,7 +70,7 @@ def test_a_subject_the_preset_does_not_simulate_is_refused():
     quick = "data.preset quick simulates Subject1, Subject2"
     assert str(err.value) == f"config: subjects has Subject7, but {quick}: use those"
     # A preset with enough subjects is named.
-    with pytest.raises(ConfigError, match=r"or a data.preset with more \(god: 5\)$"):
+    with pytest.raises(ConfigError, match=r"or a data.preset with more \(god: 5, god-pessimistic: 5\)$"):
         check_subjects(_with(subjects=["Subject3"]))
     check_subjects(_with(data={"preset": "god"}, subjects=["Subject5"]))
 
@@ -102,7 +104,26 @@ def test_real_subjects_without_a_release_are_left_to_the_missing_data_check(tmp_
     check_subjects(_real(tmp_path, ["Subject7"]))
 
 
+def test_missing_real_data_is_named_file_by_file(tmp_path):
+    config = _real(tmp_path, ["Subject1", "Subject2"])
+    (tmp_path / "Subject1.h5").write_bytes(b"")
+    with pytest.raises(ConfigError, match=r"missing .*stimulus_ImageNetTraining.tsv, .*Subject2.h5; place the GOD"):
+        check_real_data_present(config)
+    (tmp_path / "stimulus_ImageNetTraining.tsv").write_text("")
+    check_real_data_present(_real(tmp_path, ["Subject1", "Subject2"], download=True))  # the download fetches it
+    check_real_data_present(_with())  # simulated: nothing to place
+
+
 # --- teachers and the shipped configs ------------------------------------------------------------
+
+
+def test_gld_local_terms_need_the_network_teacher():
+    config = _with()
+    config["students"] |= {"loss": "gld", "gld_terms": ["global", "local"], "teachers": ["none", "brain-mean"]}
+    with pytest.raises(ConfigError, match=r"teacher\(s\) brain-mean have global logits only.*gld_terms: \[global\]"):
+        check_gld_terms(config)
+    config["students"]["gld_terms"] = ["global"]
+    check_gld_terms(config)
 
 
 def test_the_oracle_on_real_data_is_one_config_line(tmp_path):

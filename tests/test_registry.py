@@ -80,6 +80,31 @@ def _schema():
     return yaml.safe_load(SCHEMA.read_text())["properties"]
 
 
+@pytest.mark.parametrize(
+    ("name", "inputs"),
+    [
+        ("none", []),
+        ("network", ["net"]),
+        ("oracle", ["truth.json"]),
+        ("brain/Subject2/V4", ["dec/Subject2/V4"]),
+        ("brain-mean/LOC", ["dec/Subject1/LOC", "dec/Subject2/LOC"]),
+        ("shuffled-brain/mean/LOC/draw2", ["dec/Subject1/LOC", "dec/Subject2/LOC"]),
+        ("network-matched/Subject1/V1", ["net", "dec/Subject1/V1"]),
+        ("shuffled-network-matched/mean/V1", ["net", "dec/Subject1/V1", "dec/Subject2/V1"]),
+    ],
+)
+def test_a_teachers_inputs_come_from_its_kind(name, inputs):
+    """What the workflow hands a student for each teacher, in the order teachers.teacher_logits reads it."""
+    got = registry.teacher_inputs(
+        name,
+        ["Subject1", "Subject2"],
+        network="net",
+        ground_truth="truth.json",
+        decode_dir=lambda subject, roi: f"dec/{subject}/{roi}",
+    )
+    assert got == inputs
+
+
 def test_the_schemas_enums_equal_the_registry():
     # The JSON schema cannot import Python, so it keeps copies; this keeps them equal.
     schema = _schema()

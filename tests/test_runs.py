@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -11,7 +12,16 @@ import pytest
 from brainteacher.cli import main
 from brainteacher.errors import DataError
 from brainteacher.outputs import config_hash
-from brainteacher.runs import SHARED_DATA, dataset_fingerprint, layered_config, read_run_provenance, run_name
+from brainteacher.runs import (
+    DIAL_SUFFIX,
+    SHARED_DATA,
+    dataset_fingerprint,
+    dial_values,
+    layered_config,
+    read_run_provenance,
+    run_name,
+    simulated_dataset,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SIMULATED = {"source": "simulate", "preset": "quick", "seed": 0}
@@ -30,6 +40,24 @@ def test_a_run_is_named_after_its_dataset_and_config_unless_named_in_it():
         run_name({"data": {"source": "path", "root": "/data/god data's {v2}"}}, ["tiny.yaml"]) == "god_data_s_v2_tiny"
     )
     assert run_name({"run": "pilot", "data": SIMULATED}, ["config/config.yaml"]) == "pilot"
+
+
+@pytest.mark.parametrize(
+    ("dials", "name"),
+    [
+        ({}, "quick-seed0"),
+        ({"image_signal": 0.0}, "quick-seed0-image0"),
+        ({"noise_scale": 2.5}, "quick-seed0-noise2.5"),
+        ({"noise_scale": 1e-5}, "quick-seed0-noise0.00001"),  # never an exponent: the wildcard is digits
+        ({"image_signal": 0.5, "noise_scale": 0.5}, "quick-seed0-image0.5-noise0.5"),
+        ({"image_signal": 1.0, "noise_scale": 1.0}, "quick-seed0"),  # at rest: no suffix
+    ],
+)
+def test_the_simulator_dials_name_the_dataset_and_are_read_back(dials, name):
+    assert simulated_dataset({**SIMULATED, **dials}) == name
+    suffix = name.removeprefix("quick-seed0")
+    assert re.fullmatch(DIAL_SUFFIX, suffix)
+    assert dial_values(suffix) == {"image_signal": 1.0, "noise_scale": 1.0} | dials
 
 
 def test_no_two_configs_in_config_share_a_run_folder(capsys):

@@ -97,6 +97,44 @@ def test_the_null_dial_keeps_category_means_and_scales_image_deviations():
         presets.get_preset("quick", image_signal=1.5)
 
 
+def _noise_of(preset: presets.Preset, n_rows: int = 3000) -> np.ndarray:
+    n_vox = sum(preset.roi_sizes.values())
+    noise = encoding.TrialNoise.of(preset, preset.noise_sd, n_vox, np.random.default_rng(0))
+    return noise.draw(n_rows, n_vox, np.random.default_rng(1))
+
+
+def test_the_noise_knobs_share_and_smooth_the_noise_at_the_same_sd():
+    white = presets.get_preset("quick", noise_scale=3.0)
+    assert white.noise_sd == 3.0 * presets.PRESETS["quick"].noise_sd
+    shared = presets.get_preset("quick", noise_sd=2.0, noise_shared_rank=3, noise_shared_share=0.4)
+    smooth = presets.get_preset("quick", noise_sd=2.0, noise_smooth_sigma=1.5)
+    for preset in (white, shared, smooth):
+        assert abs(_noise_of(preset).std(axis=0).mean() / preset.noise_sd - 1) < 0.03
+    # Shared: the top `rank` principal components hold the shared share of the variance (white: ~0).
+    top = {p.name + str(p.noise_shared_rank): p for p in (white, shared)}
+    for preset in top.values():
+        eig = np.linalg.eigvalsh(np.cov(_noise_of(preset), rowvar=False))[::-1]
+        excess = eig[:3].sum() / eig.sum() - 3 / len(eig)
+        assert abs(excess - preset.noise_shared_share) < 0.05, (preset.noise_shared_share, excess)
+    # Smooth: neighbours on V1's sheet correlate, voxels far apart do not.
+    grid, cols = encoding._roi_grid(smooth, "V1"), encoding.roi_columns(smooth)["V1"]
+    v1 = _noise_of(smooth)[:, cols]
+    d = np.abs(grid[:, None, :] - grid[None, :, :]).sum(axis=2)
+    corr = np.corrcoef(v1, rowvar=False)
+    assert corr[d == 1].mean() > 0.5
+    assert abs(corr[d > 8].mean()) < 0.02
+    with pytest.raises(ValueError, match="noise_scale"):
+        presets.get_preset("quick", noise_scale=0)
+    with pytest.raises(ValueError, match="noise_shared_share"):
+        presets.get_preset("quick", noise_shared_share=1.0)
+
+
+def test_the_optimistic_presets_draw_the_noise_they_always_drew():
+    quick = presets.PRESETS["quick"]
+    want = np.random.default_rng(1).normal(0, quick.noise_sd, (10, sum(quick.roi_sizes.values())))
+    np.testing.assert_array_equal(_noise_of(quick, 10), want)
+
+
 def test_planted_category_signal_is_decodable_and_leak_free(quick_dataset):
     layout = god.GODLayout.from_root(quick_dataset)
     loc = layout.load("Subject1", "LOC")

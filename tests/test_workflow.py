@@ -337,6 +337,15 @@ def test_slurm_profile_dry_runs(tmp_path):
     assert "distill" in proc.stdout and "decode" in proc.stdout
 
 
+def test_the_simulator_dials_name_and_build_their_own_dataset(tmp_path):
+    """data.image_signal and data.noise_scale reach the simulate command and name its folder and the run."""
+    folder = _copy_workflow(tmp_path)
+    config = _write_config(folder, {"data": {"image_signal": 0.5, "noise_scale": 2.0}})
+    out = _snakemake(folder, "-n", "-p", "--cores", "1", "--configfile", str(config)).stdout
+    assert "simulated-quick-seed0-image0.5-noise2 --preset quick --seed 0 --image-signal 0.5 --noise-scale 2.0" in out
+    assert "results/sim-quick-seed0-image0.5-noise2_" in out
+
+
 def test_bad_config_key_is_named(tmp_path):
     folder = _copy_workflow(tmp_path)
     config = _write_config(folder, {"students": {"epochz": 3}})

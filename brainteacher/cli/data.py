@@ -21,7 +21,10 @@ def _simulate_args(p: argparse.ArgumentParser) -> None:
     from brainteacher.registry import PRESETS
 
     p.add_argument(
-        "--preset", default="quick", choices=PRESETS, help="quick (minutes on 2 CPU cores) or god (GOD-sized)"
+        "--preset",
+        default="quick",
+        choices=PRESETS,
+        help="quick (minutes on 2 CPU cores), god (GOD-sized) or god-pessimistic (GOD-sized, GOD-like noise)",
     )
     p.add_argument("--seed", type=SEED, default=0)
     p.add_argument(
@@ -30,6 +33,12 @@ def _simulate_args(p: argparse.ArgumentParser) -> None:
         default=1.0,
         help="share of the voxels' image-specific signal kept, 0-1 (0 = the null: category information only)",
     )
+    p.add_argument(
+        "--noise-scale",
+        type=float,
+        default=1.0,
+        help="the noise dial: the preset's trial noise SD times this (> 0; 1 = the preset's own)",
+    )
 
 
 @command("simulate", "write a simulated GOD-format dataset with planted structure", _simulate_args)
@@ -37,9 +46,14 @@ def _simulate(args: argparse.Namespace) -> None:
     from brainteacher.data.presets import get_preset
     from brainteacher.data.simulate import simulate
 
-    preset = get_preset(args.preset, image_signal=args.image_signal)
+    preset = get_preset(args.preset, image_signal=args.image_signal, noise_scale=args.noise_scale)
     log.info(
-        "simulating preset %s (seed %d, image signal %g) into %s", preset.name, args.seed, args.image_signal, args.out
+        "simulating preset %s (seed %d, image signal %g, noise SD %g) into %s",
+        preset.name,
+        args.seed,
+        args.image_signal,
+        preset.noise_sd,
+        args.out,
     )
     simulate(args.out, preset, seed=args.seed)
 

@@ -57,12 +57,18 @@ def _roi_grid(preset: Preset, roi: str) -> np.ndarray:
     return cells[np.random.default_rng([7, god.SINGLE_ROIS.index(roi)]).permutation(n)]
 
 
+def _sheet_kernel(grid: np.ndarray, sigma: float) -> np.ndarray:
+    """(n_vox, n_vox) Gaussian weights over the sheet positions ``grid`` (n_vox, 2), sigma in
+    voxels, each row summing to 1."""
+    d2 = ((grid[:, None, :] - grid[None, :, :]) ** 2).sum(axis=2)
+    kernel = np.exp(-d2 / (2 * sigma**2))
+    return kernel / kernel.sum(axis=1, keepdims=True)
+
+
 def _smooth_over_sheet(values: np.ndarray, grid: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian smoothing of per-voxel ``values`` (n_vox, ...) over the sheet positions ``grid``
     (n_vox, 2), sigma in voxels: neighbouring voxels end up with similar tuning, as in smooth fMRI."""
-    d2 = ((grid[:, None, :] - grid[None, :, :]) ** 2).sum(axis=2)
-    kernel = np.exp(-d2 / (2 * sigma**2))
-    return np.tensordot(kernel / kernel.sum(axis=1, keepdims=True), values, axes=1)
+    return np.tensordot(_sheet_kernel(grid, sigma), values, axes=1)
 
 
 def _shared_tuning(values: np.ndarray, grid: np.ndarray, preset: Preset) -> np.ndarray:
@@ -177,12 +183,50 @@ def _presentations(
     return order, runs, blocks
 
 
+@dataclass(frozen=True)
+class TrialNoise:
+    """One subject's trial noise: ``noise_sd`` times unit-variance noise per voxel, of which a share
+    ``shared`` comes from ``loadings`` (rank, n_vox) common to all voxels, the rest independent
+    and smoothed over each ROI's sheet (``smooth_sigma`` voxels; 0 = white)."""
+
+    noise_sd: float
+    shared: float
+    loadings: np.ndarray | None
+    smooth_sigma: float
+    preset: Preset
+
+    @classmethod
+    def of(cls, preset: Preset, noise_sd: float, n_vox: int, rng: np.random.Generator) -> TrialNoise:
+        shared = preset.noise_shared_share if preset.noise_shared_rank > 0 else 0.0
+        loadings = None
+        if shared > 0:  # drawn only when used, so the optimistic presets' streams stay as they were
+            rank = preset.noise_shared_rank
+            loadings = rng.normal(size=(rank, n_vox)) / np.sqrt(rank)
+        return cls(noise_sd, shared, loadings, preset.noise_smooth_sigma, preset)
+
+    def draw(self, n_rows: int, n_vox: int, rng: np.random.Generator) -> np.ndarray:
+        """(n_rows, n_vox) noise, standard deviation ``noise_sd`` per voxel in expectation."""
+        if self.loadings is None and self.smooth_sigma == 0:
+            return rng.normal(0, self.noise_sd, (n_rows, n_vox))
+        own = rng.normal(size=(n_rows, n_vox))
+        if self.smooth_sigma > 0:
+            for roi, cols in roi_columns(self.preset).items():
+                kernel = _sheet_kernel(_roi_grid(self.preset, roi), self.smooth_sigma)
+                # Smoothed white noise has variance sum_j K_vj^2 at voxel v: rescale it to 1.
+                own[:, cols] = own[:, cols] @ kernel.T / np.sqrt((kernel**2).sum(axis=1))
+        if self.loadings is not None:
+            common = rng.normal(size=(n_rows, len(self.loadings))) @ self.loadings
+            own = np.sqrt(1 - self.shared) * own + np.sqrt(self.shared) * common
+        return self.noise_sd * own
+
+
 def simulate_subject(
     stim: Stimuli, tables: dict, preset: Preset, preferred: dict, noise_sd: float, rng: np.random.Generator
 ) -> dict:
     """All rows of one subject: training, perception test and imagery, in presentation order."""
     signal = _subject_signal(stim, preset, preferred, rng)
     n_vox = signal.shape[1]
+    noise = TrialNoise.of(preset, noise_sd, n_vox, rng)
     rows = []
     # Training: each image once. Test: every test image once per run.
     for dtype, items, n_runs, reps in (
@@ -204,7 +248,7 @@ def simulate_subject(
         runs = runs + run_base
         run_base = int(runs.max())
         offsets = rng.normal(0, preset.run_offset_sd, (run_base + 1, n_vox))
-        out["voxels"].append(sig + offsets[runs] + rng.normal(0, noise_sd, sig.shape))
+        out["voxels"].append(sig + offsets[runs] + noise.draw(*sig.shape, rng))
         meta = tables[{1: "training", 2: "test", 3: "imagery"}[dtype]]
         local = items if dtype != god.DATATYPE_TEST else items - stim.n_training
         out["datatype"].append(np.full(len(items), dtype))

@@ -1,13 +1,18 @@
 """The simulator's presets: the sizes and planted parameters of a simulated dataset.
 
-Imports nothing heavy, so the torch-free registry takes the preset names from here.
+``quick`` and ``god`` are **optimistic**: independent voxel noise, clean single trials and
+ambiguous images (the regime where soft labels help most). ``god-pessimistic`` is GOD-sized with
+noise shared across voxels, spatially smooth noise, unambiguous images and a single-trial
+150-way LOC top-1 of a few times chance (see :data:`PESSIMISTIC_TARGET`). Every training image is
+presented once in every preset, as in GOD. Imports nothing heavy, so the torch-free registry
+takes the preset names from here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-__all__ = ["Preset", "PRESETS", "get_preset"]
+__all__ = ["Preset", "PRESETS", "PESSIMISTIC_TARGET", "get_preset"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,14 @@ class Preset:
     # which a one-hot label hides and a posterior shows.
     image_sd: float = 2.0
     noise_sd: float = 1.0  # trial noise, in units of the signal's standard deviation
+    # Trial noise that is not independent across voxels (0 = independent, as before). A share
+    # ``noise_shared_share`` of each voxel's noise variance comes from ``noise_shared_rank`` latent
+    # time courses common to the whole brain (global fluctuations that z-scoring within a run does
+    # not remove); the independent rest is smoothed over each ROI's sheet with Gaussian sigma
+    # ``noise_smooth_sigma`` voxels, so averaging neighbours removes less of it.
+    noise_shared_rank: int = 0
+    noise_shared_share: float = 0.0
+    noise_smooth_sigma: float = 0.0
     run_offset_sd: float = 0.5
     tuning_sigma: float = 1.5  # spatial smoothness of voxel tuning on the cortical sheet, in voxels (3 mm each)
     tuning_smooth_share: float = 0.5  # share of a voxel's tuning variance common with its neighbours
@@ -96,13 +109,37 @@ PRESETS = {
         n_evaluation_per_category=7,
     ),
 }
+# GOD's photographs have nearly unambiguous labels and its single trials decode weakly: shared
+# and smooth noise, more of it, and image latents close to their category's. Its noise_sd was
+# chosen by bench/decoders.py (docs/benchmarks.md, The pessimistic preset) to land LOC's
+# single-trial 150-way top-1 in PESSIMISTIC_TARGET.
+PRESETS["god-pessimistic"] = replace(
+    PRESETS["god"],
+    name="god-pessimistic",
+    image_sd=1.0,
+    noise_sd=3.6,
+    noise_shared_rank=5,
+    noise_shared_share=0.3,
+    noise_smooth_sigma=1.0,
+)
+# Out-of-fold single-trial 150-way top-1 of the linear decoder on LOC, mean over subjects, that the
+# pessimistic preset aims at: "low single-digit top-1 from higher visual cortex" (chance 1/150 =
+# 0.67%), i.e. 2x-7x chance. The workflow's decoders are scored against this band by
+# bench/decoders.py --preset god-pessimistic.
+PESSIMISTIC_TARGET = (0.013, 0.047)
 
 
-def get_preset(name: str, **overrides) -> Preset:
-    """A preset by name (``quick`` or ``god``), with optional field overrides."""
+def get_preset(name: str, noise_scale: float = 1.0, **overrides) -> Preset:
+    """A preset by name (``quick``, ``god`` or ``god-pessimistic``), with optional field overrides;
+    ``noise_scale`` (the noise dial) multiplies its trial noise SD."""
     from brainteacher import registry  # not at the top: the registry imports this module for its names
 
     registry.preset(name)  # refuses an unknown name, listing the valid ones
     if not 0.0 <= overrides.get("image_signal", 1.0) <= 1.0:
         raise ValueError(f"image_signal must lie in [0, 1], got {overrides['image_signal']}")
-    return replace(PRESETS[name], **overrides)
+    if not 0.0 <= overrides.get("noise_shared_share", 0.0) < 1.0:
+        raise ValueError(f"noise_shared_share must lie in [0, 1), got {overrides['noise_shared_share']}")
+    if not noise_scale > 0:
+        raise ValueError(f"noise_scale must be > 0, got {noise_scale}")
+    preset = replace(PRESETS[name], **overrides)
+    return replace(preset, noise_sd=preset.noise_sd * noise_scale)

@@ -1,9 +1,9 @@
 # Config validation, paths and the target list. The YAML is validated once, here; below this the
 # package takes plain arguments.
 import json
+import re
 import shlex
 import sys
-from pathlib import Path
 
 from snakemake.settings.types import DeploymentMethod
 from snakemake.exceptions import WorkflowError
@@ -12,12 +12,10 @@ from snakemake.utils import validate
 # ROIs, decoders and teacher kinds come from the package's torch-free registry, not from a copy here.
 from brainteacher.registry import (
     DECODERS,
-    MEAN_SOURCE,
     ROIS,
     expand_teachers,
-    parse_teacher,
     roi_plots_for,
-    teacher_kind,
+    teacher_inputs,
     teacher_pattern,
 )
 
@@ -25,14 +23,23 @@ from brainteacher.registry import (
 from brainteacher.configs import GLDConfig, workflow_options
 
 # What the schema cannot check (unknown splits and subjects), and its errors as one line.
-from brainteacher.config_checks import ConfigError, check_config, schema_message
+from brainteacher.config_checks import (
+    ConfigError,
+    check_config,
+    check_real_data_present,
+    real_data_files,
+    schema_message,
+)
 
 # File names of the teacher folders, student folders and the image cache: their format modules.
 from brainteacher.formats import image_cache, student_dir, teacher_dir
+from brainteacher.registry import PRESETS
 from brainteacher.runs import (
+    DIAL_SUFFIX,
     PROVENANCE_FILE,
     SHARED_DATA,
     config_name,
+    dial_values,
     run_name,
     simulated_dataset,
 )
@@ -47,8 +54,8 @@ def _stop(message):
 
 
 def _validate_config():
-    """The schema (its defaults filled in), then what it cannot check: one line on the first problem
-    instead of the schema dump, or the MissingInputException an unknown split gives later.
+    """The schema (its defaults filled in), then what it cannot check, then the real release's
+    files: one line on the first problem instead of the schema dump or a MissingInputException.
     """
     try:
         validate(config, schema="../schemas/config.schema.yaml")
@@ -59,6 +66,7 @@ def _validate_config():
         _stop(schema_message(cause))
     try:
         check_config(config)
+        check_real_data_present(config)
     except ConfigError as err:
         _stop(str(err))
 
@@ -93,34 +101,8 @@ def data_root():
 def data_input(wildcards=None):
     """The dataset as a job input. Simulated: its folder; real: the TSV and subject files
     (which the opt-in download rule can fetch when data.download is true)."""
-    if simulated():
-        return data_root()
-    root = Path(config["data"]["root"])
-    return [
-        str(root / "stimulus_ImageNetTraining.tsv"),
-        *(str(root / f"{s}.h5") for s in config["subjects"]),
-    ]
+    return data_root() if simulated() else real_data_files(config)
 
-
-def _refuse_missing_real_data():
-    """A real-data config whose files are absent stops here, before any job, naming them. Without
-    this, Snakemake accepts outputs another config left behind (the simulated default's tables)
-    and redraws them under this config's title: simulated numbers labelled as GOD."""
-    if simulated():
-        return
-    missing = [p for p in data_input() if not Path(p).exists()]
-    if config["data"].get("download", False):
-        missing = [
-            p for p in missing if not p.endswith(".h5")
-        ]  # the download rule fetches these
-    if missing:
-        _stop(
-            f"data.root {config['data']['root']}: missing {', '.join(missing)}; place the GOD release there "
-            "(README, 'Real GOD in three steps') or set data.download: true to fetch the subject files from figshare"
-        )
-
-
-_refuse_missing_real_data()
 
 # The run: every output of this config lives under results/<RUN>/, so two configs (or datasets)
 # never write the same file, and one's tables cannot be redrawn under the other's title. Named by
@@ -147,12 +129,8 @@ DECODER_PATTERN = "|".join(DECODERS)
 TEACHER_PATTERN = teacher_pattern(ROIS)
 
 
-# Each command's config options, rendered from the package's config dataclasses (brainteacher.configs),
-# the one place an option's name and default live.
-def decode_options(wildcards):
-    return workflow_options("decode", config)
-
-
+# Each command's config options come from the package's config dataclasses (brainteacher.configs),
+# the one place an option's name and default live: workflow_options(command, config) in the rules.
 def student_options(wildcards):
     checkpoints = "".join(
         f" --init-checkpoint {shlex.quote(f)}" for f in init_files(wildcards)
@@ -169,37 +147,12 @@ def init_files(wildcards):
     return [simclr_backbone(wildcards.split)] if STUDENTS["init"] == "simclr" else []
 
 
-def simclr_options(wildcards):
-    return workflow_options("pretrain-simclr", config)
-
-
 def gld_needs_network_maps():
     """GLD's local/relation terms query the network teacher's fold models (see brainteacher.distill.student)."""
     return (
         STUDENTS["loss"] == "gld"
         and GLDConfig(terms=tuple(STUDENTS["gld_terms"])).needs_feature_maps
     )
-
-
-def _refuse_gld_local_terms_for_global_logit_teachers():
-    """Brain teachers, their controls and the oracle give global logits only: GLD's local and
-    relation terms are refused before any job, as the package would refuse each student.
-    """
-    if not gld_needs_network_maps():
-        return
-    bad = [t for t in STUDENTS["teachers"] if t not in ("none", "network")]
-    if bad:
-        _stop(
-            f"config students.loss: gld with gld_terms {STUDENTS['gld_terms']}: the local and relation terms need a network teacher "
-            f"with feature maps; teacher(s) {', '.join(bad)} have global logits only. Use gld_terms: [global] for them, or teachers: [none, network]"
-        )
-
-
-_refuse_gld_local_terms_for_global_logit_teachers()
-
-
-def network_options(wildcards):
-    return workflow_options("network-teacher", config)
 
 
 def teachers():
@@ -212,24 +165,16 @@ def decode_dir(decoder, subject, roi, split):
 
 
 def teacher_dirs(teacher, split):
-    """The folders (or file) a teacher is built from, for one split."""
-    if teacher == "none":
-        return []
-    if teacher == "network":
-        return [in_run(f"network/split{split}")]
-    if teacher == "oracle":
-        return [f"{data_root()}/ground_truth.json"]
-    spec = parse_teacher(teacher)
-    subjects = config["subjects"] if spec.source == MEAN_SOURCE else [spec.source]
-    # network-matched kinds reshape the network teacher to the brain teacher's quality.
-    network = (
-        [in_run(f"network/split{split}")]
-        if teacher_kind(spec.kind).from_network
-        else []
+    """The folders (or file) a teacher is built from, for one split (brainteacher.registry.teacher_inputs)."""
+    return teacher_inputs(
+        teacher,
+        config["subjects"],
+        network=in_run(f"network/split{split}"),
+        ground_truth=f"{data_root()}/ground_truth.json",
+        decode_dir=lambda subject, roi: decode_dir(
+            STUDENTS["teacher_decoder"], subject, roi, split
+        ),
     )
-    return network + [
-        decode_dir(STUDENTS["teacher_decoder"], s, spec.roi, split) for s in subjects
-    ]
 
 
 # The files of a teacher folder that a student reads (brainteacher.formats.teacher_dir), and the

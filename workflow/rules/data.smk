@@ -5,23 +5,23 @@
 
 rule simulate:
     output:
-        directory(f"results/{SHARED_DATA}/simulated-{{preset}}-seed{{seed}}{{signal}}"),
+        directory(f"results/{SHARED_DATA}/simulated-{{preset}}-seed{{seed}}{{dials}}"),
     log:
-        f"results/{SHARED_DATA}/logs/simulated-{{preset}}-seed{{seed}}{{signal}}.log",
+        f"results/{SHARED_DATA}/logs/simulated-{{preset}}-seed{{seed}}{{dials}}.log",
     benchmark:
-        f"results/{SHARED_DATA}/benchmarks/simulated-{{preset}}-seed{{seed}}{{signal}}.tsv"
+        f"results/{SHARED_DATA}/benchmarks/simulated-{{preset}}-seed{{seed}}{{dials}}.tsv"
     wildcard_constraints:
-        preset="quick|god",
+        preset="|".join(re.escape(p) for p in PRESETS),
         seed=r"\d+",
-        signal=r"(-image[0-9.]+)?",  # data.image_signal, the null dial (empty: 1)
+        dials=DIAL_SUFFIX,  # data.image_signal (the null dial) and data.noise_scale; empty: both 1
     conda:
         "../envs/brainteacher.yaml"
     params:
         py=PY,
-        signal=lambda w: w.signal.removeprefix("-image") or "1",
+        dials=lambda w: dial_values(w.dials),
     shell:
         "{params.py} simulate --out {output:q} --preset {wildcards.preset} --seed {wildcards.seed}"
-        " --image-signal {params.signal} 2> {log:q}"
+        " --image-signal {params.dials[image_signal]} --noise-scale {params.dials[noise_scale]} 2> {log:q}"
 
 
 rule inspect_data:

@@ -46,7 +46,7 @@ rule decode:
         py=PY,
         root=data_root(),
         out=subpath(output.metrics, parent=True),
-        options=decode_options,
+        options=workflow_options("decode", config),
     shell:
         "OMP_NUM_THREADS={threads} {params.py} decode --root {params.root:q} --subject {wildcards.subject} --roi {wildcards.roi}"
         " --split {input.split:q} --decoder {wildcards.decoder} --out {params.out:q} {params.options} 2> {log:q}"

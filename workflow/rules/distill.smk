@@ -46,7 +46,7 @@ rule network_teacher:
         py=PY,
         root=data_root(),
         out=subpath(output.metrics, parent=True),
-        options=network_options,
+        options=workflow_options("network-teacher", config),
     shell:
         "OMP_NUM_THREADS={threads} {params.py} network-teacher --root {params.root:q} --split {input.split:q}"
         " --image-cache {input.images:q} --out {params.out:q} {params.options} 2> {log:q}"
@@ -105,7 +105,7 @@ rule pretrain_simclr:
         py=PY,
         root=data_root(),
         out=subpath(output.backbone, parent=True),
-        options=simclr_options,
+        options=workflow_options("pretrain-simclr", config),
     shell:
         "OMP_NUM_THREADS={threads} {params.py} pretrain-simclr --root {params.root:q} --split {input.split:q}"
         " --image-cache {input.images:q} --out {params.out:q} {params.options} 2> {log:q}"
