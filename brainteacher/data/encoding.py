@@ -186,14 +186,14 @@ def _presentations(
 @dataclass(frozen=True)
 class TrialNoise:
     """One subject's trial noise: ``noise_sd`` times unit-variance noise per voxel, of which a share
-    ``shared`` comes from ``loadings`` (rank, n_vox) common to all voxels, the rest independent
-    and smoothed over each ROI's sheet (``smooth_sigma`` voxels; 0 = white)."""
+    ``shared`` comes from ``loadings`` (rank, n_vox) common to all voxels, the rest independent and
+    smoothed over each ROI's sheet by ``smoothing`` ((columns, kernel, its rows' L2 norms) per ROI;
+    empty = white)."""
 
     noise_sd: float
     shared: float
     loadings: np.ndarray | None
-    smooth_sigma: float
-    preset: Preset
+    smoothing: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]
 
     @classmethod
     def of(cls, preset: Preset, noise_sd: float, n_vox: int, rng: np.random.Generator) -> TrialNoise:
@@ -202,18 +202,21 @@ class TrialNoise:
         if shared > 0:  # drawn only when used, so the optimistic presets' streams stay as they were
             rank = preset.noise_shared_rank
             loadings = rng.normal(size=(rank, n_vox)) / np.sqrt(rank)
-        return cls(noise_sd, shared, loadings, preset.noise_smooth_sigma, preset)
+        smoothing = []
+        if preset.noise_smooth_sigma > 0:  # built once per subject, not once per draw
+            for roi, cols in roi_columns(preset).items():
+                kernel = _sheet_kernel(_roi_grid(preset, roi), preset.noise_smooth_sigma)
+                smoothing.append((cols, kernel, np.sqrt((kernel**2).sum(axis=1))))
+        return cls(noise_sd, shared, loadings, tuple(smoothing))
 
     def draw(self, n_rows: int, n_vox: int, rng: np.random.Generator) -> np.ndarray:
         """(n_rows, n_vox) noise, standard deviation ``noise_sd`` per voxel in expectation."""
-        if self.loadings is None and self.smooth_sigma == 0:
+        if self.loadings is None and not self.smoothing:
             return rng.normal(0, self.noise_sd, (n_rows, n_vox))
         own = rng.normal(size=(n_rows, n_vox))
-        if self.smooth_sigma > 0:
-            for roi, cols in roi_columns(self.preset).items():
-                kernel = _sheet_kernel(_roi_grid(self.preset, roi), self.smooth_sigma)
-                # Smoothed white noise has variance sum_j K_vj^2 at voxel v: rescale it to 1.
-                own[:, cols] = own[:, cols] @ kernel.T / np.sqrt((kernel**2).sum(axis=1))
+        for cols, kernel, norm in self.smoothing:
+            # Smoothed white noise has variance sum_j K_vj^2 at voxel v: rescale it to 1.
+            own[:, cols] = own[:, cols] @ kernel.T / norm
         if self.loadings is not None:
             common = rng.normal(size=(n_rows, len(self.loadings))) @ self.loadings
             own = np.sqrt(1 - self.shared) * own + np.sqrt(self.shared) * common
