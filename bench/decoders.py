@@ -41,7 +41,7 @@ from scipy.stats import spearmanr
 
 from brainteacher.analysis.tables import mean_head_weight
 from brainteacher.data import god
-from brainteacher.data.presets import PESSIMISTIC_TARGET, get_preset
+from brainteacher.data.presets import PESSIMISTIC_TARGET, get_preset, in_pessimistic_band
 from brainteacher.data.simulate import simulate
 from brainteacher.data.splits import make_splits, write_split
 from brainteacher.decode.decoders import DecoderConfig, run_decode
@@ -152,11 +152,10 @@ def _report(table: pd.DataFrame, decoders: dict, planted: list[str]) -> None:
     dial = table.groupby(["noise_scale", "roi", "decoder"])["top1"].agg(["mean", "min", "max", "count"])
     print("\nout-of-fold top-1, mean [min, max] over subjects:\n" + dial.to_string(float_format="%.4f"))
     if table["preset"].iloc[0] == "god-pessimistic" and (table["noise_scale"] == 1).any():
-        low, high = PESSIMISTIC_TARGET
         loc = table[(table["noise_scale"] == 1) & (table["roi"] == "LOC")].groupby("decoder")["top1"].mean()
         for name, top1 in loc.items():
-            verdict = "inside" if low <= top1 <= high else "OUTSIDE"
-            print(f"god-pessimistic LOC {name}: mean top-1 {top1:.4f}, {verdict} the band [{low}, {high}]")
+            verdict = "inside" if in_pessimistic_band(top1) else "OUTSIDE"
+            print(f"god-pessimistic LOC {name}: mean top-1 {top1:.4f}, {verdict} the band {PESSIMISTIC_TARGET}")
     wide = table[table["noise_scale"] == table["noise_scale"].iloc[-1]]
     wide = wide.groupby(["roi", "decoder"])["top1"].mean().unstack()[list(decoders)]
     print("\nout-of-fold top-1 per ROI:\n" + wide.to_string(float_format="%.3f"))

@@ -137,7 +137,7 @@ def power_section() -> str:
 def pessimistic_section() -> str:
     """Out-of-fold single-trial 150-way top-1 along the noise dial, per decoder and ROI: mean
     [min, max] over the subjects, against the god-pessimistic preset's stated band."""
-    from brainteacher.data.presets import PESSIMISTIC_TARGET, get_preset
+    from brainteacher.data.presets import PESSIMISTIC_TARGET, get_preset, in_pessimistic_band
 
     table = pd.read_csv(MEASURED / "pessimistic-decoders.tsv", sep="\t")
     low, high = PESSIMISTIC_TARGET
@@ -149,7 +149,7 @@ def pessimistic_section() -> str:
     ]
     for (scale, roi, decoder), cell in table.groupby(["noise_scale", "roi", "decoder"]):
         top1, chance = cell["top1"], cell["chance"].mean()
-        band = ("yes" if low <= top1.mean() <= high else "no") if roi == "LOC" else "-"  # the target is LOC's
+        band = ("yes" if in_pessimistic_band(top1.mean()) else "no") if roi == "LOC" else "-"  # the target is LOC's
         lines.append(
             f"| {scale:g} | {base * scale:.2f} | {roi} | {decoder} | {len(cell)} | {100 * top1.mean():.2f} "
             f"| {100 * top1.min():.2f} - {100 * top1.max():.2f} | {top1.mean() / chance:.1f} | {band} |"

@@ -33,6 +33,8 @@ import pandas as pd
 import yaml
 from scipy import stats
 
+from brainteacher.runs import simulated_dataset
+
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "bench" / "out" / "null_calibration"
 SINGLE_ROIS = ["V1", "V2", "V3", "V4", "LOC", "FFA", "PPA"]
@@ -45,7 +47,10 @@ def _datasets(text: str) -> list[int]:
 
 
 def run_name(dataset: int, signal: float, noise: float = 1.0) -> str:
-    return f"null-quick-seed{dataset}-image{signal:g}" + ("" if noise == 1 else f"-noise{noise:g}")
+    """``null-`` and the dataset's own name (``runs.simulated_dataset``), e.g. ``null-quick-seed3-image0``."""
+    return "null-" + simulated_dataset(
+        {"preset": "quick", "seed": dataset, "image_signal": signal, "noise_scale": noise}
+    )
 
 
 def write_config(dataset: int, signal: float, decoder: str, noise: float = 1.0) -> Path:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-__all__ = ["Preset", "PRESETS", "PESSIMISTIC_TARGET", "get_preset"]
+__all__ = ["Preset", "PRESETS", "PESSIMISTIC_TARGET", "in_pessimistic_band", "get_preset"]
 
 
 @dataclass(frozen=True)
@@ -127,6 +127,12 @@ PRESETS["god-pessimistic"] = replace(
 # 0.67%), i.e. 2x-7x chance. The workflow's decoders are scored against this band by
 # bench/decoders.py --preset god-pessimistic.
 PESSIMISTIC_TARGET = (0.013, 0.047)
+
+
+def in_pessimistic_band(top1: float) -> bool:
+    """Whether a mean LOC top-1 (a fraction) lies in :data:`PESSIMISTIC_TARGET`, bounds included."""
+    low, high = PESSIMISTIC_TARGET
+    return low <= top1 <= high
 
 
 def get_preset(name: str, noise_scale: float = 1.0, **overrides) -> Preset:
