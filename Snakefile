@@ -28,4 +28,4 @@ include: "workflow/rules/aggregate.smk"
 rule all:
     default_target: True
     input:
-        all_targets(),
+        FILES.all_targets(),

@@ -63,6 +63,7 @@ __all__ = [
     "expand_teachers",
     "temporary_teacher_kind",
     "ROI_PLOTS",
+    "EVALUATION_PLOTS",
     "roi_plots_for",
 ]
 
@@ -404,6 +405,8 @@ def expand_teachers(config: Mapping[str, Any]) -> list[str]:
 
 # The ROI figures `plot` can draw (brainteacher.plots.rois.write_plots), in report order.
 ROI_PLOTS = ("roi_comparison", "decoder_accuracy", "decoder_vs_gain")
+# The figures `plot-evaluation` draws (brainteacher.plots.evaluation.write_evaluation_plots).
+EVALUATION_PLOTS = ("accuracy_vs_size", "confusion_matrices", "pr_curves")
 
 
 def roi_plots_for(teachers: Sequence[str]) -> list[str]:

@@ -19,8 +19,7 @@ from brainteacher.analysis.captions import CAPTION_NAMES, caption, rst_escape, s
 from brainteacher.analysis.columns import COLUMNS
 from brainteacher.analysis.methods import FIGURE_METHODS, METHODS, TABLE_METHODS
 from brainteacher.cli import main
-from brainteacher.plots.evaluation import EVALUATION_PLOTS
-from brainteacher.registry import ROI_PLOTS
+from brainteacher.registry import EVALUATION_PLOTS, ROI_PLOTS
 
 REPO = Path(__file__).resolve().parents[1]
 REPORT = REPO / "workflow" / "report"

@@ -49,6 +49,7 @@ __all__ = [
     "FOLDS",
     "METRICS",
     "READ_FILES",
+    "ARRAYS",
     "FILES",
     "NETWORK_RECORD",
     "fold_model",
@@ -69,7 +70,8 @@ LABELS = "labels.npy"
 FOLDS = "folds.npy"
 METRICS = "metrics.json"
 READ_FILES = (LOGITS, IMAGE_IDS, LABELS)  # what a student's teacher reads
-FILES = (LOGITS, RAW_LOGITS, SOFT_LABELS, IMAGE_IDS, LABELS, FOLDS, METRICS)  # what a teacher writes
+ARRAYS = (LOGITS, RAW_LOGITS, SOFT_LABELS, IMAGE_IDS, LABELS, FOLDS)
+FILES = (*ARRAYS, METRICS)  # what a teacher writes
 
 NETWORK_RECORD = "network.json"  # the network teacher's fold models: architecture and input statistics
 

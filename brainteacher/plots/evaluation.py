@@ -32,7 +32,6 @@ from brainteacher.plots.figures import (
 )
 
 __all__ = [
-    "EVALUATION_PLOTS",
     "accuracy_vs_size",
     "category_order",
     "confusion_matrices",
@@ -40,7 +39,6 @@ __all__ = [
     "write_evaluation_plots",
 ]
 
-EVALUATION_PLOTS = ("accuracy_vs_size", "confusion_matrices", "pr_curves")
 _ARCH_MARKERS = {"resnet18": "o", "tiny": "s"}
 _ARCH_COLOURS = {"resnet18": "tab:blue", "tiny": "tab:orange"}
 

@@ -11,9 +11,9 @@ localrules:
 
 rule provenance:
     input:
-        data_input,
+        FILES.data_input,
     output:
-        PROVENANCE,
+        FILES.provenance,
     log:
         in_run("logs/provenance.log"),
     benchmark:
@@ -22,7 +22,7 @@ rule provenance:
         "../envs/brainteacher.yaml"
     params:
         py=PY,
-        root=data_root(),
+        root=DATA_ROOT,
         subjects=config["subjects"],
         run=RUN,
         config=CONFIG_JSON,
@@ -34,11 +34,11 @@ rule provenance:
 
 rule aggregate:
     input:
-        decode=decoded(["metrics.json"]),
-        decoded=decoded(TEACHER_FILES),
-        students=student_metrics(),
-        predictions=student_predictions(),
-        provenance=PROVENANCE,
+        decode=FILES.decoded(["metrics.json"]),
+        decoded=FILES.decoded(teacher_dir.READ_FILES),
+        students=FILES.students(["metrics.json"]),
+        predictions=FILES.students(FILES.prediction_names),
+        provenance=FILES.provenance,
     output:
         decoders=report(
             in_run("tables/decoders.tsv"),
@@ -83,7 +83,7 @@ rule plots:
         decoders=in_run("tables/decoders.tsv"),
         students=in_run("tables/students.tsv"),
         summary=in_run("tables/summary.tsv"),
-        provenance=PROVENANCE,
+        provenance=FILES.provenance,
     output:
         # Only the figures this config can fill (brainteacher.registry.roi_plots_for).
         **{
@@ -92,9 +92,9 @@ rule plots:
                 caption=f"../report/{plot}.rst",
                 category="Plots",
             )
-            for plot in PLOTS
+            for plot in FILES.roi_plots
         },
-        svg=expand(in_run("plots/{plot}.svg"), plot=PLOTS),
+        svg=expand(in_run("plots/{plot}.svg"), plot=FILES.roi_plots),
     log:
         in_run("logs/plots.log"),
     benchmark:
@@ -108,7 +108,7 @@ rule plots:
         config=CONFIG_JSON,
         rois=config["rois"],
         note=config["report"]["note"],
-        plots=PLOTS,
+        plots=FILES.roi_plots,
     shell:
         "{params.py} plot --tables {params.tables:q} --out {params.out:q} --provenance {input.provenance:q} --config {params.config:q}"
         " --rois {params.rois:q} --note {params.note:q} --plots {params.plots} 2> {log:q}"
@@ -117,10 +117,10 @@ rule plots:
 rule evaluation_plots:
     input:
         students=in_run("tables/students.tsv"),
-        predictions=student_predictions(),
-        data=data_input,
+        predictions=FILES.students(FILES.prediction_names),
+        data=FILES.data_input,
         compare=config["report"]["size_comparison"],
-        provenance=PROVENANCE,
+        provenance=FILES.provenance,
     output:
         size=report(
             in_run("plots/accuracy_vs_size.png"),
@@ -150,7 +150,7 @@ rule evaluation_plots:
         out=subpath(output.size, parent=True),
         config=CONFIG_JSON,
         note=config["report"]["note"],
-        truth=ground_truth_option(),
+        truth=FILES.ground_truth_option(),
     shell:
         "{params.py} plot-evaluation --tables {params.tables:q} --out {params.out:q} {params.truth} --compare {input.compare:q}"
         " --provenance {input.provenance:q} --config {params.config:q} --note {params.note:q} 2> {log:q}"

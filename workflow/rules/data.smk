@@ -26,7 +26,7 @@ rule simulate:
 
 rule inspect_data:
     input:
-        data_input,
+        FILES.data_input,
     output:
         in_run("inspection.tsv"),
     log:
@@ -37,13 +37,13 @@ rule inspect_data:
         "../envs/brainteacher.yaml"
     params:
         py=PY,
-        root=data_root(),
+        root=DATA_ROOT,
         rois=config["rois"],
     shell:
         "{params.py} inspect-data --root {params.root:q} --rois {params.rois:q} --out {output:q} > /dev/null 2> {log:q}"
 
 
-if not simulated() and config["data"].get("download", False):
+if not FILES.simulated and config["data"].get("download", False):
 
     rule download_god:
         output:

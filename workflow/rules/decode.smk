@@ -4,7 +4,7 @@
 
 rule make_splits:
     input:
-        data_input,
+        FILES.data_input,
     output:
         expand(in_run("splits/split{k}.json"), k=range(config["splits"]["n_splits"])),
     log:
@@ -15,7 +15,7 @@ rule make_splits:
         "../envs/brainteacher.yaml"
     params:
         py=PY,
-        root=data_root(),
+        root=DATA_ROOT,
         out=subpath(output[0], parent=True),
         options=workflow_options("make-splits", config),
     shell:
@@ -24,12 +24,12 @@ rule make_splits:
 
 rule decode:
     input:
-        data=data_input,
+        data=FILES.data_input,
         split=in_run("splits/split{split}.json"),
     output:
         files=expand(
             in_run("decode/{{decoder}}/{{subject}}/{{roi}}/split{{split}}/{name}"),
-            name=DECODE_FILES,
+            name=teacher_dir.ARRAYS,
         ),
         metrics=in_run("decode/{decoder}/{subject}/{roi}/split{split}/metrics.json"),
     log:
@@ -44,7 +44,7 @@ rule decode:
         gpu_share=1,
     params:
         py=PY,
-        root=data_root(),
+        root=DATA_ROOT,
         out=subpath(output.metrics, parent=True),
         options=workflow_options("decode", config),
     shell:

@@ -5,9 +5,9 @@
 
 rule cache_images:
     input:
-        data_input,
+        FILES.data_input,
     output:
-        IMAGE_CACHE,
+        FILES.image_cache,
     log:
         in_run("logs/cache_images.log"),
     benchmark:
@@ -16,7 +16,7 @@ rule cache_images:
         "../envs/brainteacher.yaml"
     params:
         py=PY,
-        root=data_root(),
+        root=DATA_ROOT,
         size=STUDENTS["image_size"],
     shell:
         "{params.py} cache-images --root {params.root:q} --size {params.size} --out {output:q} 2> {log:q}"
@@ -24,14 +24,14 @@ rule cache_images:
 
 rule network_teacher:
     input:
-        data=data_input,
+        data=FILES.data_input,
         split=in_run("splits/split{split}.json"),
-        images=IMAGE_CACHE,
+        images=FILES.image_cache,
     output:
         metrics=in_run("network/split{split}/metrics.json"),
         files=expand(
             in_run("network/split{{split}}/{name}"),
-            name=TEACHER_FILES + NETWORK_MODEL_FILES,
+            name=[*teacher_dir.READ_FILES, *FILES.network_model_files],
         ),
     log:
         in_run("logs/network_teacher/split{split}.log"),
@@ -44,7 +44,7 @@ rule network_teacher:
         gpu_share=1,
     params:
         py=PY,
-        root=data_root(),
+        root=DATA_ROOT,
         out=subpath(output.metrics, parent=True),
         options=workflow_options("network-teacher", config),
     shell:
@@ -54,31 +54,33 @@ rule network_teacher:
 
 rule distill:
     input:
-        data=data_input,
+        data=FILES.data_input,
         split=in_run("splits/split{split}.json"),
-        images=IMAGE_CACHE,
-        teacher=teacher_files,
-        init=init_files,
+        images=FILES.image_cache,
+        teacher=FILES.teacher_files,
+        init=FILES.init_files,
     output:
-        metrics=cohort_outputs("metrics.json"),
-        predictions=[f for name in STUDENT_PREDICTIONS for f in cohort_outputs(name)],
-        model=cohort_outputs("model.pt"),
+        metrics=FILES.cohort_outputs("metrics.json"),
+        predictions=[
+            f for name in FILES.prediction_names for f in FILES.cohort_outputs(name)
+        ],
+        model=FILES.cohort_outputs("model.pt"),
     log:
-        in_run(f"logs/distill/{COHORT_JOB}.log"),
+        in_run(f"logs/distill/{FILES.cohort_job}.log"),
     benchmark:
-        in_run(f"benchmarks/distill/{COHORT_JOB}.tsv")
+        in_run(f"benchmarks/distill/{FILES.cohort_job}.tsv")
     conda:
         "../envs/brainteacher.yaml"
     threads: 1
     resources:
         gpu_share=1,
-        mem_mb=lambda wildcards: 1500 + 100 * cohort_size(wildcards),
+        mem_mb=lambda wildcards: 1500 + 100 * FILES.cohort_size(wildcards),
     params:
         py=PY,
-        root=data_root(),
-        members=member_options,
+        root=DATA_ROOT,
+        members=FILES.member_options,
         decoder=STUDENTS["teacher_decoder"],
-        options=student_options,
+        options=FILES.student_options,
     shell:
         "OMP_NUM_THREADS={threads} {params.py} distill-cohort --root {params.root:q} --split {input.split:q} --image-cache {input.images:q}"
         " --decoder {params.decoder:q} {params.members} {params.options} 2> {log:q}"
@@ -86,9 +88,9 @@ rule distill:
 
 rule pretrain_simclr:
     input:
-        data=data_input,
+        data=FILES.data_input,
         split=in_run("splits/split{split}.json"),
-        images=IMAGE_CACHE,
+        images=FILES.image_cache,
     output:
         backbone=in_run("simclr/split{split}/backbone.pt"),
         metrics=in_run("simclr/split{split}/metrics.json"),
@@ -103,7 +105,7 @@ rule pretrain_simclr:
         gpu_share=1,
     params:
         py=PY,
-        root=data_root(),
+        root=DATA_ROOT,
         out=subpath(output.backbone, parent=True),
         options=workflow_options("pretrain-simclr", config),
     shell:
