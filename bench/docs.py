@@ -8,9 +8,10 @@ of the file is hand-written. The tables come from the bench scripts that measure
   ``--overlay config/powered.yaml`` (``verdicts-powered.tsv``);
 - ``power``: ``bench/power.py`` (copy ``bench/out/power/designs.tsv`` and ``components.tsv`` to
   ``bench/measured/power-designs.tsv`` and ``power-components.tsv``);
-- ``null_calibration``: ``bench/null_calibration.py`` (copy ``bench/out/null_calibration/tests.tsv``
-  to ``bench/measured/null_calibration-tests.tsv``); ``null_calibration_v1``: the same for the
-  first design of the test, kept as measured (``null_calibration-v1-tests.tsv``);
+- ``null_calibration`` (``image_signal`` 0) and ``power_curve`` (above 0): ``bench/null_calibration.py``
+  (copy ``bench/out/null_calibration/tests.tsv`` to ``bench/measured/null_calibration-tests.tsv``);
+  ``null_calibration_v1``: the same for the first design of the test, kept as measured
+  (``null_calibration-v1-tests.tsv``);
 - ``pessimistic``: ``bench/decoders.py --preset god-pessimistic`` (copy its TSVs, the band run's
   and the dial's, into ``bench/measured/pessimistic-decoders.tsv``).
 
@@ -83,6 +84,7 @@ def null_calibration_section(name: str = "null_calibration-tests.tsv") -> str:
         tests["noise_scale"] = 1.0  # measured before the noise dial
     # A test whose brain student and every draw agree on every image (identical targets) cannot
     # reject; it is counted, and shown, so the rate is not read as more than it is.
+    tests = tests[tests["image_signal"] == 0].copy()  # the power curve's runs have their own section
     tests["tied"] = (tests["p_randomization"] >= 1.0) & (tests["effect"].abs() < 1e-9)
     lines = [
         "| image_signal | noise_scale | metric | datasets | tests | tests with all members tied | rejected at 0.05 "
@@ -99,6 +101,26 @@ def null_calibration_section(name: str = "null_calibration-tests.tsv") -> str:
             f"| {int(cell['tied'].sum())} | {k} "
             f"| {k / n:.3f} | [{low:.3f}, {high:.3f}] | {rate_untied:.3f} (n {len(untied)}) |"
         )
+    return "\n".join(lines)
+
+
+def power_curve_section() -> str:
+    """Along the image_signal dial (the null's runs excluded): per ROI, how many top-1 primary
+    tests rejected at 0.05 (before Holm), with the mean effect."""
+    tests = pd.read_csv(MEASURED / "null_calibration-tests.tsv", sep="\t")
+    tests = tests[(tests["image_signal"] > 0) & (tests["metric"] == "top1")]
+    rois = list(dict.fromkeys(tests["roi"]))
+    lines = [
+        "| image_signal | datasets | " + " | ".join(rois) + " |",
+        "| --- | --- | " + " | ".join("---" for _ in rois) + " |",
+    ]
+    for signal, by_signal in tests.groupby("image_signal"):
+        cells = []
+        for roi in rois:
+            cell = by_signal[by_signal["roi"] == roi]
+            k = int((cell["p_randomization"] <= ALPHA).sum())
+            cells.append(f"{k}/{len(cell)} ({_pp(cell['effect'].mean())} pp)")
+        lines.append(f"| {signal:g} | {by_signal['dataset'].nunique()} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -162,6 +184,7 @@ SECTIONS: dict[str, Callable[[], str]] = {
     "verdicts_powered": lambda: verdicts_section("verdicts-powered.tsv"),
     "power": power_section,
     "null_calibration": null_calibration_section,
+    "power_curve": power_curve_section,
     # The first design (derangement draws, fresh per seed; (split, seed) units), kept as measured.
     "null_calibration_v1": lambda: null_calibration_section("null_calibration-v1-tests.tsv"),
     "pessimistic": pessimistic_section,
