@@ -111,13 +111,27 @@ def _students_done(folder: Path) -> dict[Path, int]:
     return done
 
 
-def _second_cohort_running(folder: Path) -> bool:
-    """True once one cohort job has finished (its benchmark exists) and another has started (its
-    log exists: the job's shell creates it when it starts the job's process)."""
-    benchmarks, logs = _run_dir(folder) / "benchmarks", _run_dir(folder) / "logs"
-    finished = {p.relative_to(benchmarks).with_suffix("") for p in benchmarks.glob("distill/**/*.tsv")}
-    started = {p.relative_to(logs).with_suffix("") for p in logs.glob("distill/**/*.log")}
-    return bool(finished) and bool(started - finished)
+def _cohort_processes(group: int) -> list[int]:
+    """The pids of the ``distill-cohort`` processes in process group ``group`` (Linux /proc)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+            if b"distill-cohort" in args and os.getpgid(int(entry.name)) == group:
+                pids.append(int(entry.name))
+        except (OSError, ProcessLookupError):
+            continue  # the process ended while we looked
+    return pids
+
+
+def _second_cohort_running(folder: Path, group: int) -> bool:
+    """True once one cohort job has finished (its benchmark exists, written after its process
+    ended) and the next job's own process runs. Not its log file: snakemake may create that before
+    the job's process starts, and a Ctrl-C in that gap interrupts nothing."""
+    finished = any((_run_dir(folder) / "benchmarks").glob("distill/**/*.tsv"))
+    return finished and bool(_cohort_processes(group))
 
 
 def _interrupt_after_first_cohort(folder: Path, config: Path) -> None:
@@ -134,7 +148,7 @@ def _interrupt_after_first_cohort(folder: Path, config: Path) -> None:
         start_new_session=True,
     )
     deadline = time.monotonic() + 600
-    while not _second_cohort_running(folder) and proc.poll() is None and time.monotonic() < deadline:
+    while not _second_cohort_running(folder, proc.pid) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: snakemake and its running jobs
