@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from brainteacher.data.presets import is_simulated
 from brainteacher.registry import SUBJECT_RE, expand_teachers
 
 __all__ = [
@@ -179,7 +180,7 @@ def check_subjects(config: Mapping[str, Any]) -> None:
     """Every subject exists: in the simulator's preset (``data.source: simulate``), or as a
     ``<subject>.h5`` in ``data.root`` or on figshare with ``data.download`` (real data; no check
     while the folder holds no subject file and nothing is downloaded)."""
-    if config["data"]["source"] == "simulate":
+    if is_simulated(config["data"]):
         _check_simulated_subjects(config)
     else:
         _check_real_subjects(config)
@@ -198,7 +199,7 @@ def check_weights(config: Mapping[str, Any]) -> None:
     """Pretrained weights on real data only when the config accepts the leak: GOD's stimuli are
     ImageNet photographs, so ImageNet-pretrained weights may have seen a student's held-out images."""
     students = config["students"]
-    if config["data"]["source"] != "simulate" and students.get("weights") and not students["accept_weights_leak"]:
+    if not is_simulated(config["data"]) and students.get("weights") and not students["accept_weights_leak"]:
         raise ConfigError(
             f"config: students.weights {students['weights']} on real data: GOD's stimuli are ImageNet "
             "photographs, so pretrained weights may have seen the students' held-out images; remove it, or set "
@@ -250,7 +251,7 @@ def check_real_data_present(config: Mapping[str, Any]) -> None:
     """A real-data config whose files are absent stops before any job, naming them (subject files
     that ``data.download`` will fetch excepted). Without this, Snakemake would accept outputs another
     config left behind and redraw them under this config's title: simulated numbers labelled GOD."""
-    if config["data"]["source"] == "simulate":
+    if is_simulated(config["data"]):
         return
     missing = [p for p in real_data_files(config) if not Path(p).exists()]
     if config["data"].get("download", False):

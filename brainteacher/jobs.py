@@ -19,6 +19,7 @@ from typing import Any
 
 from brainteacher.config_checks import real_data_files
 from brainteacher.configs import GLDConfig, workflow_options
+from brainteacher.data.presets import is_simulated
 from brainteacher.formats import image_cache, student_dir, teacher_dir
 from brainteacher.registry import EVALUATION_PLOTS, expand_teachers, roi_plots_for, teacher_inputs
 from brainteacher.runs import PROVENANCE_FILE, SHARED_DATA, simulated_dataset
@@ -64,7 +65,7 @@ class RunFiles:
 
     @property
     def simulated(self) -> bool:
-        return self.config["data"]["source"] == "simulate"
+        return is_simulated(self.config["data"])
 
     @property
     def data_root(self) -> str:

@@ -25,6 +25,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from brainteacher.data.presets import is_simulated
+
 __all__ = ["Stage", "plan", "format_plan", "forward_flops", "H200_STUDENT_RATES", "H200_DECODE_S"]
 
 # bench/cohort.py throughput on one H200 (2026-12-04, torch 2.11, bf16 autocast, channels_last),
@@ -51,7 +53,7 @@ class Stage:
 
 def _dataset(config: Mapping) -> tuple[int, int, int, int]:
     """(images, categories, evaluation images, subjects available) of the config's dataset."""
-    if config["data"]["source"] == "simulate":
+    if is_simulated(config["data"]):
         from brainteacher.data.presets import get_preset
 
         p = get_preset(config["data"]["preset"])

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from brainteacher.data.presets import PRESETS as _PRESET_SIZES
+from brainteacher.data.presets import is_simulated
 
 __all__ = [
     "SINGLE_ROIS",
@@ -374,10 +375,6 @@ def _sources(name: str, config: Mapping[str, Any]) -> tuple[str, list[str] | Non
     return kind.name, ([MEAN_SOURCE] if MEAN_SOURCE in wanted else []) + subjects
 
 
-def _simulated(config: Mapping[str, Any]) -> bool:
-    return config["data"]["source"] == "simulate"
-
-
 def expand_teachers(config: Mapping[str, Any]) -> list[str]:
     """Every teacher spec the workflow trains students with, in the config's order.
 
@@ -391,7 +388,7 @@ def expand_teachers(config: Mapping[str, Any]) -> list[str]:
     names: list[str] = []
     for name in config["students"]["teachers"]:
         kind, sources = _sources(name, config)
-        if TEACHER_KINDS[kind].needs_simulated and not _simulated(config):
+        if TEACHER_KINDS[kind].needs_simulated and not is_simulated(config["data"]):
             raise ValueError(f"config students.teachers: {kind!r} needs simulated data (data.source: simulate)")
         draws = range(config["students"].get("shuffle_draws", 1) if TEACHER_KINDS[kind].drawn else 1)
         if sources is None:

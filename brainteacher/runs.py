@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from brainteacher.data.god import GODLayout
+from brainteacher.data.presets import is_simulated
 from brainteacher.errors import DataError
 from brainteacher.outputs import config_hash, git_revision, package_versions, read_json
 
@@ -96,7 +97,7 @@ def dial_values(suffix: str) -> dict[str, float]:
 def dataset_name(data: Mapping[str, Any]) -> str:
     """The dataset's part of a run name: ``sim-<preset>-seed<N>[-image<share>]`` for simulated
     data, else the data folder's own name (``resources/god`` -> ``god``)."""
-    if data["source"] == "simulate":
+    if is_simulated(data):
         return f"sim-{simulated_dataset(data)}"
     # abspath, not resolve: "." still has a name, and a symlinked folder keeps the name it was given.
     return _safe(Path(os.path.abspath(data["root"])).name)

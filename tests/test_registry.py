@@ -208,3 +208,10 @@ def test_teacher_kind_entries_are_consistent():
     with pytest.raises(ValueError, match="exists already"):
         with temporary_teacher_kind(TeacherKind("brain-mean", "?")):
             pass
+
+
+def test_only_the_simulator_source_counts_as_simulated():
+    from brainteacher.data.presets import is_simulated
+
+    assert is_simulated({"source": "simulate", "preset": "quick"})
+    assert not is_simulated({"source": "god", "root": "resources/god"})

@@ -10,9 +10,17 @@ takes the preset names from here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
-__all__ = ["Preset", "PRESETS", "PESSIMISTIC_TARGET", "in_pessimistic_band", "get_preset"]
+__all__ = ["Preset", "PRESETS", "PESSIMISTIC_TARGET", "in_pessimistic_band", "get_preset", "is_simulated"]
+
+
+def is_simulated(data: Mapping[str, Any]) -> bool:
+    """True when a config's ``data`` section asks for the simulator (``source: simulate``), false
+    for a real GOD release in ``data.root``."""
+    return data["source"] == "simulate"
 
 
 @dataclass(frozen=True)
