@@ -105,22 +105,22 @@ def null_calibration_section(name: str = "null_calibration-tests.tsv") -> str:
 
 
 def power_curve_section() -> str:
-    """Along the image_signal dial (the null's runs excluded): per ROI, how many top-1 primary
-    tests rejected at 0.05 (before Holm), with the mean effect."""
+    """Along the image_signal and noise_scale dials (the null's runs excluded): per ROI, how many
+    top-1 primary tests rejected at 0.05 (before Holm), with the mean effect."""
     tests = pd.read_csv(MEASURED / "null_calibration-tests.tsv", sep="\t")
     tests = tests[(tests["image_signal"] > 0) & (tests["metric"] == "top1")]
     rois = list(dict.fromkeys(tests["roi"]))
     lines = [
-        "| image_signal | datasets | " + " | ".join(rois) + " |",
-        "| --- | --- | " + " | ".join("---" for _ in rois) + " |",
+        "| image_signal | noise_scale | datasets | " + " | ".join(rois) + " |",
+        "| --- | --- | --- | " + " | ".join("---" for _ in rois) + " |",
     ]
-    for signal, by_signal in tests.groupby("image_signal"):
+    for (signal, noise), setting in tests.groupby(["image_signal", "noise_scale"]):
         cells = []
         for roi in rois:
-            cell = by_signal[by_signal["roi"] == roi]
+            cell = setting[setting["roi"] == roi]
             k = int((cell["p_randomization"] <= ALPHA).sum())
             cells.append(f"{k}/{len(cell)} ({_pp(cell['effect'].mean())} pp)")
-        lines.append(f"| {signal:g} | {by_signal['dataset'].nunique()} | " + " | ".join(cells) + " |")
+        lines.append(f"| {signal:g} | {noise:g} | {setting['dataset'].nunique()} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
