@@ -111,19 +111,18 @@ def _students_done(folder: Path) -> dict[Path, int]:
     return done
 
 
-def _cohort_processes(group: int) -> list[int]:
-    """The pids of the ``distill-cohort`` processes in process group ``group`` (Linux /proc)."""
-    pids = []
+def _cohort_process_runs(group: int) -> bool:
+    """Whether a ``distill-cohort`` process runs in process group ``group`` (Linux /proc)."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             args = (entry / "cmdline").read_bytes().split(b"\0")
             if b"distill-cohort" in args and os.getpgid(int(entry.name)) == group:
-                pids.append(int(entry.name))
-        except (OSError, ProcessLookupError):
-            continue  # the process ended while we looked
-    return pids
+                return True
+        except OSError:  # ProcessLookupError among them: the process ended while we looked
+            continue
+    return False
 
 
 def _second_cohort_running(folder: Path, group: int) -> bool:
@@ -131,7 +130,7 @@ def _second_cohort_running(folder: Path, group: int) -> bool:
     ended) and the next job's own process runs. Not its log file: snakemake may create that before
     the job's process starts, and a Ctrl-C in that gap interrupts nothing."""
     finished = any((_run_dir(folder) / "benchmarks").glob("distill/**/*.tsv"))
-    return finished and bool(_cohort_processes(group))
+    return finished and _cohort_process_runs(group)
 
 
 def _interrupt_after_first_cohort(folder: Path, config: Path) -> None:
