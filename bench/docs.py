@@ -121,7 +121,31 @@ def power_curve_section() -> str:
             k = int((cell["p_randomization"] <= ALPHA).sum())
             cells.append(f"{k}/{len(cell)} ({_pp(cell['effect'].mean())} pp)")
         lines.append(f"| {signal:g} | {noise:g} | {setting['dataset'].nunique()} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return "\n".join(lines + ["", _power_model_check(tests)])
+
+
+def _power_model_check(tests: pd.DataFrame) -> str:
+    """The power model's prediction for the calibration's design (2 seeds x 3 draws, each ROI's
+    test alone, new datasets) beside the rejections counted at the default's dial setting, where
+    the model's components were fitted."""
+    from power import power, read_components  # bench/power.py, beside this script
+
+    rois = read_components(MEASURED / "power-components.tsv")
+    design = tests.iloc[0]
+    seeds, draws = int(design["n_seeds"]), int(design["n_shuffle_draws"])
+    at_default = tests[(tests["image_signal"] == 1) & (tests["noise_scale"] == 1)]
+    parts = []
+    for c in rois:
+        predicted = power([c], {c.roi: 0.0}, seeds, draws, fixed=False, n_runs=2000, seed=0)[c.roi]
+        cell = at_default[at_default["roi"] == c.roi]
+        k, n = int((cell["p_randomization"] <= ALPHA).sum()), len(cell)
+        low, high = clopper_pearson(k, n)
+        parts.append(f"{c.roi} {predicted:.2f} against {k}/{n} measured (95% CI {low:.2f} to {high:.2f})")
+    return (
+        f"The power model (`bench/power.py`, fitted to the default's students: `power-components.tsv`) "
+        f"predicts, for this design ({seeds} seeds x {draws} draws, one test alone, new datasets) at "
+        f"image_signal 1 and noise_scale 1: " + "; ".join(parts) + "."
+    )
 
 
 def power_section() -> str:

@@ -61,6 +61,21 @@ class Components:
         return float(np.mean(self.split_effects))
 
 
+def read_components(path: Path) -> list[Components]:
+    """The per-ROI components as ``main`` wrote them to ``components.tsv``."""
+    table = pd.read_csv(path, sep="\t")
+    return [
+        Components(
+            r.roi,
+            r.sd_train,
+            r.sd_pairing,
+            tuple(float(x) for x in r.split_effects.strip("()").split(",")),
+            r.sd_effect,
+        )
+        for r in table.itertuples()
+    ]
+
+
 def primary_students(run: Path) -> pd.DataFrame:
     """The brain-mean students and their shuffle draws of one run; ``arm`` -1 is the brain."""
     students = pd.read_csv(run / "tables" / "students.tsv", sep="\t")
