@@ -133,6 +133,14 @@ def _second_cohort_running(folder: Path, group: int) -> bool:
     return finished and _cohort_process_runs(group)
 
 
+def _take_ctrl_c() -> None:
+    """In the child, before snakemake starts: SIGINT back to its default. A shell started without
+    job control (``cmd &`` in a script, nohup) starts its background commands with SIGINT ignored,
+    and an ignored signal stays ignored across exec: snakemake and its jobs would then sleep through
+    the Ctrl-C and the run would end uninterrupted."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupt_after_first_cohort(folder: Path, config: Path) -> None:
     """Start the workflow and interrupt it, as Ctrl-C would, while its second cohort job runs.
 
@@ -145,6 +153,7 @@ def _interrupt_after_first_cohort(folder: Path, config: Path) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        preexec_fn=_take_ctrl_c,
     )
     deadline = time.monotonic() + 600
     while not _second_cohort_running(folder, proc.pid) and proc.poll() is None and time.monotonic() < deadline:
