@@ -31,9 +31,9 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from scipy import stats
 
 from brainteacher.runs import simulated_dataset
+from docs import clopper_pearson  # bench/docs.py, beside this script
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "bench" / "out" / "null_calibration"
@@ -102,8 +102,7 @@ def rejection_rates(tests: pd.DataFrame, alpha: float) -> pd.DataFrame:
     for by in (["image_signal", "noise_scale", "metric"], ["image_signal", "noise_scale", "metric", "roi"]):
         for key, cell in tests.groupby(by):
             n, k = len(cell), int((cell["p_randomization"] <= alpha).sum())
-            low = stats.beta.ppf(0.025, k, n - k + 1) if k else 0.0
-            high = stats.beta.ppf(0.975, k + 1, n - k) if k < n else 1.0
+            low, high = clopper_pearson(k, n)
             rows.append(
                 dict(zip(by, key))
                 | {"roi": cell["roi"].iloc[0] if "roi" in by else "all", "n_tests": n}
