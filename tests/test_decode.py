@@ -16,6 +16,7 @@ from brainteacher.decode import decoders
 from brainteacher.decode.decoders import DecoderConfig, out_of_fold_logits, run_decode
 from brainteacher.decode.voxelorder import spatial_order
 from brainteacher.metrics import softmax, topk_accuracy
+from brainteacher.nn.resnet import count_parameters, resnet18
 from brainteacher.nn.train import TrainConfig
 
 LINEAR = DecoderConfig(decoder="linear", n_folds=4, n_voxels=None, train=TrainConfig(epochs=60, log_every=1000))
@@ -81,10 +82,29 @@ def test_metrics_record_the_voxel_order(quick_dataset, tmp_path):
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())["voxel_order"] == recorded
 
 
+def test_linear_shortcut_adds_a_linear_read_out_and_keeps_torchvision_names():
+    backbone = {"spatial_dims": 1, "in_channels": 1, "num_classes": 5, "width": 4}
+    plain = resnet18(**backbone)
+    with_shortcut = resnet18(cls=decoders.ShortcutResNet, n_inputs=30, head_dropout=0.5, **backbone)
+    assert set(with_shortcut.state_dict()) - set(plain.state_dict()) == {"shortcut.weight", "shortcut.bias"}
+    assert count_parameters(with_shortcut) - count_parameters(plain) == 30 * 5 + 5
+    x = torch.randn(64, 1, 30)
+    assert with_shortcut(x).abs().max() == 0  # head and shortcut start at zero: a linear model at 0
+    torch.nn.init.normal_(with_shortcut.fc.weight)
+    torch.nn.init.normal_(with_shortcut.shortcut.weight)
+    with_shortcut.eval()
+    full = with_shortcut.fc(with_shortcut.features(x)) + with_shortcut.shortcut(x.flatten(1))
+    torch.testing.assert_close(with_shortcut(x), full)  # eval: shortcut + the whole head
+    with_shortcut.train()
+    shortcut_only = with_shortcut.shortcut(x.flatten(1))
+    dropped = (with_shortcut(x) - shortcut_only).abs().amax(dim=1) == 0
+    assert 0 < dropped.sum() < len(x)  # training: the head is dropped for some samples, not all
+
+
 @pytest.mark.parametrize("shortcut", [True, False])
 def test_the_ablation_switch_builds_the_named_architecture(shortcut):
     model = decoders.build_decoder(replace(TINY_RESNET, linear_shortcut=shortcut), n_voxels=50, n_classes=7)
-    assert (model.shortcut is not None) == shortcut
+    assert isinstance(model, decoders.ShortcutResNet) == shortcut
     out = model(torch.randn(4, 1, 50))
     assert out.shape == (4, 7)
     # With the shortcut every weight of the head starts at zero: the model starts as a linear one.

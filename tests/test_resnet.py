@@ -229,26 +229,6 @@ def test_bad_depth():
         resnet(50)
 
 
-def test_linear_shortcut_adds_a_linear_read_out_and_keeps_torchvision_names():
-    plain = resnet18(spatial_dims=1, in_channels=1, num_classes=5, width=4)
-    with_shortcut = resnet18(
-        spatial_dims=1, in_channels=1, num_classes=5, width=4, linear_shortcut=30, head_dropout=0.5
-    )
-    assert set(with_shortcut.state_dict()) - set(plain.state_dict()) == {"shortcut.weight", "shortcut.bias"}
-    assert count_parameters(with_shortcut) - count_parameters(plain) == 30 * 5 + 5
-    x = torch.randn(64, 1, 30)
-    assert with_shortcut(x).abs().max() == 0  # head and shortcut start at zero: a linear model at 0
-    torch.nn.init.normal_(with_shortcut.fc.weight)
-    torch.nn.init.normal_(with_shortcut.shortcut.weight)
-    with_shortcut.eval()
-    full = with_shortcut.fc(with_shortcut.features(x)) + with_shortcut.shortcut(x.flatten(1))
-    torch.testing.assert_close(with_shortcut(x), full)  # eval: shortcut + the whole head
-    with_shortcut.train()
-    shortcut_only = with_shortcut.shortcut(x.flatten(1))
-    dropped = (with_shortcut(x) - shortcut_only).abs().amax(dim=1) == 0
-    assert 0 < dropped.sum() < len(x)  # training: the head is dropped for some samples, not all
-
-
 # --- 3D volumes --------------------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,13 +29,14 @@ from brainteacher.decode.preprocess import fit_preprocessor
 from brainteacher.decode.voxelorder import voxel_order
 from brainteacher.formats import teacher_dir
 from brainteacher.metrics import classification_summary, nll, softmax, topk_accuracy
-from brainteacher.nn.resnet import resnet18
+from brainteacher.nn.resnet import ResNet, resnet18
 from brainteacher.nn.train import fit, pick_device, predict_logits, seed_everything
 from brainteacher.outputs import provenance
 
 __all__ = [
     "DecoderConfig",
     "OutOfFold",
+    "ShortcutResNet",
     "build_decoder",
     "cross_fitted_head_weights",
     "out_of_fold_logits",
@@ -56,6 +58,46 @@ def default_n_voxels(roi: str) -> int:
     return _GOD_N_VOXELS[roi]
 
 
+class ShortcutResNet(ResNet):
+    """A ResNet plus a linear read-out of its raw input: ``logits = shortcut(x) + fc(features(x))``.
+
+    ``n_inputs`` is the flattened input size (the number of voxels); other arguments are
+    :class:`ResNet`'s, whose parameter names stay torchvision's. Both heads start at zero, so
+    training starts from the linear model and the convolutional stages only add what the linear
+    read-out misses. In training, ``head_dropout`` is the share of samples whose residual head is
+    dropped (stochastic depth of the whole head), so the shortcut must be a good model on its own.
+    """
+
+    def __init__(self, *args: Any, n_inputs: int, head_dropout: float = 0.0, **kwargs: Any) -> None:
+        self._n_inputs = n_inputs  # read by _init_weights, which ResNet's constructor calls
+        super().__init__(*args, **kwargs)
+        self.head_dropout = head_dropout
+
+    def _init_weights(self, zero_init_residual: bool) -> None:
+        # The shortcut is made here, after the backbone's layers and before their initialisation,
+        # as when ResNet itself held it: the random stream, so every initial weight, is unchanged.
+        # A path that sees every input element by identity (a voxel's, where the convolutions and
+        # pooling see only neighbourhoods).
+        self.shortcut = nn.Linear(self._n_inputs, self.fc.out_features)
+        super()._init_weights(zero_init_residual)
+        for head in (self.fc, self.shortcut):
+            nn.init.zeros_(head.weight)
+            nn.init.zeros_(head.bias)
+
+    def logit_terms(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N, in_channels, L) -> the shortcut's and the residual head's (N, num_classes) logits,
+        whose sum is the eval-mode output."""
+        return self.shortcut(torch.flatten(x, 1)), self.fc(self.features(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, in_channels, L) -> (N, num_classes) logits."""
+        shortcut, head = self.logit_terms(x)
+        if self.training and self.head_dropout > 0:
+            keep = torch.rand(*head.shape[:-1], 1, device=x.device) >= self.head_dropout
+            head = head * keep / (1 - self.head_dropout)
+        return head + shortcut
+
+
 def resnet1d_decoder(n_voxels: int, n_classes: int, cfg: DecoderConfig) -> nn.Module:
     # ResNet-18's stages over the spatially ordered voxel vector, plus (by default) a linear
     # read-out of every voxel that keeps voxel identity; the residual head starts at zero, so
@@ -65,16 +107,10 @@ def resnet1d_decoder(n_voxels: int, n_classes: int, cfg: DecoderConfig) -> nn.Mo
     # the decoder falls below the linear one at GOD scale. How much of the head enters the logits is
     # chosen afterwards, out of fold (cross_fitted_head_weights). Figures: docs/benchmarks.md,
     # "Decoders at GOD scale".
-    shortcut = n_voxels if cfg.linear_shortcut else None
-    return resnet18(
-        spatial_dims=1,
-        in_channels=1,
-        num_classes=n_classes,
-        width=cfg.width,
-        stem=cfg.stem,
-        linear_shortcut=shortcut,
-        head_dropout=0.5,
-    )
+    backbone = {"spatial_dims": 1, "in_channels": 1, "num_classes": n_classes, "width": cfg.width, "stem": cfg.stem}
+    if not cfg.linear_shortcut:
+        return resnet18(**backbone)
+    return resnet18(cls=ShortcutResNet, n_inputs=n_voxels, head_dropout=0.5, **backbone)
 
 
 def linear_decoder(n_voxels: int, n_classes: int, cfg: DecoderConfig) -> nn.Module:

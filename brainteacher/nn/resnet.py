@@ -134,11 +134,9 @@ class ResNet(nn.Module):
     (N, in_channels, D, H, W) when 3;
     output (N, num_classes) logits. Stage channels are ``width * (1, 2, 4, 8)``; ``width=64``
     with 3 input channels, 1000 classes and the ``imagenet`` stem is exactly torchvision's network.
-    ``stem`` (a key of :data:`STEMS`) sets how much the first layers downsample.
-    ``linear_shortcut`` (the flattened input size, e.g. the number of voxels) adds a linear
-    read-out of the raw input, ``logits = shortcut(x) + fc(features(x))``, with both heads starting
-    at zero; ``head_dropout`` then drops ``fc``'s term for that share of training samples. The
-    torchvision names of every other parameter are unchanged.
+    ``stem`` (a key of :data:`STEMS`) sets how much the first layers downsample. Backbone and
+    ``fc`` only, as torchvision's: a task's extra heads live in a subclass (the 1D decoder's linear
+    shortcut: ``decode.decoders.ShortcutResNet``), which may add modules in :meth:`_init_weights`.
 
     ``members`` K > 1 builds a *cohort*: K independent networks in one module, every convolution
     grouped by member and every BatchNorm per channel, so no member sees another's activations,
@@ -156,8 +154,6 @@ class ResNet(nn.Module):
         width: int = 64,
         zero_init_residual: bool = False,
         stem: str = "imagenet",
-        linear_shortcut: int | None = None,
-        head_dropout: float = 0.0,
         members: int = 1,
     ) -> None:
         super().__init__()
@@ -195,21 +191,7 @@ class ResNet(nn.Module):
         self.layer4 = self._make_layer(width * 8, layers[3], stride=2)
         self.avgpool = _AVGPOOL[spatial_dims](1)
         self.fc = _linear(width * 8 * BasicBlock.expansion, num_classes, members)
-        # A path that sees every input element by identity (a voxel's, where the convolutions and
-        # pooling see only neighbourhoods): logits = shortcut(x) + fc(features(x)).
-        self.shortcut = _linear(linear_shortcut, num_classes, members) if linear_shortcut else None
-        # With a shortcut: the probability that a training sample's residual head is dropped, so
-        # the shortcut must also be a good model on its own (stochastic depth of the whole head).
-        self.head_dropout = head_dropout
-
         self._init_weights(zero_init_residual)
-        if self.shortcut is not None:
-            # The residual head starts at zero, so training starts from the linear model and the
-            # convolutional stages only add what the linear read-out misses.
-            nn.init.zeros_(self.fc.weight)
-            nn.init.zeros_(self.fc.bias)
-            nn.init.zeros_(self.shortcut.weight)
-            nn.init.zeros_(self.shortcut.bias)
 
     def _make_layer(self, planes: int, blocks: int, stride: int = 1) -> nn.Sequential:
         """One stage of ``blocks`` blocks; only the first may change resolution or channels."""
@@ -252,22 +234,9 @@ class ResNet(nn.Module):
         (a cohort: (N, K * 8 * width), member-major)."""
         return torch.flatten(self.avgpool(self.feature_map(x)), 1)
 
-    def logit_terms(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(N, in_channels, *spatial) -> the linear shortcut's and the residual head's (N, num_classes)
-        logits, whose sum is the eval-mode output (needs ``linear_shortcut``)."""
-        if self.shortcut is None:
-            raise ValueError("logit_terms needs a model built with linear_shortcut")
-        return self.shortcut(torch.flatten(x, 1)), self.fc(self.features(x))
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, in_channels, *spatial) -> (N, num_classes) logits."""
-        if self.shortcut is None:
-            return self.fc(self.features(x))
-        shortcut, head = self.logit_terms(x)
-        if self.training and self.head_dropout > 0:
-            keep = torch.rand(*head.shape[:-1], 1, device=x.device) >= self.head_dropout
-            head = head * keep / (1 - self.head_dropout)
-        return head + shortcut
+        return self.fc(self.features(x))
 
 
 def _linear(in_features: int, out_features: int, members: int) -> nn.Module:
@@ -301,11 +270,12 @@ def member_state(cohort: ResNet, k: int) -> dict[str, torch.Tensor]:
     return out
 
 
-def resnet(depth: int, spatial_dims: int = 2, **kwargs: Any) -> ResNet:
-    """A ResNet of the given ``depth`` (a key of ``_DEPTHS``); ``kwargs`` go to :class:`ResNet`."""
+def resnet(depth: int, spatial_dims: int = 2, cls: type[ResNet] = ResNet, **kwargs: Any) -> ResNet:
+    """A ResNet (or the subclass ``cls``) of the given ``depth`` (a key of ``_DEPTHS``); ``kwargs``
+    go to its constructor."""
     if depth not in _DEPTHS:
         raise ValueError(f"unknown ResNet depth {depth!r}; valid depths: {sorted(_DEPTHS)}")
-    return ResNet(_DEPTHS[depth], spatial_dims, **kwargs)
+    return cls(_DEPTHS[depth], spatial_dims, **kwargs)
 
 
 def resnet18(spatial_dims: int = 2, **kwargs: Any) -> ResNet:

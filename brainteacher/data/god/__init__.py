@@ -41,6 +41,8 @@ from brainteacher.data.god.stimuli import (
     stimulus_keys_from_ids,
     write_stimulus_tsv,
 )
+
+# ROI and subject names live in the torch-free registry (the workflow reads them there).
 from brainteacher.registry import ROI_UNIONS, ROIS, SINGLE_ROIS, SUBJECT_RE  # noqa: F401
 
 __all__ = [

@@ -25,8 +25,6 @@ from brainteacher.data.god.stimuli import (
 )
 from brainteacher.errors import DataError
 
-# ROI and subject names live in the torch-free registry (the workflow reads them there); re-exported.
-
 # --- aligned training data ----------------------------------------------------------------------
 
 
