@@ -10,19 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from brainteacher.data.god import stimuli
 from brainteacher.data.god.bdata import SubjectRecording, read_subject
-from brainteacher.data.god.stimuli import (
-    DATATYPE_TRAINING,
-    IMAGE_SUFFIX,
-    KEY_DATATYPE,
-    TRAINING_IMAGE_DIR,
-    TRAINING_TSV,
-    StimulusTable,
-    name_from_stimulus_key,
-    read_stimulus_tsv,
-    roi_key,
-    stimulus_id_text,
-)
 from brainteacher.errors import DataError
 
 # --- aligned training data ----------------------------------------------------------------------
@@ -63,13 +52,13 @@ def _training_rows(rec: SubjectRecording, roi: str) -> tuple[np.ndarray, np.ndar
     """Row indices of the training trials and the ROI's column mask, both checked."""
     if roi not in rec.roi_masks:
         present = ", ".join(rec.rois) or "none"
-        raise DataError(rec.files[0], f"ROI key {roi_key(roi)!r} is absent (ROIs present: {present})")
+        raise DataError(rec.files[0], f"ROI key {stimuli.roi_key(roi)!r} is absent (ROIs present: {present})")
     cols = rec.roi_masks[roi]
     if not cols.any():
-        raise DataError(rec.files[0], f"ROI {roi_key(roi)!r} flags no voxels")
-    rows = np.flatnonzero(rec.datatype == DATATYPE_TRAINING)
+        raise DataError(rec.files[0], f"ROI {stimuli.roi_key(roi)!r} flags no voxels")
+    rows = np.flatnonzero(rec.datatype == stimuli.DATATYPE_TRAINING)
     if rows.size == 0:
-        raise DataError(rec.files[0], f"no training rows ({KEY_DATATYPE} == {DATATYPE_TRAINING})")
+        raise DataError(rec.files[0], f"no training rows ({stimuli.KEY_DATATYPE} == {stimuli.DATATYPE_TRAINING})")
     # X is float32: a value beyond its range would become Inf there, so it counts as one here.
     finite = np.abs(rec.voxels[np.ix_(rows, cols)]) <= np.finfo(np.float32).max
     if not finite.all():
@@ -77,12 +66,13 @@ def _training_rows(rec: SubjectRecording, roi: str) -> tuple[np.ndarray, np.ndar
         path = _first_bad_row(rec, rows, ~bad_rows)
         raise DataError(
             path,
-            f"{int((~finite).sum())} NaN or Inf voxel values in {roi_key(roi)} on {int(bad_rows.sum())} training rows",
+            f"{int((~finite).sum())} NaN or Inf voxel values in {stimuli.roi_key(roi)}"
+            f" on {int(bad_rows.sum())} training rows",
         )
     return rows, cols
 
 
-def _match_to_table(rec: SubjectRecording, rows: np.ndarray, table: StimulusTable) -> np.ndarray:
+def _match_to_table(rec: SubjectRecording, rows: np.ndarray, table: stimuli.StimulusTable) -> np.ndarray:
     """Table row of every training trial; refuses IDs missing on either side."""
     keys = rec.stimulus_keys[rows]
     table_rows = table.rows_of(keys)
@@ -93,7 +83,7 @@ def _match_to_table(rec: SubjectRecording, rows: np.ndarray, table: StimulusTabl
             path,
             (
                 f"{missing.size} training stimulus_id(s) are not in {table.path}, e.g. "
-                f"{stimulus_id_text(missing[0])} ({name_from_stimulus_key(missing[0])})"
+                f"{stimuli.stimulus_id_text(missing[0])} ({stimuli.name_from_stimulus_key(missing[0])})"
             ),
         )
     unseen = np.setdiff1d(np.arange(len(table.keys)), table_rows)
@@ -116,7 +106,7 @@ def _match_to_table(rec: SubjectRecording, rows: np.ndarray, table: StimulusTabl
 def training_data(
     rec: SubjectRecording,
     roi: str,
-    table: StimulusTable,
+    table: stimuli.StimulusTable,
     *,
     subject: str = "",
     image_dir: str | Path | None = None,
@@ -182,7 +172,9 @@ class GODLayout:
         if not subjects:
             raise DataError(root, "no subject files (Subject<N>.h5) found")
         ordered = sorted(subjects, key=lambda s: int(s.removeprefix("Subject")))
-        return cls({s: tuple(subjects[s]) for s in ordered}, root / TRAINING_TSV, root / TRAINING_IMAGE_DIR)
+        return cls(
+            {s: tuple(subjects[s]) for s in ordered}, root / stimuli.TRAINING_TSV, root / stimuli.TRAINING_IMAGE_DIR
+        )
 
     def load(self, subject: str, roi: str, *, average_repeats: bool = True, check_images: bool = True) -> TrainingData:
         """Training data for one subject and ROI (reads the subject's files; see :func:`training_data`)."""
@@ -193,7 +185,7 @@ class GODLayout:
         return training_data(
             read_subject(self.subjects[subject]),
             roi,
-            read_stimulus_tsv(self.training_tsv),
+            stimuli.read_stimulus_tsv(self.training_tsv),
             subject=subject,
             image_dir=self.image_dir if check_images else None,
             average_repeats=average_repeats,
@@ -202,7 +194,7 @@ class GODLayout:
 
 def image_paths(image_dir: str | Path, names: Sequence[str]) -> list[Path]:
     """The image file of each name: ``image_dir/<name>.JPEG``, in the order of ``names``."""
-    return [Path(image_dir) / f"{n}{IMAGE_SUFFIX}" for n in names]
+    return [Path(image_dir) / f"{n}{stimuli.IMAGE_SUFFIX}" for n in names]
 
 
 def open_image(path: str | Path):
