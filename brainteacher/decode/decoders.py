@@ -99,14 +99,13 @@ class ShortcutResNet(ResNet):
 
 
 def resnet1d_decoder(n_voxels: int, n_classes: int, cfg: DecoderConfig) -> nn.Module:
-    # ResNet-18's stages over the spatially ordered voxel vector, plus (by default) a linear
-    # read-out of every voxel that keeps voxel identity; the residual head starts at zero, so
-    # training starts from the linear model. The head is dropped for half of the training samples,
-    # so the shortcut stays a full linear decoder and the stages only add to it: trained jointly
-    # without that, the stages memorise the ~700 training rows and starve the shortcut, and
-    # the decoder falls below the linear one at GOD scale. How much of the head enters the logits is
-    # chosen afterwards, out of fold (cross_fitted_head_weights). Figures: docs/benchmarks.md,
-    # "Decoders at GOD scale".
+    # ResNet-18's stages over the spatially ordered voxel vector, plus (by default) ShortcutResNet's
+    # linear read-out of every voxel, which keeps voxel identity. The head is dropped for half of
+    # the training samples, so the shortcut stays a full linear decoder and the stages only add to
+    # it: trained jointly without that, the stages memorise the ~700 training rows and starve the
+    # shortcut, and the decoder falls below the linear one at GOD scale. How much of the head enters
+    # the logits is chosen afterwards, out of fold (cross_fitted_head_weights). Figures:
+    # docs/benchmarks.md, "Decoders at GOD scale".
     backbone = {"spatial_dims": 1, "in_channels": 1, "num_classes": n_classes, "width": cfg.width, "stem": cfg.stem}
     if not cfg.linear_shortcut:
         return resnet18(**backbone)
