@@ -15,11 +15,13 @@ and layouts, after an untimed warm-up; peak device memory (CUDA) or resident mem
 
 ``decode`` (any device): one GOD-scale decode job's cross-fitting (``decode.out_of_fold_logits``:
 5 inner folds of the 1D-ResNet18 over 900 images x 500 voxels, 150 categories, the workflow's
-recipe) on synthetic voxels, wall seconds.
+recipe) on synthetic voxels, wall seconds, for each fold layout (``decode.cohort_layout``: the
+folds as separate networks or one grouped network); with ``separate``, each fold's model is the
+one it trains alone.
 
     .venv/bin/python bench/cohort.py jobs [--students 12] [--layout separate|grouped]
     python bench/cohort.py throughput [--device cuda] [--size 64] [--width 64] [--members 1,8,32]
-    python bench/cohort.py decode [--device cuda] [--threads 1]
+    python bench/cohort.py decode [--device cuda] [--threads 1] [--layouts separate,grouped]
 
 Run it alone: another torch process on 2 cores doubles every wall time.
 """
@@ -210,16 +212,35 @@ def decode(args: argparse.Namespace) -> pd.DataFrame:
     X = (rng.normal(size=(n, n_voxels)) + 0.5 * rng.normal(size=(n_classes, n_voxels))[y]).astype(np.float32)
     runs = np.arange(n) // 75
     train = TrainConfig(epochs=40, batch_size=32, lr=1e-3, weight_decay=1e-2, log_every=10**6)
-    cfg = DecoderConfig(n_folds=5, n_voxels=500, within_run=True, width=8, input_noise=1.0, seed=0, train=train)
-    t0 = time.perf_counter()
-    oof = out_of_fold_logits(X, y, runs, n_classes, cfg, device)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    wall = time.perf_counter() - t0
-    top1 = float((oof.logits.argmax(1) == y).mean())
-    row = {"device": str(device), "threads": args.threads, "wall_s": round(wall, 1), "oof_top1": round(top1, 3)}
-    print(row, flush=True)
-    return pd.DataFrame([row])
+    rows = []
+    for layout in args.layouts.split(","):
+        cfg = DecoderConfig(
+            n_folds=5,
+            n_voxels=500,
+            within_run=True,
+            width=8,
+            input_noise=1.0,
+            seed=0,
+            train=train,
+            cohort_layout=layout,
+        )
+        t0 = time.perf_counter()
+        oof = out_of_fold_logits(X, y, runs, n_classes, cfg, device)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        wall = time.perf_counter() - t0
+        top1 = float((oof.logits.argmax(1) == y).mean())
+        rows.append(
+            {
+                "device": str(device),
+                "threads": args.threads,
+                "layout": layout,
+                "wall_s": round(wall, 1),
+                "oof_top1": round(top1, 3),
+            }
+        )
+        print(rows[-1], flush=True)
+    return pd.DataFrame(rows)
 
 
 def main() -> None:
@@ -241,6 +262,7 @@ def main() -> None:
     p = sub.add_parser("decode")
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--layouts", default="separate,grouped")
     args = parser.parse_args()
     table = {"jobs": jobs, "throughput": throughput, "decode": decode}[args.what](args)
     OUT.mkdir(parents=True, exist_ok=True)

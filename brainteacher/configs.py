@@ -47,10 +47,10 @@ LOSSES = ("hinton", "gld")
 GLD_TERMS = ("global", "local", "relation")
 FEATURE_MAP_TERMS = ("local", "relation")  # GLD terms that need the teacher's feature maps
 INITS = ("random", "weights", "simclr")
-# How a cohort's students share one process (``distill.train_cohort``): ``separate`` networks, each
-# running its own kernels (on the CPU a student's numbers are its solo run's, whatever its cohort),
-# or one ``grouped`` network (one kernel launch per layer for all members: what a GPU needs);
-# ``auto`` is grouped on CUDA and separate on the CPU.
+# How a cohort's students, or a decoder's inner folds, share one process (``distill.train_cohort``,
+# ``decode.decoders.fold_layout``): ``separate`` networks, each running its own kernels (on the CPU a
+# member's numbers are its solo run's, whatever its cohort), or one ``grouped`` network (one kernel
+# launch per layer for all members: what a GPU needs); ``auto`` is grouped on CUDA, else separate.
 COHORT_LAYOUTS = ("auto", "separate", "grouped")
 # Which students one distill job trains together: every student of a split, of a split and seed, or one.
 COHORTS = ("split", "seed", "student")
@@ -123,12 +123,18 @@ class DecoderConfig:
         choices=HEAD_WEIGHTS,
     )
     keep_repeats: bool = option(False, "train on every presentation instead of averaging an image's repeats")
+    cohort_layout: str = option(
+        "auto",
+        "the inner folds' models as separate networks (on CPU each equals its own run to the bit), one grouped "
+        "resnet1d (one kernel launch per layer for all folds: for GPUs) or auto (grouped on CUDA, else separate)",
+        choices=COHORT_LAYOUTS,
+    )
     seed: int = _seed("seed of inner folds, initialisation and batches")
     device: str = option("auto", "auto (CUDA if available), cpu or cuda[:N]", kind="device")
     train: TrainConfig = option(default_factory=TrainConfig, expose=_TRAIN_BY_EPOCHS)
 
     def __post_init__(self) -> None:
-        check_choices(self, "decoder", "voxel_order", "stem", "head_weight")
+        check_choices(self, "decoder", "voxel_order", "stem", "head_weight", "cohort_layout")
 
 
 @dataclasses.dataclass(frozen=True)

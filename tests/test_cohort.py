@@ -1,4 +1,5 @@
-"""Cohorts: K students trained in one process are the students their solo runs give.
+"""Cohorts: K students trained in one process are the students their solo runs give, and a
+decoder's inner folds trained together are the models each fold gives alone.
 
 Separate members (the CPU layout) must equal their solo runs to the bit; a grouped network
 computes the same functions with other kernels, so it must agree within float rounding before
@@ -15,11 +16,12 @@ import torch
 from torch import nn
 
 from brainteacher.cli import main
-from brainteacher.configs import StudentConfig
+from brainteacher.configs import DecoderConfig, StudentConfig
+from brainteacher.decode.decoders import Fold, fit_folds, fold_layout
 from brainteacher.distill.classifier import SplitImages, train_classifier
 from brainteacher.distill.student import Member, cohort_layout, run_cohort, run_distill, train_cohort
 from brainteacher.nn.resnet import MemberLinear, member_state, resnet18, stack_members
-from brainteacher.nn.train import MemberList, TrainConfig, fit_cohort, predict_logits
+from brainteacher.nn.train import MemberList, TrainConfig, fit_cohort, predict_logits, random_stream_here
 
 CFG = StudentConfig(width=4, image_size=16, device="cpu", train=TrainConfig(steps=6, batch_size=8, log_every=1000))
 
@@ -165,6 +167,76 @@ def test_layout_by_device_and_recipe():
     assert cohort_layout(dataclasses.replace(CFG, arch="tiny"), cuda) == "separate"  # no grouped tiny CNN
     gld = dataclasses.replace(CFG, loss="gld")
     assert cohort_layout(gld, cpu) == "sequential"  # its local terms query the network teacher per member
+
+
+def test_fit_cohort_refuses_input_sets_it_cannot_step_together():
+    members = MemberList([nn.Linear(2, 2), nn.Linear(2, 2)])
+    loss = [lambda lg, i: lg.sum()] * 2
+    shared = torch.Generator()
+    with pytest.raises(ValueError, match="one size, got \\[4, 5\\]"):
+        fit_cohort(members, [torch.zeros(4, 2), torch.zeros(5, 2)], loss, CFG.train, [shared, torch.Generator()])
+    with pytest.raises(ValueError, match="share a generator must share their inputs"):
+        fit_cohort(members, [torch.zeros(4, 2), torch.zeros(4, 2)], loss, CFG.train, [shared, shared])
+
+
+# --- decoder cohorts: a decoder's inner folds -----------------------------------------------------
+
+DECODER = DecoderConfig(n_voxels=0, width=4, device="cpu", train=TrainConfig(epochs=4, batch_size=8, log_every=1000))
+
+
+def _folds(n_folds: int = 3, n: int = 60, n_voxels: int = 24, n_classes: int = 4) -> list[Fold]:
+    """Inner folds of a small voxel set with a planted category signal: one size each."""
+    rng = np.random.default_rng(0)
+    y = (np.arange(n) % n_classes).astype(np.int64)
+    X = (rng.normal(size=(n, n_voxels)) + rng.normal(size=(n_classes, n_voxels))[y]).astype(np.float32)
+    fold = np.arange(n) % n_folds
+    return [Fold(X[fold != k], y[fold != k], X[fold == k], 1000 + k) for k in range(n_folds)]
+
+
+@pytest.mark.parametrize("decoder", ["resnet1d", "linear"])
+def test_separate_decoder_folds_equal_their_solo_runs_to_the_bit(decoder):
+    """Each fold's held-out logits (the resnet1d's two logit terms, its head dropped for half the
+    samples from the fold's own stream) are those of the fold trained alone."""
+    cfg = dataclasses.replace(DECODER, decoder=decoder, cohort_layout="separate")
+    folds = _folds()
+    assert fold_layout(cfg, torch.device("cpu"), folds) == "separate"
+    together = fit_folds(folds, 4, cfg, torch.device("cpu"))
+    for fold, got in zip(folds, together):
+        (alone,) = fit_folds([fold], 4, cfg, torch.device("cpu"))
+        assert np.array_equal(got, alone)
+    assert together[0].shape == ((20, 2, 4) if decoder == "resnet1d" else (20, 4))
+
+
+def test_a_fold_trained_alone_draws_its_head_dropout_from_the_global_stream():
+    """The private stream continues the global one, so the decoders trained before cohorts (head
+    dropout from the global stream) are the ones trained now."""
+    torch.manual_seed(3)
+    stream = random_stream_here(torch.device("cpu"))
+    assert torch.equal(torch.rand(8, 1, generator=stream), torch.rand(8, 1))
+
+
+def test_grouped_decoder_folds_agree_with_their_solo_runs_within_rounding():
+    """One grouped resnet1d for all folds: the same initial weights, batches, input noise and head
+    dropout as each fold alone, other kernels. Tolerances: held-out logits within 0.05 after 4
+    epochs (20 steps), and every held-out prediction the same."""
+    cfg = dataclasses.replace(DECODER, cohort_layout="grouped")
+    folds = _folds()
+    assert fold_layout(cfg, torch.device("cpu"), folds) == "grouped"
+    together = fit_folds(folds, 4, cfg, torch.device("cpu"))
+    for fold, got in zip(folds, together):
+        (alone,) = fit_folds([fold], 4, cfg, torch.device("cpu"))
+        np.testing.assert_allclose(got, alone, atol=0.05)
+        assert np.array_equal(got.sum(1).argmax(1), alone.sum(1).argmax(1))
+
+
+def test_decoder_folds_layout_by_device_decoder_and_fold_size():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    folds = _folds()
+    assert fold_layout(DECODER, cpu, folds) == "separate" and fold_layout(DECODER, cuda, folds) == "grouped"
+    assert fold_layout(dataclasses.replace(DECODER, decoder="linear"), cuda, folds) == "separate"
+    uneven = [*folds[:2], Fold(folds[2].X_tr[:-1], folds[2].y_tr[:-1], folds[2].X_te, 1002)]
+    assert fold_layout(DECODER, cuda, uneven) == "sequential"  # their epochs have different lengths
+    assert len(fit_folds(uneven, 4, DECODER, cpu)) == 3
 
 
 # --- whole runs -------------------------------------------------------------------------------------

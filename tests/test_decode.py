@@ -259,13 +259,13 @@ def test_repeated_trials_of_an_image_share_a_fold(handmade, tmp_path, monkeypatc
         decoder="linear", n_folds=3, n_voxels=None, keep_repeats=True, train=TrainConfig(epochs=2, log_every=1000)
     )
     seen = {}
-    real = decoders._fit_fold
+    real = decoders.fit_folds
 
-    def spy(X_tr, y_tr, X_te, *args, **kwargs):
-        seen.setdefault("n_train", []).append(len(X_tr))
-        return real(X_tr, y_tr, X_te, *args, **kwargs)
+    def spy(folds, *args, **kwargs):
+        seen.setdefault("n_train", []).extend(len(f.X_tr) for f in folds)
+        return real(folds, *args, **kwargs)
 
-    monkeypatch.setattr(decoders, "_fit_fold", spy)
+    monkeypatch.setattr(decoders, "fit_folds", spy)
     run_decode(handmade.root, "Subject1", "V1", "all", tmp_path / "out", cfg)
     ids = np.load(tmp_path / "out" / "image_ids.npy")
     assert list(ids) == list(god.read_stimulus_tsv(handmade.root / god.TRAINING_TSV).names)  # one row per image

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -29,16 +29,25 @@ from brainteacher.decode.preprocess import fit_preprocessor
 from brainteacher.decode.voxelorder import voxel_order
 from brainteacher.formats import teacher_dir
 from brainteacher.metrics import classification_summary, nll, softmax, topk_accuracy
-from brainteacher.nn.resnet import ResNet, resnet18
-from brainteacher.nn.train import fit, pick_device, predict_logits, seed_everything
+from brainteacher.nn.resnet import ResNet, linear_layer, resnet18, stack_members
+from brainteacher.nn.train import (
+    MemberList,
+    fit_cohort,
+    pick_device,
+    predict_logits,
+    random_stream_here,
+    seed_everything,
+)
 from brainteacher.outputs import provenance
 
 __all__ = [
     "DecoderConfig",
+    "Fold",
     "OutOfFold",
     "ShortcutResNet",
     "build_decoder",
     "cross_fitted_head_weights",
+    "fold_layout",
     "out_of_fold_logits",
     "run_decode",
     "default_n_voxels",
@@ -66,19 +75,24 @@ class ShortcutResNet(ResNet):
     training starts from the linear model and the convolutional stages only add what the linear
     read-out misses. In training, ``head_dropout`` is the share of samples whose residual head is
     dropped (stochastic depth of the whole head), so the shortcut must be a good model on its own.
+    With ``members`` K > 1 (a cohort of a decoder's folds) both heads are per member: logits
+    (N, K, num_classes).
     """
 
     def __init__(self, *args: Any, n_inputs: int, head_dropout: float = 0.0, **kwargs: Any) -> None:
         self._n_inputs = n_inputs  # read by _init_weights, which ResNet's constructor calls
         super().__init__(*args, **kwargs)
         self.head_dropout = head_dropout
+        # Where head dropout draws: None = torch's global stream (a model trained alone); a cohort
+        # gives member k the stream its own run would draw from (train.random_stream_here).
+        self.dropout_streams: list[torch.Generator] | None = None
 
     def _init_weights(self, zero_init_residual: bool) -> None:
         # The shortcut is made here, after the backbone's layers and before their initialisation,
         # as when ResNet itself held it: the random stream, so every initial weight, is unchanged.
         # A path that sees every input element by identity (a voxel's, where the convolutions and
         # pooling see only neighbourhoods).
-        self.shortcut = nn.Linear(self._n_inputs, self.fc.out_features)
+        self.shortcut = linear_layer(self._n_inputs, self.fc.out_features, self.members)
         super()._init_weights(zero_init_residual)
         for head in (self.fc, self.shortcut):
             nn.init.zeros_(head.weight)
@@ -86,19 +100,25 @@ class ShortcutResNet(ResNet):
 
     def logit_terms(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(N, in_channels, L) -> the shortcut's and the residual head's (N, num_classes) logits,
-        whose sum is the eval-mode output."""
+        whose sum is the eval-mode output (a cohort: (N, K, num_classes) each)."""
         return self.shortcut(torch.flatten(x, 1)), self.fc(self.features(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, in_channels, L) -> (N, num_classes) logits."""
+        """(N, in_channels, L) -> (N, num_classes) logits (a cohort: (N, K, num_classes))."""
         shortcut, head = self.logit_terms(x)
         if self.training and self.head_dropout > 0:
-            keep = torch.rand(*head.shape[:-1], 1, device=x.device) >= self.head_dropout
-            head = head * keep / (1 - self.head_dropout)
+            head = head * self._kept_heads(head) / (1 - self.head_dropout)
         return head + shortcut
 
+    def _kept_heads(self, head: torch.Tensor) -> torch.Tensor:
+        """(N, 1), or (N, K, 1) for a cohort: True where a sample keeps its residual head."""
+        if self.dropout_streams is None:
+            return torch.rand(*head.shape[:-1], 1, device=head.device) >= self.head_dropout
+        draws = [torch.rand(len(head), 1, device=head.device, generator=g) for g in self.dropout_streams]
+        return (torch.stack(draws, dim=1) if self.members > 1 else draws[0]) >= self.head_dropout
 
-def resnet1d_decoder(n_voxels: int, n_classes: int, cfg: DecoderConfig) -> nn.Module:
+
+def resnet1d_decoder(n_voxels: int, n_classes: int, cfg: DecoderConfig, members: int = 1) -> nn.Module:
     # ResNet-18's stages over the spatially ordered voxel vector, plus (by default) ShortcutResNet's
     # linear read-out of every voxel, which keeps voxel identity. The head is dropped for half of
     # the training samples, so the shortcut stays a full linear decoder and the stages only add to
@@ -107,6 +127,7 @@ def resnet1d_decoder(n_voxels: int, n_classes: int, cfg: DecoderConfig) -> nn.Mo
     # the logits is chosen afterwards, out of fold (cross_fitted_head_weights). Figures:
     # docs/benchmarks.md, "Decoders at GOD scale".
     backbone = {"spatial_dims": 1, "in_channels": 1, "num_classes": n_classes, "width": cfg.width, "stem": cfg.stem}
+    backbone |= {"members": members}  # a cohort of a decoder's inner folds (fold_layout)
     if not cfg.linear_shortcut:
         return resnet18(**backbone)
     return resnet18(cls=ShortcutResNet, n_inputs=n_voxels, head_dropout=0.5, **backbone)
@@ -140,44 +161,106 @@ def _has_head_terms(cfg: DecoderConfig) -> bool:
 
 
 class _LogitTerms(nn.Module):
-    """(N, 1, n_voxels) -> (N, 2, n_classes): a shortcut ResNet's two logit terms, stacked."""
+    """(N, 1, n_voxels) -> (N, 2, n_classes): a shortcut ResNet's two logit terms, stacked (a
+    cohort of K: (N, K, 2, n_classes))."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: ShortcutResNet) -> None:
         super().__init__()
         self.model = model
 
+    @property
+    def members(self) -> int:
+        return self.model.members
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.stack(self.model.logit_terms(x), dim=1)
+        return torch.stack(self.model.logit_terms(x), dim=-2)
 
 
-def _fit_fold(
-    X_tr: np.ndarray,
-    y_tr: np.ndarray,
-    X_te: np.ndarray,
-    n_classes: int,
-    cfg: DecoderConfig,
-    device: torch.device,
-    seed: int,
-    desc: str,
-) -> np.ndarray:
-    """Train on one fold's rows and return logits for its held-out rows: (n_te, n_classes), or
-    (n_te, 2, n_classes) for the shortcut's and the residual head's terms when they are to be weighed."""
-    generator = seed_everything(seed)
-    model = build_decoder(cfg, X_tr.shape[1], n_classes).to(device)
+@dataclass(frozen=True)
+class Fold:
+    """One inner fold, preprocessed on its own training rows: ``X_tr`` (n_tr, n_voxels) float32 and
+    ``y_tr`` (n_tr,) int64 to train on, ``X_te`` (n_te, n_voxels) its held-out rows, and the seed
+    of its model (initialisation, batches, input noise, head dropout)."""
+
+    X_tr: np.ndarray
+    y_tr: np.ndarray
+    X_te: np.ndarray
+    seed: int
+
+
+def fold_layout(cfg: DecoderConfig, device: torch.device, folds: Sequence[Fold]) -> str:
+    """How a decoder's inner folds train on ``device``: ``grouped`` (one resnet1d with a member per
+    fold: one kernel launch per layer for all, the GPU's gain), ``separate`` (a ``train.MemberList``,
+    one optimizer step for all; on the CPU each fold's model equals the one it trains alone, to
+    the bit) or ``sequential`` (one after another: folds whose training sets differ in shape
+    cannot step together). ``auto`` groups on CUDA; the linear decoder is never grouped."""
+    if len({f.X_tr.shape for f in folds}) > 1:
+        return "sequential"
+    layout = cfg.cohort_layout
+    if layout == "auto":
+        layout = "grouped" if device.type == "cuda" else "separate"
+    return "grouped" if layout == "grouped" and cfg.decoder == "resnet1d" else "separate"
+
+
+def _fold_model(
+    fold: Fold, n_classes: int, cfg: DecoderConfig, device: torch.device
+) -> tuple[nn.Module, torch.Generator]:
+    """A fold's model as its own run makes it, and its batch/noise stream. Its head dropout keeps
+    the rest of the global stream it would draw from, so models trained side by side stay their own."""
+    generator = seed_everything(fold.seed)
+    model = build_decoder(cfg, fold.X_tr.shape[1], n_classes)
+    if isinstance(model, ShortcutResNet):
+        model.dropout_streams = [random_stream_here(device)]
+    return model, generator
+
+
+def _cohort_of(models: list[nn.Module], n_voxels: int, n_classes: int, cfg: DecoderConfig, layout: str) -> nn.Module:
+    """The folds' models as one module: a grouped resnet1d holding them as members, or a MemberList."""
+    if layout != "grouped":
+        return MemberList(models)
+    cohort = resnet1d_decoder(n_voxels, n_classes, cfg, members=len(models))
+    stack_members(cohort, models)
+    if isinstance(cohort, ShortcutResNet):
+        cohort.dropout_streams = [g for m in models for g in m.dropout_streams]
+    return cohort
+
+
+def fit_folds(folds: Sequence[Fold], n_classes: int, cfg: DecoderConfig, device: torch.device) -> list[np.ndarray]:
+    """Train one model per fold, together (:func:`fold_layout`), and return each fold's logits for
+    its held-out rows: (n_te, n_classes), or (n_te, 2, n_classes) for the shortcut's and the
+    residual head's terms when they are to be weighed."""
+    layout = fold_layout(cfg, device, folds)
+    if layout != "sequential":
+        return _fit_together(folds, n_classes, cfg, device, layout, f"{len(folds)} folds ({layout}) ")
+    n = len(folds)
+    return [_fit_together([f], n_classes, cfg, device, layout, f"fold {k + 1}/{n} ")[0] for k, f in enumerate(folds)]
+
+
+def _fit_together(
+    folds: Sequence[Fold], n_classes: int, cfg: DecoderConfig, device: torch.device, layout: str, desc: str
+) -> list[np.ndarray]:
+    """:func:`fit_folds` for folds that train in one loop (one fold: alone)."""
+    models, generators = zip(*(_fold_model(f, n_classes, cfg, device) for f in folds))
+    n_voxels = folds[0].X_tr.shape[1]
+    model = models[0] if len(folds) == 1 else _cohort_of(list(models), n_voxels, n_classes, cfg, layout)
+    model = model.to(device)
     # The data are small: keep them on the device for the whole fit.
-    inputs = torch.from_numpy(X_tr).unsqueeze(1).to(device)
-    labels = torch.from_numpy(y_tr).to(device)
-    fit(
+    inputs = [torch.from_numpy(f.X_tr).unsqueeze(1).to(device) for f in folds]
+    labels = [torch.from_numpy(f.y_tr).to(device) for f in folds]
+    fit_cohort(
         model,
         inputs,
-        lambda logits, idx: F.cross_entropy(logits, labels[idx]),
+        [lambda logits, idx, y=y: F.cross_entropy(logits, y[idx]) for y in labels],
         cfg.train,
-        generator,
+        list(generators),
         augment=_noise(cfg.input_noise),
         desc=desc,
     )
-    inputs = torch.from_numpy(X_te).unsqueeze(1).to(device)
-    return predict_logits(_LogitTerms(model) if _has_head_terms(cfg) else model, inputs)
+    held_out = [torch.from_numpy(f.X_te).unsqueeze(1).to(device) for f in folds]
+    if _has_head_terms(cfg):
+        model = MemberList(map(_LogitTerms, model)) if isinstance(model, MemberList) else _LogitTerms(model)
+    out = predict_logits(model, held_out if len(folds) > 1 else held_out[0])
+    return list(out) if len(folds) > 1 else [out]
 
 
 def cross_fitted_head_weights(
@@ -245,23 +328,16 @@ def out_of_fold_logits(
     device = device or pick_device(cfg.device)
     folds = _image_folds(y, np.arange(len(y)) if groups is None else groups, cfg.n_folds, cfg.seed)
     logits = np.zeros((len(y), 2, n_classes) if _has_head_terms(cfg) else (len(y), n_classes), np.float32)
-    n_kept = X.shape[1]
+    inner = []
     for k in range(cfg.n_folds):
         tr, te = folds != k, folds == k
         # Here no ROI is known: None, like 0, keeps every voxel (run_decode resolves None first).
         prep = fit_preprocessor(X[tr], y[tr], runs[tr], n_voxels=cfg.n_voxels or None, within_run=cfg.within_run)
-        n_kept = len(prep.keep)
-        log.info("fold %d/%d: %d training rows, %d held out, %d voxels", k + 1, cfg.n_folds, tr.sum(), te.sum(), n_kept)
-        logits[te] = _fit_fold(
-            prep.transform(X[tr], runs[tr]),
-            y[tr],
-            prep.transform(X[te], runs[te]),
-            n_classes,
-            cfg,
-            device,
-            cfg.seed * 1000 + k,
-            f"fold {k + 1}/{cfg.n_folds} ",
-        )
+        n_tr, n_te, n_kept = tr.sum(), te.sum(), len(prep.keep)
+        log.info("fold %d/%d: %d training rows, %d held out, %d voxels", k + 1, cfg.n_folds, n_tr, n_te, n_kept)
+        inner.append(Fold(prep.transform(X[tr], runs[tr]), y[tr], prep.transform(X[te], runs[te]), cfg.seed * 1000 + k))
+    for k, held_out in enumerate(fit_folds(inner, n_classes, cfg, device)):
+        logits[folds == k] = held_out
     if logits.ndim == 2:
         return OutOfFold(logits, folds, n_kept)
     weights = cross_fitted_head_weights(logits, y, folds)

@@ -25,6 +25,7 @@ __all__ = [
     "BasicBlock",
     "ResNet",
     "MemberLinear",
+    "linear_layer",
     "stack_members",
     "member_state",
     "resnet",
@@ -190,7 +191,7 @@ class ResNet(nn.Module):
         self.layer3 = self._make_layer(width * 4, layers[2], stride=2)
         self.layer4 = self._make_layer(width * 8, layers[3], stride=2)
         self.avgpool = _AVGPOOL[spatial_dims](1)
-        self.fc = _linear(width * 8 * BasicBlock.expansion, num_classes, members)
+        self.fc = linear_layer(width * 8 * BasicBlock.expansion, num_classes, members)
         self._init_weights(zero_init_residual)
 
     def _make_layer(self, planes: int, blocks: int, stride: int = 1) -> nn.Sequential:
@@ -239,8 +240,9 @@ class ResNet(nn.Module):
         return self.fc(self.features(x))
 
 
-def _linear(in_features: int, out_features: int, members: int) -> nn.Module:
-    """``nn.Linear`` for one network (torchvision's ``fc``), :class:`MemberLinear` for a cohort."""
+def linear_layer(in_features: int, out_features: int, members: int = 1) -> nn.Module:
+    """``nn.Linear`` for one network (torchvision's ``fc``), :class:`MemberLinear` for a cohort
+    (input (N, members * in_features), member-major; output (N, members, out_features))."""
     return nn.Linear(in_features, out_features) if members == 1 else MemberLinear(in_features, out_features, members)
 
 

@@ -20,7 +20,15 @@ from torch import nn
 from brainteacher.configs import TrainConfig  # defined torch-free, so the workflow can read its defaults
 from brainteacher.nn.optim import AdamW
 
-__all__ = ["TrainConfig", "pick_device", "seed_everything", "fit", "fit_cohort", "predict_logits"]
+__all__ = [
+    "TrainConfig",
+    "pick_device",
+    "seed_everything",
+    "random_stream_here",
+    "fit",
+    "fit_cohort",
+    "predict_logits",
+]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +48,16 @@ def seed_everything(seed: int) -> torch.Generator:
     """
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+def random_stream_here(device: torch.device) -> torch.Generator:
+    """A generator on ``device`` that continues torch's global random stream (``device``'s) from where
+    it stands now: the draws a model made just now would take from the global stream if it trained
+    alone, kept for it while other models draw in between (a cohort of a decoder's folds)."""
+    state = torch.cuda.get_rng_state(device) if device.type == "cuda" else torch.get_rng_state()
+    generator = torch.Generator(device=device)
+    generator.set_state(state)
+    return generator
 
 
 def _lr_at(step: int, total: int, warmup: int, cfg: TrainConfig) -> float:
@@ -105,7 +123,7 @@ def _stack_members(views: list[torch.Tensor]) -> torch.Tensor:
 
 def fit_cohort(
     model: nn.Module,
-    inputs: torch.Tensor,
+    inputs: torch.Tensor | Sequence[torch.Tensor],
     loss_fns: Sequence[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]],
     cfg: TrainConfig,
     generators: Sequence[torch.Generator],
@@ -117,9 +135,12 @@ def fit_cohort(
     :func:`fit` would train it.
 
     ``model`` is one network (K = 1) or a cohort (``resnet.ResNet(members=K)``: input
-    (B, K * c, *S), output (B, K, C)). Member k draws its batches and augmentation from
-    ``generators[k]``; members given the *same* generator object (the same seed) see the same
-    batches and views, computed once: common random numbers for their paired comparison. Its loss
+    (B, K * c, *S), output (B, K, C)). ``inputs`` (N, c, *S) are every member's training set, or
+    a sequence of K such tensors, one per member (a decoder's inner folds: each its own rows, all
+    of one size, so the members step through their epochs together). Member k draws its batches
+    and augmentation from ``generators[k]``; members given the *same* generator object (the same
+    seed, and then the same inputs) see the same batches and views, computed once: common random
+    numbers for their paired comparison. Its loss
     is ``loss_fns[k](logits (B, C), index (B,))``; the step minimises the members' sum, so each
     member's gradient is its own (members share no parameter). AdamW is elementwise, so each
     member's update is the one it would get alone. Returns each member's mean loss per epoch.
@@ -132,21 +153,22 @@ def fit_cohort(
         raise ValueError(f"{k_members} loss functions but {len(generators)} generators")
     streams = list({id(g): g for g in generators}.values())  # one batch/augmentation stream per seed
     stream_of = [next(i for i, g in enumerate(streams) if g is gen) for gen in generators]
-    device = inputs.device
+    data = _stream_inputs(inputs, stream_of, len(streams))
+    device = data[0].device
     opt = AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    n_batches = len(_batches(len(inputs), cfg.batch_size, torch.Generator().manual_seed(0)))
+    n_batches = len(_batches(len(data[0]), cfg.batch_size, torch.Generator().manual_seed(0)))
     total = cfg.steps if cfg.steps is not None else cfg.epochs * n_batches
     warmup = min(cfg.warmup_epochs * n_batches, total // 5)
     n_epochs = math.ceil(total / n_batches)
     step, history, t0 = 0, [[] for _ in loss_fns], time.perf_counter()
     model.train()
     for epoch in range(n_epochs):
-        epoch_batches = [_batches(len(inputs), cfg.batch_size, g)[: total - step] for g in streams]
+        epoch_batches = [_batches(len(x), cfg.batch_size, g)[: total - step] for x, g in zip(data, streams)]
         losses = []
         for batch in zip(*epoch_batches):
             opt.lr = _lr_at(step, total, warmup, cfg)
             idx = [i.to(device) for i in batch]
-            views = [inputs[i] for i in idx]
+            views = [x[i] for x, i in zip(data, idx)]
             if augment is not None:
                 views = [augment(v, g) for v, g in zip(views, streams)]
             with _autocast(device):
@@ -182,6 +204,25 @@ def fit_cohort(
     return history
 
 
+def _stream_inputs(
+    inputs: torch.Tensor | Sequence[torch.Tensor], stream_of: list[int], n_streams: int
+) -> list[torch.Tensor]:
+    """Each random stream's training set: the one ``inputs``, or its members' own (members that
+    share a stream must share their inputs, and every set must have one size)."""
+    if isinstance(inputs, torch.Tensor):
+        return [inputs] * n_streams
+    if len(inputs) != len(stream_of):
+        raise ValueError(f"{len(stream_of)} members but {len(inputs)} input sets")
+    data: list[torch.Tensor | None] = [None] * n_streams
+    for x, s in zip(inputs, stream_of):
+        if data[s] is not None and data[s] is not x:
+            raise ValueError("members that share a generator must share their inputs")
+        data[s] = x
+    if len({len(x) for x in data}) > 1:
+        raise ValueError(f"a cohort's input sets must have one size, got {sorted({len(x) for x in data})}")
+    return data
+
+
 def _loss_text(losses: list[float]) -> str:
     """One member's loss, or a cohort's mean and range."""
     if len(losses) == 1:
@@ -190,20 +231,25 @@ def _loss_text(losses: list[float]) -> str:
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, inputs: torch.Tensor, batch_size: int = 256) -> np.ndarray:
+def predict_logits(
+    model: nn.Module, inputs: torch.Tensor | Sequence[torch.Tensor], batch_size: int = 256
+) -> np.ndarray:
     """(N, ...) -> (N, C) float32 logits in eval mode; the model's train/eval state is restored.
 
     A cohort (a :class:`MemberList`, or a grouped network with ``members`` K > 1) gives (K, N, C):
-    member k's logits on every input."""
-    if isinstance(model, MemberList):
-        return np.stack([predict_logits(member, inputs, batch_size) for member in model])
+    member k's logits on every input, or on ``inputs[k]`` when ``inputs`` is a sequence of K
+    tensors of one size (a decoder's folds: each predicts its own held-out rows)."""
     k = getattr(model, "members", 1)
+    per_member = list(inputs) if not isinstance(inputs, torch.Tensor) else [inputs] * k
+    if isinstance(model, MemberList):
+        return np.stack([predict_logits(member, x, batch_size) for member, x in zip(model, per_member)])
     was_training = model.training
     model.eval()
-    with _autocast(inputs.device):
+    with _autocast(per_member[0].device):
         if k == 1:
-            out = torch.cat([model(x).float() for x in inputs.split(batch_size)])
-        else:  # every member sees the same input: (K, N, C)
-            out = torch.cat([model(_stack_members([x] * k)).float() for x in inputs.split(batch_size)]).transpose(0, 1)
+            out = torch.cat([model(x).float() for x in per_member[0].split(batch_size)])
+        else:  # member k's rows in its own channel group: (K, N, C)
+            chunks = zip(*(x.split(batch_size) for x in per_member))
+            out = torch.cat([model(_stack_members(list(xs))).float() for xs in chunks]).transpose(0, 1)
     model.train(was_training)
     return out.cpu().numpy().astype(np.float32)
