@@ -77,6 +77,11 @@ def clopper_pearson(k: int, n: int) -> tuple[float, float]:
     return float(low), float(high)
 
 
+def rejected(tests: pd.DataFrame, alpha: float = ALPHA) -> int:
+    """How many of ``tests`` (rows with ``p_randomization``) reject at ``alpha``."""
+    return int((tests["p_randomization"] <= alpha).sum())
+
+
 def null_calibration_section(name: str = "null_calibration-tests.tsv") -> str:
     """Rejection rate at 0.05 per image_signal and metric, with its interval and tie count."""
     tests = pd.read_csv(MEASURED / name, sep="\t")
@@ -92,10 +97,10 @@ def null_calibration_section(name: str = "null_calibration-tests.tsv") -> str:
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for (signal, noise, metric), cell in tests.groupby(["image_signal", "noise_scale", "metric"]):
-        n, k = len(cell), int((cell["p_randomization"] <= ALPHA).sum())
+        n, k = len(cell), rejected(cell)
         low, high = clopper_pearson(k, n)
         untied = cell[~cell["tied"]]
-        rate_untied = (untied["p_randomization"] <= ALPHA).mean() if len(untied) else float("nan")
+        rate_untied = rejected(untied) / len(untied) if len(untied) else float("nan")
         lines.append(
             f"| {signal:g} | {noise:g} | {metric} | {cell['dataset'].nunique()} | {n} "
             f"| {int(cell['tied'].sum())} | {k} "
@@ -118,7 +123,7 @@ def power_curve_section() -> str:
         cells = []
         for roi in rois:
             cell = setting[setting["roi"] == roi]
-            k = int((cell["p_randomization"] <= ALPHA).sum())
+            k = rejected(cell)
             cells.append(f"{k}/{len(cell)} ({_pp(cell['effect'].mean())} pp)")
         lines.append(f"| {signal:g} | {noise:g} | {setting['dataset'].nunique()} | " + " | ".join(cells) + " |")
     return "\n".join(lines + ["", _power_model_check(tests)])
@@ -138,7 +143,7 @@ def _power_model_check(tests: pd.DataFrame) -> str:
     for c in rois:
         predicted = power([c], {c.roi: 0.0}, seeds, draws, fixed=False, n_runs=2000, seed=0)[c.roi]
         cell = at_default[at_default["roi"] == c.roi]
-        k, n = int((cell["p_randomization"] <= ALPHA).sum()), len(cell)
+        k, n = rejected(cell), len(cell)
         low, high = clopper_pearson(k, n)
         parts.append(f"{c.roi} {predicted:.2f} against {k}/{n} measured (95% CI {low:.2f} to {high:.2f})")
     return (

@@ -33,7 +33,7 @@ import pandas as pd
 import yaml
 
 from brainteacher.runs import simulated_dataset
-from docs import clopper_pearson  # bench/docs.py, beside this script
+from docs import clopper_pearson, rejected  # bench/docs.py, beside this script
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "bench" / "out" / "null_calibration"
@@ -101,7 +101,7 @@ def rejection_rates(tests: pd.DataFrame, alpha: float) -> pd.DataFrame:
     rows = []
     for by in (["image_signal", "noise_scale", "metric"], ["image_signal", "noise_scale", "metric", "roi"]):
         for key, cell in tests.groupby(by):
-            n, k = len(cell), int((cell["p_randomization"] <= alpha).sum())
+            n, k = len(cell), rejected(cell, alpha)
             low, high = clopper_pearson(k, n)
             rows.append(
                 dict(zip(by, key))

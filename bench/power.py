@@ -28,6 +28,7 @@ per design and effect). Seconds of CPU, no training.
 from __future__ import annotations
 
 import argparse
+import ast
 import glob
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,7 +70,7 @@ def read_components(path: Path) -> list[Components]:
             r.roi,
             r.sd_train,
             r.sd_pairing,
-            tuple(float(x) for x in r.split_effects.strip("()").split(",")),
+            tuple(ast.literal_eval(r.split_effects)),  # written as a tuple's repr
             r.sd_effect,
         )
         for r in table.itertuples()
