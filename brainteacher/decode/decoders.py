@@ -33,6 +33,7 @@ from brainteacher.nn.resnet import ResNet, linear_layer, resnet18, stack_members
 from brainteacher.nn.train import (
     MemberList,
     fit_cohort,
+    member_layout,
     pick_device,
     predict_logits,
     random_stream_here,
@@ -190,16 +191,13 @@ class Fold:
 
 def fold_layout(cfg: DecoderConfig, device: torch.device, folds: Sequence[Fold]) -> str:
     """How a decoder's inner folds train on ``device``: ``grouped`` (one resnet1d with a member per
-    fold: one kernel launch per layer for all, the GPU's gain), ``separate`` (a ``train.MemberList``,
-    one optimizer step for all; on the CPU each fold's model equals the one it trains alone, to
-    the bit) or ``sequential`` (one after another: folds whose training sets differ in shape
-    cannot step together). ``auto`` groups on CUDA; the linear decoder is never grouped."""
+    fold), ``separate`` (a ``train.MemberList``, one optimizer step for all; on the CPU each fold's
+    model equals the one it trains alone, to the bit; see ``train.member_layout`` for ``auto``) or
+    ``sequential`` (one after another: folds whose training sets differ in shape cannot step
+    together). The linear decoder is never grouped."""
     if len({f.X_tr.shape for f in folds}) > 1:
         return "sequential"
-    layout = cfg.cohort_layout
-    if layout == "auto":
-        layout = "grouped" if device.type == "cuda" else "separate"
-    return "grouped" if layout == "grouped" and cfg.decoder == "resnet1d" else "separate"
+    return member_layout(cfg.cohort_layout, device, groupable=cfg.decoder == "resnet1d")
 
 
 def _fold_model(

@@ -41,7 +41,7 @@ from brainteacher.formats import student_dir
 from brainteacher.metrics import classification_summary, per_category_accuracy
 from brainteacher.nn.archs import build_student, measure_latency
 from brainteacher.nn.resnet import count_parameters, member_state, stack_members
-from brainteacher.nn.train import MemberList, fit_cohort, pick_device, predict_logits, seed_everything
+from brainteacher.nn.train import MemberList, fit_cohort, member_layout, pick_device, predict_logits, seed_everything
 from brainteacher.outputs import provenance
 
 __all__ = ["Member", "cohort_layout", "train_cohort", "run_cohort", "run_distill"]
@@ -64,16 +64,12 @@ class Member:
 
 def cohort_layout(cfg: StudentConfig, device: torch.device) -> str:
     """How a cohort of students of ``cfg`` trains on ``device``: ``grouped`` (one ``resnet.ResNet``
-    with ``members``), ``separate`` (a ``train.MemberList``, one optimizer step for all) or
-    ``sequential`` (one after another in the process: GLD's feature-map terms query the network
-    teacher per member). ``auto`` groups on CUDA, where one launch per layer instead of K is the
-    gain, and keeps members separate on the CPU, where each then equals its solo run to the bit."""
+    with ``members``), ``separate`` (a ``train.MemberList``, one optimizer step for all; see
+    ``train.member_layout`` for ``auto``) or ``sequential`` (one after another in the process:
+    GLD's feature-map terms query the network teacher per member)."""
     if cfg.loss == "gld" and cfg.gld.needs_feature_maps:
         return "sequential"
-    layout = cfg.cohort_layout
-    if layout == "auto":
-        layout = "grouped" if device.type == "cuda" else "separate"
-    return "grouped" if layout == "grouped" and cfg.arch == "resnet18" else "separate"
+    return member_layout(cfg.cohort_layout, device, groupable=cfg.arch == "resnet18")
 
 
 def train_cohort(

@@ -25,6 +25,7 @@ __all__ = [
     "pick_device",
     "seed_everything",
     "random_stream_here",
+    "member_layout",
     "fit",
     "fit_cohort",
     "predict_logits",
@@ -112,6 +113,16 @@ class MemberList(nn.ModuleList):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.stack([member(x) for member in self], dim=1)
+
+
+def member_layout(requested: str, device: torch.device, groupable: bool) -> str:
+    """``separate`` or ``grouped``: how a cohort asked to train as ``requested`` (a
+    ``configs.COHORT_LAYOUTS`` name) trains on ``device``. ``auto`` groups on CUDA, where one kernel
+    launch per layer instead of K is the gain, and keeps members separate on the CPU, where each
+    then equals its solo run to the bit. Only a ``groupable`` network (a ResNet) is ever grouped."""
+    if requested == "auto":
+        requested = "grouped" if device.type == "cuda" else "separate"
+    return "grouped" if requested == "grouped" and groupable else "separate"
 
 
 def _stack_members(views: list[torch.Tensor]) -> torch.Tensor:
