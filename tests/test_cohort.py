@@ -21,7 +21,7 @@ from brainteacher.decode.decoders import Fold, fit_folds, fold_layout
 from brainteacher.distill.classifier import SplitImages, train_classifier
 from brainteacher.distill.student import Member, cohort_layout, run_cohort, run_distill, train_cohort
 from brainteacher.nn.resnet import MemberLinear, member_state, resnet18, stack_members
-from brainteacher.nn.train import MemberList, TrainConfig, fit_cohort, predict_logits, random_stream_here
+from brainteacher.nn.train import MemberList, TrainConfig, fit_cohort, fork_global_stream, predict_logits
 
 CFG = StudentConfig(width=4, image_size=16, device="cpu", train=TrainConfig(steps=6, batch_size=8, log_every=1000))
 
@@ -211,7 +211,7 @@ def test_a_fold_trained_alone_draws_its_head_dropout_from_the_global_stream():
     """The private stream continues the global one, so the decoders trained before cohorts (head
     dropout from the global stream) are the ones trained now."""
     torch.manual_seed(3)
-    stream = random_stream_here(torch.device("cpu"))
+    stream = fork_global_stream()
     assert torch.equal(torch.rand(8, 1, generator=stream), torch.rand(8, 1))
 
 

@@ -33,10 +33,10 @@ from brainteacher.nn.resnet import ResNet, linear_layer, resnet18, stack_members
 from brainteacher.nn.train import (
     MemberList,
     fit_cohort,
+    fork_global_stream,
     member_layout,
     pick_device,
     predict_logits,
-    random_stream_here,
     seed_everything,
 )
 from brainteacher.outputs import provenance
@@ -84,8 +84,8 @@ class ShortcutResNet(ResNet):
         self._n_inputs = n_inputs  # read by _init_weights, which ResNet's constructor calls
         super().__init__(*args, **kwargs)
         self.head_dropout = head_dropout
-        # Where head dropout draws: None = torch's global stream (a model trained alone); a cohort
-        # gives member k the stream its own run would draw from (train.random_stream_here).
+        # Where head dropout draws: None = torch's global stream on the input's device; a fold
+        # trained in a cohort, member k its own fork of the CPU stream (train.fork_global_stream).
         self.dropout_streams: list[torch.Generator] | None = None
 
     def _init_weights(self, zero_init_residual: bool) -> None:
@@ -115,8 +115,9 @@ class ShortcutResNet(ResNet):
         """(N, 1), or (N, K, 1) for a cohort: True where a sample keeps its residual head."""
         if self.dropout_streams is None:
             return torch.rand(*head.shape[:-1], 1, device=head.device) >= self.head_dropout
-        draws = [torch.rand(len(head), 1, device=head.device, generator=g) for g in self.dropout_streams]
-        return (torch.stack(draws, dim=1) if self.members > 1 else draws[0]) >= self.head_dropout
+        draws = [torch.rand(len(head), 1, generator=g) for g in self.dropout_streams]
+        kept = (torch.stack(draws, dim=1) if self.members > 1 else draws[0]) >= self.head_dropout
+        return kept.to(head.device)
 
 
 def resnet1d_decoder(n_voxels: int, n_classes: int, cfg: DecoderConfig, members: int = 1) -> nn.Module:
@@ -200,15 +201,13 @@ def fold_layout(cfg: DecoderConfig, device: torch.device, folds: Sequence[Fold])
     return member_layout(cfg.cohort_layout, device, groupable=cfg.decoder == "resnet1d")
 
 
-def _fold_model(
-    fold: Fold, n_classes: int, cfg: DecoderConfig, device: torch.device
-) -> tuple[nn.Module, torch.Generator]:
+def _fold_model(fold: Fold, n_classes: int, cfg: DecoderConfig) -> tuple[nn.Module, torch.Generator]:
     """A fold's model as its own run makes it, and its batch/noise stream. Its head dropout keeps
     the rest of the global stream it would draw from, so models trained side by side stay their own."""
     generator = seed_everything(fold.seed)
     model = build_decoder(cfg, fold.X_tr.shape[1], n_classes)
     if isinstance(model, ShortcutResNet):
-        model.dropout_streams = [random_stream_here(device)]
+        model.dropout_streams = [fork_global_stream()]
     return model, generator
 
 
@@ -238,7 +237,7 @@ def _fit_together(
     folds: Sequence[Fold], n_classes: int, cfg: DecoderConfig, device: torch.device, layout: str, desc: str
 ) -> list[np.ndarray]:
     """:func:`fit_folds` for folds that train in one loop (one fold: alone)."""
-    models, generators = zip(*(_fold_model(f, n_classes, cfg, device) for f in folds))
+    models, generators = zip(*(_fold_model(f, n_classes, cfg) for f in folds))
     n_voxels = folds[0].X_tr.shape[1]
     model = models[0] if len(folds) == 1 else _cohort_of(list(models), n_voxels, n_classes, cfg, layout)
     model = model.to(device)

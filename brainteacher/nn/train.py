@@ -24,7 +24,7 @@ __all__ = [
     "TrainConfig",
     "pick_device",
     "seed_everything",
-    "random_stream_here",
+    "fork_global_stream",
     "member_layout",
     "fit",
     "fit_cohort",
@@ -51,13 +51,13 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def random_stream_here(device: torch.device) -> torch.Generator:
-    """A generator on ``device`` that continues torch's global random stream (``device``'s) from where
-    it stands now: the draws a model made just now would take from the global stream if it trained
-    alone, kept for it while other models draw in between (a cohort of a decoder's folds)."""
-    state = torch.cuda.get_rng_state(device) if device.type == "cuda" else torch.get_rng_state()
-    generator = torch.Generator(device=device)
-    generator.set_state(state)
+def fork_global_stream() -> torch.Generator:
+    """A CPU generator that continues torch's global CPU random stream from where it stands now:
+    the draws a model made just now would take from that stream if it trained alone on the CPU,
+    kept for it while other models draw in between (a cohort of a decoder's folds). Drawn on the
+    CPU and moved, as the input noise is, so CPU runs repeat exactly on any device count."""
+    generator = torch.Generator()
+    generator.set_state(torch.get_rng_state())
     return generator
 
 
