@@ -135,3 +135,17 @@ def handmade(tmp_path) -> HandMade:
     made = HandMade(tmp_path, keys, order)
     made.write()
     return made
+
+
+@pytest.fixture
+def decoder_folds() -> list:
+    """A decoder's 3 inner folds (``decode.decoders.Fold``) over 60 rows of 24 voxels with a planted
+    signal of 4 categories: one size each (40 training, 20 held-out rows)."""
+    from brainteacher.decode.decoders import Fold
+
+    n_folds, n, n_voxels, n_classes = 3, 60, 24, 4
+    rng = np.random.default_rng(0)
+    y = (np.arange(n) % n_classes).astype(np.int64)
+    X = (rng.normal(size=(n, n_voxels)) + rng.normal(size=(n_classes, n_voxels))[y]).astype(np.float32)
+    fold = np.arange(n) % n_folds
+    return [Fold(X[fold != k], y[fold != k], X[fold == k], 1000 + k) for k in range(n_folds)]

@@ -184,21 +184,12 @@ def test_fit_cohort_refuses_input_sets_it_cannot_step_together():
 DECODER = DecoderConfig(n_voxels=0, width=4, device="cpu", train=TrainConfig(epochs=4, batch_size=8, log_every=1000))
 
 
-def _folds(n_folds: int = 3, n: int = 60, n_voxels: int = 24, n_classes: int = 4) -> list[Fold]:
-    """Inner folds of a small voxel set with a planted category signal: one size each."""
-    rng = np.random.default_rng(0)
-    y = (np.arange(n) % n_classes).astype(np.int64)
-    X = (rng.normal(size=(n, n_voxels)) + rng.normal(size=(n_classes, n_voxels))[y]).astype(np.float32)
-    fold = np.arange(n) % n_folds
-    return [Fold(X[fold != k], y[fold != k], X[fold == k], 1000 + k) for k in range(n_folds)]
-
-
 @pytest.mark.parametrize("decoder", ["resnet1d", "linear"])
-def test_separate_decoder_folds_equal_their_solo_runs_to_the_bit(decoder):
+def test_separate_decoder_folds_equal_their_solo_runs_to_the_bit(decoder, decoder_folds):
     """Each fold's held-out logits (the resnet1d's two logit terms, its head dropped for half the
     samples from the fold's own stream) are those of the fold trained alone."""
     cfg = dataclasses.replace(DECODER, decoder=decoder, cohort_layout="separate")
-    folds = _folds()
+    folds = decoder_folds
     assert fold_layout(cfg, torch.device("cpu"), folds) == "separate"
     together = fit_folds(folds, 4, cfg, torch.device("cpu"))
     for fold, got in zip(folds, together):
@@ -215,12 +206,12 @@ def test_a_fold_trained_alone_draws_its_head_dropout_from_the_global_stream():
     assert torch.equal(torch.rand(8, 1, generator=stream), torch.rand(8, 1))
 
 
-def test_grouped_decoder_folds_agree_with_their_solo_runs_within_rounding():
+def test_grouped_decoder_folds_agree_with_their_solo_runs_within_rounding(decoder_folds):
     """One grouped resnet1d for all folds: the same initial weights, batches, input noise and head
     dropout as each fold alone, other kernels. Tolerances: held-out logits within 0.05 after 4
     epochs (20 steps), and every held-out prediction the same."""
     cfg = dataclasses.replace(DECODER, cohort_layout="grouped")
-    folds = _folds()
+    folds = decoder_folds
     assert fold_layout(cfg, torch.device("cpu"), folds) == "grouped"
     together = fit_folds(folds, 4, cfg, torch.device("cpu"))
     for fold, got in zip(folds, together):
@@ -229,9 +220,9 @@ def test_grouped_decoder_folds_agree_with_their_solo_runs_within_rounding():
         assert np.array_equal(got.sum(1).argmax(1), alone.sum(1).argmax(1))
 
 
-def test_decoder_folds_layout_by_device_decoder_and_fold_size():
+def test_decoder_folds_layout_by_device_decoder_and_fold_size(decoder_folds):
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    folds = _folds()
+    folds = decoder_folds
     assert fold_layout(DECODER, cpu, folds) == "separate" and fold_layout(DECODER, cuda, folds) == "grouped"
     assert fold_layout(dataclasses.replace(DECODER, decoder="linear"), cuda, folds) == "separate"
     uneven = [*folds[:2], Fold(folds[2].X_tr[:-1], folds[2].y_tr[:-1], folds[2].X_te, 1002)]
