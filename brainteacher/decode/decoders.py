@@ -84,8 +84,8 @@ class ShortcutResNet(ResNet):
         self._n_inputs = n_inputs  # read by _init_weights, which ResNet's constructor calls
         super().__init__(*args, **kwargs)
         self.head_dropout = head_dropout
-        # Where head dropout draws: None = torch's global stream on the input's device; a fold
-        # trained in a cohort, member k its own fork of the CPU stream (train.fork_global_stream).
+        # Where head dropout draws: None = torch's global stream on the input's device; a decoder's
+        # fold (fit_folds), alone or a cohort's member k, its own fork of the CPU stream.
         self.dropout_streams: list[torch.Generator] | None = None
 
     def _init_weights(self, zero_init_residual: bool) -> None:
