@@ -55,7 +55,7 @@ def fork_global_stream() -> torch.Generator:
     """A CPU generator that continues torch's global CPU random stream from where it stands now:
     the draws a model made just now would take from that stream if it trained alone on the CPU,
     kept for it while other models draw in between (a cohort of a decoder's folds). Drawn on the
-    CPU and moved, as the input noise is, so CPU runs repeat exactly on any device count."""
+    CPU and moved to the model's device, as the input noise is: CPU runs repeat exactly."""
     generator = torch.Generator()
     generator.set_state(torch.get_rng_state())
     return generator
