@@ -128,8 +128,14 @@ def resnet1d_decoder(n_voxels: int, n_classes: int, cfg: DecoderConfig, members:
     # shortcut, and the decoder falls below the linear one at GOD scale. How much of the head enters
     # the logits is chosen afterwards, out of fold (cross_fitted_head_weights). Figures:
     # docs/benchmarks.md, "Decoders at GOD scale".
-    backbone = {"spatial_dims": 1, "in_channels": 1, "num_classes": n_classes, "width": cfg.width, "stem": cfg.stem}
-    backbone |= {"members": members}  # a cohort of a decoder's inner folds (fold_layout)
+    backbone = {
+        "spatial_dims": 1,
+        "in_channels": 1,
+        "num_classes": n_classes,
+        "width": cfg.width,
+        "stem": cfg.stem,
+        "members": members,  # a cohort of a decoder's inner folds (fold_layout)
+    }
     if not cfg.linear_shortcut:
         return resnet18(**backbone)
     return resnet18(cls=ShortcutResNet, n_inputs=n_voxels, head_dropout=0.5, **backbone)
@@ -212,8 +218,9 @@ def _fold_model(fold: Fold, n_classes: int, cfg: DecoderConfig) -> tuple[nn.Modu
 
 
 def _cohort_of(models: list[nn.Module], n_voxels: int, n_classes: int, cfg: DecoderConfig, layout: str) -> nn.Module:
-    """The folds' models as one module: a grouped resnet1d holding them as members, or a MemberList."""
-    if layout != "grouped":
+    """The folds' models as one module: a grouped resnet1d holding them as members, or a MemberList
+    (of one, for a fold trained alone)."""
+    if layout != "grouped" or len(models) == 1:
         return MemberList(models)
     cohort = resnet1d_decoder(n_voxels, n_classes, cfg, members=len(models))
     stack_members(cohort, models)
@@ -238,9 +245,7 @@ def _fit_together(
 ) -> list[np.ndarray]:
     """:func:`fit_folds` for folds that train in one loop (one fold: alone)."""
     models, generators = zip(*(_fold_model(f, n_classes, cfg) for f in folds))
-    n_voxels = folds[0].X_tr.shape[1]
-    model = models[0] if len(folds) == 1 else _cohort_of(list(models), n_voxels, n_classes, cfg, layout)
-    model = model.to(device)
+    model = _cohort_of(list(models), folds[0].X_tr.shape[1], n_classes, cfg, layout).to(device)
     # The data are small: keep them on the device for the whole fit.
     inputs = [torch.from_numpy(f.X_tr).unsqueeze(1).to(device) for f in folds]
     labels = [torch.from_numpy(f.y_tr).to(device) for f in folds]
@@ -256,8 +261,7 @@ def _fit_together(
     held_out = [torch.from_numpy(f.X_te).unsqueeze(1).to(device) for f in folds]
     if _has_head_terms(cfg):
         model = MemberList(map(_LogitTerms, model)) if isinstance(model, MemberList) else _LogitTerms(model)
-    out = predict_logits(model, held_out if len(folds) > 1 else held_out[0])
-    return list(out) if len(folds) > 1 else [out]
+    return list(predict_logits(model, held_out))  # (K, n_te, ...): fold k's held-out rows
 
 
 def cross_fitted_head_weights(
