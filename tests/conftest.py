@@ -149,3 +149,17 @@ def decoder_folds() -> list:
     X = (rng.normal(size=(n, n_voxels)) + rng.normal(size=(n_classes, n_voxels))[y]).astype(np.float32)
     fold = np.arange(n) % n_folds
     return [Fold(X[fold != k], y[fold != k], X[fold == k], 1000 + k) for k in range(n_folds)]
+
+
+@pytest.fixture
+def student_images():
+    """24 training images of 3 classes at 16 px (``distill.classifier.SplitImages``) with a class
+    signal in the red channel, so a cohort of students learns something in a few steps."""
+    from brainteacher.distill.classifier import SplitImages
+
+    n, n_classes, size = 24, 3, 16
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (n, 3, size, size), dtype=np.uint8)
+    labels = (np.arange(n) % n_classes).astype(np.int64)
+    images[:, 0] = np.clip(images[:, 0].astype(int) // 2 + 60 * labels[:, None, None], 0, 255).astype(np.uint8)
+    return SplitImages(images, labels, tuple(f"img{i}" for i in range(n)))

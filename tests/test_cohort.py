@@ -18,21 +18,12 @@ from torch import nn
 from brainteacher.cli import main
 from brainteacher.configs import DecoderConfig, StudentConfig
 from brainteacher.decode.decoders import Fold, fit_folds, fold_layout
-from brainteacher.distill.classifier import SplitImages, train_classifier
+from brainteacher.distill.classifier import train_classifier
 from brainteacher.distill.student import Member, cohort_layout, run_cohort, run_distill, train_cohort
 from brainteacher.nn.resnet import MemberLinear, member_state, resnet18, stack_members
 from brainteacher.nn.train import MemberList, TrainConfig, fit_cohort, fork_global_stream, predict_logits
 
 CFG = StudentConfig(width=4, image_size=16, device="cpu", train=TrainConfig(steps=6, batch_size=8, log_every=1000))
-
-
-def _images(n: int = 24, n_classes: int = 3, size: int = 16) -> SplitImages:
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (n, 3, size, size), dtype=np.uint8)
-    labels = (np.arange(n) % n_classes).astype(np.int64)
-    # A class signal in the red channel, so the students learn something.
-    images[:, 0] = np.clip(images[:, 0].astype(int) // 2 + 60 * labels[:, None, None], 0, 255).astype(np.uint8)
-    return SplitImages(images, labels, tuple(f"img{i}" for i in range(n)))
 
 
 def _teacher(n: int = 24, n_classes: int = 3) -> np.ndarray:
@@ -99,9 +90,9 @@ def test_stacking_refuses_the_wrong_number_of_members():
 # --- training: each member is its solo run ----------------------------------------------------------
 
 
-def test_separate_members_equal_their_solo_runs_to_the_bit():
+def test_separate_members_equal_their_solo_runs_to_the_bit(student_images):
     """Three students (CE and KD, two sharing a seed) trained as one cohort on the CPU."""
-    train, teacher = _images(), _teacher()
+    train, teacher = student_images, _teacher()
     targets, seeds = [None, teacher, None], [0, 0, 1]
     cohort, _, history = train_cohort(train, 3, targets, seeds, CFG, torch.device("cpu"), grouped=False)
     solo = _solo_states(train, targets, seeds, CFG)
@@ -113,12 +104,12 @@ def test_separate_members_equal_their_solo_runs_to_the_bit():
     assert not torch.equal(solo[0]["fc.weight"], solo[1]["fc.weight"])
 
 
-def test_grouped_members_agree_with_their_solo_runs_within_rounding():
+def test_grouped_members_agree_with_their_solo_runs_within_rounding(student_images):
     """The grouped network sums in another order, so exact equality is not expected. Adam turns a
     rounding-level gradient of a near-zero element into a full step, so a few elements move by up
     to one step; the rest agree closely. Tolerances: every tensor within 2% of its norm after 3
     steps, and the predictions within 0.1 logits."""
-    train, teacher = _images(), _teacher()
+    train, teacher = student_images, _teacher()
     cfg = dataclasses.replace(CFG, train=dataclasses.replace(CFG.train, steps=3))
     targets, seeds = [None, teacher, None], [0, 0, 1]
     cohort, stats, _ = train_cohort(train, 3, targets, seeds, cfg, torch.device("cpu"), grouped=True)
@@ -138,10 +129,10 @@ def test_grouped_members_agree_with_their_solo_runs_within_rounding():
         np.testing.assert_allclose(logits[k], predict_logits(model, x), atol=0.1)
 
 
-def test_members_that_share_a_seed_share_their_batches():
+def test_members_that_share_a_seed_share_their_batches(student_images):
     """Two identical members (same seed, same teacher) stay identical, in both layouts; a member of
     another seed does not."""
-    train = _images()
+    train = student_images
     for grouped in (False, True):
         cohort, _, history = train_cohort(train, 3, [None] * 3, [5, 5, 6], CFG, torch.device("cpu"), grouped=grouped)
         states = _cohort_states(cohort)

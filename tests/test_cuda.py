@@ -14,7 +14,7 @@ import torch
 
 from brainteacher.configs import DecoderConfig, StudentConfig
 from brainteacher.decode.decoders import fit_folds, fold_layout
-from brainteacher.distill.classifier import SplitImages, to_device
+from brainteacher.distill.classifier import to_device
 from brainteacher.distill.student import cohort_layout, train_cohort
 from brainteacher.nn.train import TrainConfig, predict_logits
 
@@ -34,14 +34,10 @@ def test_decoder_folds_train_grouped_on_cuda_as_on_the_cpu(decoder_folds):
     assert (on_card.sum(1).argmax(1) == on_cpu.sum(1).argmax(1)).mean() >= 0.9
 
 
-def test_student_cohort_trains_grouped_on_cuda_as_on_the_cpu():
+def test_student_cohort_trains_grouped_on_cuda_as_on_the_cpu(student_images):
     """Three students (two sharing a seed) as one grouped network on the card: finite losses, and
     each member's predictions on its training images are the CPU cohort's on at least 75% of them."""
-    rng = np.random.default_rng(0)
-    labels = (np.arange(24) % 3).astype(np.int64)
-    images = rng.integers(0, 256, (24, 3, 16, 16), dtype=np.uint8)
-    images[:, 0] = np.clip(images[:, 0] // 2 + 60 * labels[:, None, None], 0, 255).astype(np.uint8)
-    train = SplitImages(images, labels, tuple(f"img{i}" for i in range(24)))
+    rng, train = np.random.default_rng(0), student_images
     cfg = StudentConfig(width=4, image_size=16, train=TrainConfig(steps=6, batch_size=8, log_every=1000))
     assert cohort_layout(cfg, CUDA) == "grouped"
     teacher = rng.normal(size=(24, 3)).astype(np.float32)
