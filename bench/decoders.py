@@ -1,7 +1,8 @@
 """resnet1d vs linear decoders at GOD scale, and the noise dial. A benchmark, not a test (CPU: tens of minutes).
 
 On a simulated GOD-sized preset (``god``, or ``god-pessimistic`` with ``--preset``; 150 categories x
-8 images, GOD's ROI sizes), for each subject, ROI, decoder and noise-dial setting
+8 images, GOD's ROI sizes; ``--preset quick-pessimistic`` maps its noise model at the quick size,
+20 categories, with chance 1/20), for each subject, ROI, decoder and noise-dial setting
 (``--noise-scales``, a factor on the preset's trial noise SD) and one split (split 0 of 4: 900
 training images), it runs the workflow's own decode step (``decode.run_decode``, 5 inner folds)
 and reports:
@@ -18,7 +19,7 @@ preset's stated band (``presets.PESSIMISTIC_TARGET``). Writes ``bench/out/decode
 (or ``--out``). Usage:
 
     .venv/bin/python bench/decoders.py [--subjects Subject1,...] [--rois V1,...] [--ablation LOC,V1] \
-        [--preset god|god-pessimistic] [--noise-scales 1 ...] [--decoders linear,resnet1d] \
+        [--preset god|god-pessimistic|quick-pessimistic] [--noise-scales 1 ...] [--decoders linear,resnet1d] \
         [--device cpu|cuda] [--out FILE]
     # the pessimistic preset's band, and the dial:
     .venv/bin/python bench/decoders.py --preset god-pessimistic --rois LOC \
@@ -39,6 +40,7 @@ import pandas as pd
 import torch
 from scipy.stats import spearmanr
 
+from brainteacher import registry
 from brainteacher.analysis.tables import mean_head_weight
 from brainteacher.data import god
 from brainteacher.data.presets import PESSIMISTIC_TARGET, get_preset, in_pessimistic_band
@@ -110,7 +112,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", default="Subject1", help="comma-separated")
     parser.add_argument("--rois", default=",".join(god.SINGLE_ROIS))
-    parser.add_argument("--preset", default="god", choices=["god", "god-pessimistic"])
+    parser.add_argument("--preset", default="god", choices=registry.PRESETS)
     parser.add_argument("--noise-scales", type=float, nargs="+", default=[1.0], help="the noise dial's settings")
     parser.add_argument("--decoders", default=",".join(VARIANTS), help="comma-separated, of " + ",".join(VARIANTS))
     parser.add_argument(

@@ -8,7 +8,8 @@ of the file is hand-written. The tables come from the bench scripts that measure
   ``--overlay config/powered.yaml`` (``verdicts-powered.tsv``);
 - ``power``: ``bench/power.py`` (copy ``bench/out/power/designs.tsv`` and ``components.tsv`` to
   ``bench/measured/power-designs.tsv`` and ``power-components.tsv``);
-- ``null_calibration`` (``image_signal`` 0) and ``power_curve`` (above 0): ``bench/null_calibration.py``
+- ``null_calibration`` (``image_signal`` 0), ``power_curve`` (above 0, the quick preset) and
+  ``pessimistic_power`` (the quick-pessimistic preset): ``bench/null_calibration.py``
   (copy ``bench/out/null_calibration/tests.tsv`` to ``bench/measured/null_calibration-tests.tsv``);
   ``null_calibration_v1``: the same for the first design of the test, kept as measured
   (``null_calibration-v1-tests.tsv``);
@@ -29,6 +30,8 @@ from pathlib import Path
 
 import pandas as pd
 from scipy import stats
+
+from brainteacher.data.presets import get_preset
 
 REPO = Path(__file__).resolve().parents[1]
 MEASURED = REPO / "bench" / "measured"
@@ -82,11 +85,19 @@ def rejected(tests: pd.DataFrame, alpha: float = ALPHA) -> int:
     return int((tests["p_randomization"] <= alpha).sum())
 
 
+def read_tests(path: Path) -> pd.DataFrame:
+    """A ``bench/null_calibration.py`` tests.tsv (empty if absent), with the columns that later
+    versions added filled in for the rows measured before them."""
+    tests = pd.read_csv(path, sep="\t") if path.is_file() else pd.DataFrame()
+    if tests.empty:
+        return tests
+    defaults = {"noise_scale": 1.0, "preset": "quick", "decoder_top1": float("nan")}
+    return tests.assign(**{column: value for column, value in defaults.items() if column not in tests})
+
+
 def null_calibration_section(name: str = "null_calibration-tests.tsv") -> str:
     """Rejection rate at 0.05 per image_signal and metric, with its interval and tie count."""
-    tests = pd.read_csv(MEASURED / name, sep="\t")
-    if "noise_scale" not in tests:
-        tests["noise_scale"] = 1.0  # measured before the noise dial
+    tests = read_tests(MEASURED / name)
     # A test whose brain student and every draw agree on every image (identical targets) cannot
     # reject; it is counted, and shown, so the rate is not read as more than it is.
     tests = tests[tests["image_signal"] == 0].copy()  # the power curve's runs have their own section
@@ -112,8 +123,8 @@ def null_calibration_section(name: str = "null_calibration-tests.tsv") -> str:
 def power_curve_section() -> str:
     """Along the image_signal and noise_scale dials (the null's runs excluded): per ROI, how many
     top-1 primary tests rejected at 0.05 (before Holm), with the mean effect."""
-    tests = pd.read_csv(MEASURED / "null_calibration-tests.tsv", sep="\t")
-    tests = tests[(tests["image_signal"] > 0) & (tests["metric"] == "top1")]
+    tests = read_tests(MEASURED / "null_calibration-tests.tsv")
+    tests = tests[(tests["image_signal"] > 0) & (tests["metric"] == "top1") & (tests["preset"] == "quick")]
     rois = list(dict.fromkeys(tests["roi"]))
     lines = [
         "| image_signal | noise_scale | datasets | " + " | ".join(rois) + " |",
@@ -188,7 +199,7 @@ def power_section() -> str:
 def pessimistic_section() -> str:
     """Out-of-fold single-trial 150-way top-1 along the noise dial, per decoder and ROI: mean
     [min, max] over the subjects, against the god-pessimistic preset's stated band."""
-    from brainteacher.data.presets import PESSIMISTIC_TARGET, get_preset, in_pessimistic_band
+    from brainteacher.data.presets import PESSIMISTIC_TARGET, in_pessimistic_band
 
     table = pd.read_csv(MEASURED / "pessimistic-decoders.tsv", sep="\t")
     low, high = PESSIMISTIC_TARGET
@@ -208,6 +219,27 @@ def pessimistic_section() -> str:
     return "\n".join(lines)
 
 
+def pessimistic_power_section() -> str:
+    """Along quick-pessimistic's noise dial: per ROI, the teacher decoder's out-of-fold top-1 (mean
+    over datasets, of the pooled top-1 over subjects and splits) beside how many top-1 primary
+    tests rejected at 0.05 (before Holm) and the mean effect."""
+    tests = read_tests(MEASURED / "null_calibration-tests.tsv")
+    tests = tests[(tests["preset"] == "quick-pessimistic") & (tests["metric"] == "top1")]
+    tests = tests.sort_values("noise_scale", kind="stable")  # the dial in order, ROIs as measured
+    lines = [
+        "| noise_scale | ROI | datasets | decoder top-1 (%) | x chance | rejected at 0.05 | mean effect |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    chance = 1 / get_preset("quick-pessimistic").n_categories
+    for (scale, roi), cell in tests.groupby(["noise_scale", "roi"], sort=False):
+        top1 = cell["decoder_top1"].mean()
+        lines.append(
+            f"| {scale:g} | {roi} | {len(cell)} | {100 * top1:.1f} | {top1 / chance:.1f} "
+            f"| {rejected(cell)}/{len(cell)} | {_pp(cell['effect'].mean())} pp |"
+        )
+    return "\n".join(lines)
+
+
 SECTIONS: dict[str, Callable[[], str]] = {
     "verdicts": verdicts_section,
     "verdicts_powered": lambda: verdicts_section("verdicts-powered.tsv"),
@@ -217,6 +249,7 @@ SECTIONS: dict[str, Callable[[], str]] = {
     # The first design (derangement draws, fresh per seed; (split, seed) units), kept as measured.
     "null_calibration_v1": lambda: null_calibration_section("null_calibration-v1-tests.tsv"),
     "pessimistic": pessimistic_section,
+    "pessimistic_power": pessimistic_power_section,
 }
 
 

@@ -1,18 +1,22 @@
 """False-positive rate and power of the primary test on the real pipeline (a benchmark, not a test).
 
 Each run is the workflow itself (simulate -> decode -> cohorts of ResNet-18 KD students ->
-aggregate), on the quick preset with the null dial ``data.image_signal`` set, and the default
+aggregate), on the quick preset (or ``--preset quick-pessimistic``: GOD's noise model at the quick
+size) with the null dial ``data.image_signal`` set, and the default
 config's design with 2 seeds instead of 3: 4 splits x 2 seeds, 3 shuffle draws per brain student
 (each one pairing of targets with images, the same in every seed), the 1D-ResNet18 teacher.
 Only the students the primary test needs are trained (brain-mean and its shuffle draws), over
 every single ROI, so one run gives 7 tests. Each run uses its own simulated dataset
 (``data.seed``), so the tests of different runs are independent; the 7 ROIs of one run share the
 student seeds. The rate is read from the summary's own ``p_randomization`` (top-1 and NLL, one-sided,
-before Holm) at ``--alpha``; its interval is Clopper-Pearson.
+before Holm) at ``--alpha``; its interval is Clopper-Pearson. Each test row also keeps its ROI's
+teacher decoder accuracy (``decoder_top1``: out-of-fold top-1 pooled over subjects and splits,
+``calibration.tsv``), so power can be read against decoder accuracy.
 
     .venv/bin/python bench/null_calibration.py --signals 0 --datasets 0-29    # the null: 210 tests
     .venv/bin/python bench/null_calibration.py --signals 0.25 0.5 1 --datasets 0-9   # the power curve
     .venv/bin/python bench/null_calibration.py --signals 1 --noise-scales 1.5 2 --datasets 0-9   # along the noise dial
+    .venv/bin/python bench/null_calibration.py --preset quick-pessimistic --signals 1 --noise-scales 0.25 0.5 1
 
 Each run takes about 8 minutes on 2 CPU cores. Results are appended to
 ``bench/out/null_calibration/tests.tsv`` as runs finish (a rerun skips runs already there), and
@@ -33,7 +37,7 @@ import pandas as pd
 import yaml
 
 from brainteacher.runs import simulated_dataset
-from docs import clopper_pearson, rejected  # bench/docs.py, beside this script
+from docs import clopper_pearson, read_tests, rejected  # bench/docs.py, beside this script
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "bench" / "out" / "null_calibration"
@@ -46,18 +50,19 @@ def _datasets(text: str) -> list[int]:
     return list(range(int(low), int(high or low) + 1))
 
 
-def run_name(dataset: int, signal: float, noise: float = 1.0) -> str:
+def run_name(dataset: int, signal: float, noise: float = 1.0, preset: str = "quick") -> str:
     """``null-`` and the dataset's own name (``runs.simulated_dataset``), e.g. ``null-quick-seed3-image0``."""
     return "null-" + simulated_dataset(
-        {"preset": "quick", "seed": dataset, "image_signal": signal, "noise_scale": noise}
+        {"preset": preset, "seed": dataset, "image_signal": signal, "noise_scale": noise}
     )
 
 
-def write_config(dataset: int, signal: float, decoder: str, noise: float = 1.0) -> Path:
+def write_config(dataset: int, signal: float, decoder: str, noise: float = 1.0, preset: str = "quick") -> Path:
     """The overlay on config/config.yaml for one run."""
+    run = run_name(dataset, signal, noise, preset)
     config = {
-        "run": run_name(dataset, signal, noise),
-        "data": {"source": "simulate", "preset": "quick", "seed": dataset}
+        "run": run,
+        "data": {"source": "simulate", "preset": preset, "seed": dataset}
         | {"image_signal": signal, "noise_scale": noise},
         "rois": SINGLE_ROIS,
         "decoders": [decoder],
@@ -65,7 +70,7 @@ def write_config(dataset: int, signal: float, decoder: str, noise: float = 1.0) 
         # test's validity rests on the draws' exchangeability within a split, not on the seeds).
         "students": {"teachers": ["brain-mean", "shuffled-brain"], "teacher_decoder": decoder, "seeds": [0, 1]},
     }
-    path = OUT / "configs" / f"{run_name(dataset, signal, noise)}.yaml"
+    path = OUT / "configs" / f"{run}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
@@ -82,24 +87,29 @@ def run_workflow(config: Path, run: str, cores: int) -> Path:
     return summary
 
 
-def primary_tests(summary: Path, dataset: int, signal: float, noise: float) -> pd.DataFrame:
-    """The brain-mean rows' randomization tests (top-1 and NLL), one per ROI."""
+def primary_tests(summary: Path, dataset: int, signal: float, noise: float, preset: str) -> pd.DataFrame:
+    """The brain-mean rows' randomization tests (top-1 and NLL), one per ROI, with the ROI's pooled
+    out-of-fold decoder top-1 (``calibration.tsv``, beside the summary)."""
     table = pd.read_csv(summary, sep="\t", keep_default_na=False, na_values=["NA"])
     rows = table[(table["teacher"] == "brain-mean") & table["metric"].isin(["top1", "nll"])]
     columns = ["roi", "metric", "n_seeds", "n_shuffle_draws", "n_test_units", "effect", "p_randomization"]
-    return rows[columns].assign(dataset=dataset, image_signal=signal, noise_scale=noise)
+    decoders = pd.read_csv(summary.with_name("calibration.tsv"), sep="\t").set_index("roi")["top1"]
+    return rows[columns].assign(
+        dataset=dataset, image_signal=signal, noise_scale=noise, preset=preset, decoder_top1=rows["roi"].map(decoders)
+    )
 
 
-def _has_run(done: pd.DataFrame, dataset: int, signal: float, noise: float) -> bool:
-    """Whether ``done`` (tests.tsv) already holds the run of this dataset and dial setting."""
+def _has_run(done: pd.DataFrame, dataset: int, signal: float, noise: float, preset: str) -> bool:
+    """Whether ``done`` (tests.tsv) already holds the run of this dataset, preset and dial setting."""
     rows = (done["dataset"] == dataset) & (done["image_signal"] == signal) & (done["noise_scale"] == noise)
-    return bool(rows.any())
+    return bool((rows & (done["preset"] == preset)).any())
 
 
 def rejection_rates(tests: pd.DataFrame, alpha: float) -> pd.DataFrame:
     """Per dial setting, metric (and ROI): rejections at ``alpha`` with a Clopper-Pearson 95% interval."""
     rows = []
-    for by in (["image_signal", "noise_scale", "metric"], ["image_signal", "noise_scale", "metric", "roi"]):
+    dial = ["preset", "image_signal", "noise_scale", "metric"]
+    for by in (dial, [*dial, "roi"]):
         for key, cell in tests.groupby(by):
             n, k = len(cell), rejected(cell, alpha)
             low, high = clopper_pearson(k, n)
@@ -115,6 +125,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--signals", type=float, nargs="+", default=[0.0], help="data.image_signal values")
     parser.add_argument("--noise-scales", type=float, nargs="+", default=[1.0], help="data.noise_scale values")
+    parser.add_argument("--preset", default="quick", choices=["quick", "quick-pessimistic"], help="data.preset")
     parser.add_argument("--datasets", type=_datasets, default=_datasets("0-29"), help="simulator seeds, e.g. 0-29")
     parser.add_argument("--decoder", default="resnet1d", help="the teacher decoder (the default's: resnet1d)")
     parser.add_argument("--cores", type=int, default=2)
@@ -122,16 +133,14 @@ def main() -> None:
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     table_path = OUT / "tests.tsv"
-    done = pd.read_csv(table_path, sep="\t") if table_path.is_file() else pd.DataFrame()
-    if not done.empty and "noise_scale" not in done:
-        done["noise_scale"] = 1.0  # rows from before the noise dial
+    done = read_tests(table_path)
     for signal, noise, dataset in itertools.product(args.signals, args.noise_scales, args.datasets):
-        run = run_name(dataset, signal, noise)
-        if not done.empty and _has_run(done, dataset, signal, noise):
+        run = run_name(dataset, signal, noise, args.preset)
+        if not done.empty and _has_run(done, dataset, signal, noise, args.preset):
             continue
         print(f"[null_calibration] {run}", file=sys.stderr, flush=True)
-        summary = run_workflow(write_config(dataset, signal, args.decoder, noise), run, args.cores)
-        done = pd.concat([done, primary_tests(summary, dataset, signal, noise)], ignore_index=True)
+        summary = run_workflow(write_config(dataset, signal, args.decoder, noise, args.preset), run, args.cores)
+        done = pd.concat([done, primary_tests(summary, dataset, signal, noise, args.preset)], ignore_index=True)
         done.to_csv(table_path, sep="\t", index=False, float_format="%.6g")
         for model in (REPO / "results" / run / "distill").rglob("model.pt"):
             model.unlink()

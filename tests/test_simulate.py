@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -127,6 +128,16 @@ def test_the_noise_knobs_share_and_smooth_the_noise_at_the_same_sd():
         presets.get_preset("quick", noise_scale=0)
     with pytest.raises(ValueError, match="noise_shared_share"):
         presets.get_preset("quick", noise_shared_share=1.0)
+
+
+def test_quick_pessimistic_is_the_quick_size_with_god_pessimistic_noise():
+    quick, god, small = (presets.PRESETS[name] for name in ("quick", "god-pessimistic", "quick-pessimistic"))
+    noise_model = ("image_sd", "noise_sd", "noise_shared_rank", "noise_shared_share", "noise_smooth_sigma")
+    for field in dataclasses.fields(presets.Preset):
+        source = god if field.name in noise_model else quick
+        if field.name != "name":
+            assert getattr(small, field.name) == getattr(source, field.name), field.name
+    assert small.noise_sd > 5 * quick.noise_sd  # GOD's single trials, not the quick preset's clean ones
 
 
 def test_the_optimistic_presets_draw_the_noise_they_always_drew():

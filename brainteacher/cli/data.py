@@ -24,7 +24,8 @@ def _simulate_args(p: argparse.ArgumentParser) -> None:
         "--preset",
         default="quick",
         choices=PRESETS,
-        help="quick (minutes on 2 CPU cores), god (GOD-sized) or god-pessimistic (GOD-sized, GOD-like noise)",
+        help="quick (minutes on 2 CPU cores), god (GOD-sized), god-pessimistic (GOD-sized, GOD-like noise) or "
+        "quick-pessimistic (quick-sized, GOD-like noise)",
     )
     p.add_argument("--seed", type=SEED, default=0)
     p.add_argument(

@@ -130,6 +130,19 @@ PRESETS["god-pessimistic"] = replace(
     noise_shared_share=0.3,
     noise_smooth_sigma=1.0,
 )
+# god-pessimistic's noise model (its noise SD, shared and smooth noise, unambiguous images) at the
+# quick preset's size: a dataset whose students train in minutes on a CPU but whose single trials
+# are as noisy as GOD's, so bench/null_calibration.py can map decoder accuracy to the primary
+# test's power along data.noise_scale (docs/benchmarks.md, The pessimistic preset).
+PRESETS["quick-pessimistic"] = replace(
+    PRESETS["quick"],
+    name="quick-pessimistic",
+    image_sd=PRESETS["god-pessimistic"].image_sd,
+    noise_sd=PRESETS["god-pessimistic"].noise_sd,
+    noise_shared_rank=PRESETS["god-pessimistic"].noise_shared_rank,
+    noise_shared_share=PRESETS["god-pessimistic"].noise_shared_share,
+    noise_smooth_sigma=PRESETS["god-pessimistic"].noise_smooth_sigma,
+)
 # Out-of-fold single-trial 150-way top-1 of the linear decoder on LOC, mean over subjects, that the
 # pessimistic preset aims at: "low single-digit top-1 from higher visual cortex" (chance 1/150 =
 # 0.67%), i.e. 2x-7x chance. The workflow's decoders are scored against this band by
@@ -144,8 +157,8 @@ def in_pessimistic_band(top1: float) -> bool:
 
 
 def get_preset(name: str, noise_scale: float = 1.0, **overrides) -> Preset:
-    """A preset by name (``quick``, ``god`` or ``god-pessimistic``), with optional field overrides;
-    ``noise_scale`` (the noise dial) multiplies its trial noise SD."""
+    """A preset by name (``quick``, ``god``, ``god-pessimistic`` or ``quick-pessimistic``), with
+    optional field overrides; ``noise_scale`` (the noise dial) multiplies its trial noise SD."""
     from brainteacher import registry  # not at the top: the registry imports this module for its names
 
     registry.preset(name)  # refuses an unknown name, listing the valid ones
