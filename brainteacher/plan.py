@@ -34,6 +34,8 @@ __all__ = ["Stage", "plan", "format_plan", "forward_flops", "H200_STUDENT_RATES"
 H200_STUDENT_RATES: dict[tuple[int, int, int], float] = {(32, 16, 32): 23282, (64, 16, 32): 18493, (64, 64, 64): 5585}
 # bench/cohort.py decode on one H200: one GOD-scale resnet1d decode job (5 folds x 40 epochs over
 # 720 rows of 500 voxels, width 8), seconds. Launch-bound, so it is charged per job, not per FLOP.
+# Measured when the folds trained one after another; CUDA now groups them (decode.cohort_layout),
+# a fifth of the kernel launches, not yet timed on a card: read it as an upper bound.
 H200_DECODE_S = 46.4
 _JOB_START_S = 2.5  # measured start-up of a brainteacher job on this kind of CPU (imports, data)
 
