@@ -1,9 +1,9 @@
 """False-positive rate and power of the primary test on the real pipeline (a benchmark, not a test).
 
 Each run is the workflow itself (simulate -> decode -> cohorts of ResNet-18 KD students ->
-aggregate), on the quick preset (or ``--preset quick-pessimistic``: GOD's noise model at the quick
-size) with the null dial ``data.image_signal`` set, and the default
-config's design with 2 seeds instead of 3: 4 splits x 2 seeds, 3 shuffle draws per brain student
+aggregate), on the quick preset (or ``--preset quick-pessimistic``: GOD's noise model at the
+quick size) with the null dial ``data.image_signal`` set, and the default config's design with 2
+seeds instead of 3: 4 splits x 2 seeds, 3 shuffle draws per brain student
 (each one pairing of targets with images, the same in every seed), the 1D-ResNet18 teacher.
 Only the students the primary test needs are trained (brain-mean and its shuffle draws), over
 every single ROI, so one run gives 7 tests. Each run uses its own simulated dataset
@@ -18,7 +18,7 @@ teacher decoder accuracy (``decoder_top1``: out-of-fold top-1 pooled over subjec
     .venv/bin/python bench/null_calibration.py --signals 1 --noise-scales 1.5 2 --datasets 0-9   # along the noise dial
     .venv/bin/python bench/null_calibration.py --preset quick-pessimistic --signals 1 --noise-scales 0.25 0.5 1
 
-Each run takes about 8 minutes on 2 CPU cores. Results are appended to
+Each run takes 8 to 15 minutes on 2 CPU cores. Results are appended to
 ``bench/out/null_calibration/tests.tsv`` as runs finish (a rerun skips runs already there), and
 the rates to ``bench/out/null_calibration/rates.tsv``. Student checkpoints are deleted after each
 run (about 700 MB); everything else stays in ``results/null-*``.
