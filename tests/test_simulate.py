@@ -132,9 +132,8 @@ def test_the_noise_knobs_share_and_smooth_the_noise_at_the_same_sd():
 
 def test_quick_pessimistic_is_the_quick_size_with_god_pessimistic_noise():
     quick, god, small = (presets.PRESETS[name] for name in ("quick", "god-pessimistic", "quick-pessimistic"))
-    noise_model = ("image_sd", "noise_sd", "noise_shared_rank", "noise_shared_share", "noise_smooth_sigma")
     for field in dataclasses.fields(presets.Preset):
-        source = god if field.name in noise_model else quick
+        source = god if field.name in presets.PESSIMISTIC_NOISE else quick
         if field.name != "name":
             assert getattr(small, field.name) == getattr(source, field.name), field.name
     assert small.noise_sd > 5 * quick.noise_sd  # GOD's single trials, not the quick preset's clean ones

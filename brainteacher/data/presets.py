@@ -14,7 +14,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-__all__ = ["Preset", "PRESETS", "PESSIMISTIC_TARGET", "in_pessimistic_band", "get_preset", "is_simulated"]
+__all__ = [
+    "Preset",
+    "PRESETS",
+    "PESSIMISTIC_NOISE",
+    "PESSIMISTIC_TARGET",
+    "in_pessimistic_band",
+    "get_preset",
+    "is_simulated",
+]
 
 
 def is_simulated(data: Mapping[str, Any]) -> bool:
@@ -121,28 +129,18 @@ PRESETS = {
 # and smooth noise, more of it, and image latents close to their category's. Its noise_sd was
 # chosen by bench/decoders.py (docs/benchmarks.md, The pessimistic preset) to land LOC's
 # single-trial 150-way top-1 in PESSIMISTIC_TARGET.
-PRESETS["god-pessimistic"] = replace(
-    PRESETS["god"],
-    name="god-pessimistic",
-    image_sd=1.0,
-    noise_sd=3.6,
-    noise_shared_rank=5,
-    noise_shared_share=0.3,
-    noise_smooth_sigma=1.0,
-)
-# god-pessimistic's noise model (its noise SD, shared and smooth noise, unambiguous images) at the
-# quick preset's size: a dataset whose students train in minutes on a CPU but whose single trials
-# are as noisy as GOD's, so bench/null_calibration.py can map decoder accuracy to the primary
-# test's power along data.noise_scale (docs/benchmarks.md, The pessimistic preset).
-PRESETS["quick-pessimistic"] = replace(
-    PRESETS["quick"],
-    name="quick-pessimistic",
-    image_sd=PRESETS["god-pessimistic"].image_sd,
-    noise_sd=PRESETS["god-pessimistic"].noise_sd,
-    noise_shared_rank=PRESETS["god-pessimistic"].noise_shared_rank,
-    noise_shared_share=PRESETS["god-pessimistic"].noise_shared_share,
-    noise_smooth_sigma=PRESETS["god-pessimistic"].noise_smooth_sigma,
-)
+PESSIMISTIC_NOISE: dict[str, float | int] = {
+    "image_sd": 1.0,
+    "noise_sd": 3.6,
+    "noise_shared_rank": 5,
+    "noise_shared_share": 0.3,
+    "noise_smooth_sigma": 1.0,
+}
+PRESETS["god-pessimistic"] = replace(PRESETS["god"], name="god-pessimistic", **PESSIMISTIC_NOISE)
+# The same noise model at the quick preset's size: students train in minutes on a CPU but single
+# trials are as noisy as GOD's, so bench/null_calibration.py can map decoder accuracy to the
+# primary test's power along data.noise_scale (docs/benchmarks.md, The pessimistic preset).
+PRESETS["quick-pessimistic"] = replace(PRESETS["quick"], name="quick-pessimistic", **PESSIMISTIC_NOISE)
 # Out-of-fold single-trial 150-way top-1 of the linear decoder on LOC, mean over subjects, that the
 # pessimistic preset aims at: "low single-digit top-1 from higher visual cortex" (chance 1/150 =
 # 0.67%), i.e. 2x-7x chance. The workflow's decoders are scored against this band by
