@@ -87,13 +87,14 @@ def run_workflow(config: Path, run: str, cores: int) -> Path:
     return summary
 
 
-def primary_tests(summary: Path, dataset: int, signal: float, noise: float, preset: str) -> pd.DataFrame:
+def primary_tests(summary: Path, dataset: int, signal: float, noise: float, preset: str, decoder: str) -> pd.DataFrame:
     """The brain-mean rows' randomization tests (top-1 and NLL), one per ROI, with the ROI's pooled
-    out-of-fold decoder top-1 (``calibration.tsv``, beside the summary)."""
+    out-of-fold top-1 of the teacher ``decoder`` (``calibration.tsv``, beside the summary)."""
     table = pd.read_csv(summary, sep="\t", keep_default_na=False, na_values=["NA"])
     rows = table[(table["teacher"] == "brain-mean") & table["metric"].isin(["top1", "nll"])]
     columns = ["roi", "metric", "n_seeds", "n_shuffle_draws", "n_test_units", "effect", "p_randomization"]
-    decoders = pd.read_csv(summary.with_name("calibration.tsv"), sep="\t").set_index("roi")["top1"]
+    calibration = pd.read_csv(summary.with_name("calibration.tsv"), sep="\t")
+    decoders = calibration[calibration["decoder"] == decoder].set_index("roi")["top1"]
     return rows[columns].assign(
         dataset=dataset, image_signal=signal, noise_scale=noise, preset=preset, decoder_top1=rows["roi"].map(decoders)
     )
@@ -140,7 +141,9 @@ def main() -> None:
             continue
         print(f"[null_calibration] {run}", file=sys.stderr, flush=True)
         summary = run_workflow(write_config(dataset, signal, args.decoder, noise, args.preset), run, args.cores)
-        done = pd.concat([done, primary_tests(summary, dataset, signal, noise, args.preset)], ignore_index=True)
+        done = pd.concat(
+            [done, primary_tests(summary, dataset, signal, noise, args.preset, args.decoder)], ignore_index=True
+        )
         done.to_csv(table_path, sep="\t", index=False, float_format="%.6g")
         for model in (REPO / "results" / run / "distill").rglob("model.pt"):
             model.unlink()
