@@ -44,7 +44,7 @@ OUT = REPO / "bench" / "out" / "null_calibration"
 SINGLE_ROIS = ["V1", "V2", "V3", "V4", "LOC", "FFA", "PPA"]
 
 
-def _datasets(text: str) -> list[int]:
+def parse_datasets(text: str) -> list[int]:
     """``0-29`` or ``3`` -> the dataset seeds."""
     low, _, high = text.partition("-")
     return list(range(int(low), int(high or low) + 1))
@@ -127,7 +127,7 @@ def main() -> None:
     parser.add_argument("--signals", type=float, nargs="+", default=[0.0], help="data.image_signal values")
     parser.add_argument("--noise-scales", type=float, nargs="+", default=[1.0], help="data.noise_scale values")
     parser.add_argument("--preset", default="quick", choices=["quick", "quick-pessimistic"], help="data.preset")
-    parser.add_argument("--datasets", type=_datasets, default=_datasets("0-29"), help="simulator seeds, e.g. 0-29")
+    parser.add_argument("--datasets", type=parse_datasets, default="0-29", help="simulator seeds, e.g. 0-29")
     parser.add_argument("--decoder", default="resnet1d", help="the teacher decoder (the default's: resnet1d)")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--alpha", type=float, default=0.05)
