@@ -17,6 +17,7 @@ each with its effect (top-1, fraction), interval and one-sided p, and the ROI's 
 
     .venv/bin/python bench/matched_control.py --preset quick --datasets 0-2
     .venv/bin/python bench/matched_control.py --preset quick-pessimistic --datasets 0-2
+    .venv/bin/python bench/matched_control.py --preset quick-pessimistic --noise-scales 0.25 --datasets 0-1
 
 About 9 minutes per run on 2 CPU cores. Rows are appended to
 ``bench/out/matched_control/tests.tsv`` as runs finish (a rerun skips runs already there);
@@ -26,6 +27,7 @@ student checkpoints are deleted after each run.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import shutil
 import sys
@@ -43,12 +45,13 @@ GOD_TEACHERS = ["none", "network", "brain-mean", "shuffled-brain", "network-matc
 COLUMNS = ["effect", "effect_ci_low", "effect_ci_high", "p_randomization", "p_holm", "n_test_units"]
 
 
-def write_config(preset: str, dataset: int) -> tuple[Path, str]:
+def write_config(preset: str, dataset: int, noise: float = 1.0) -> tuple[Path, str]:
     """The overlay on config/config.yaml for one run, and the run's name."""
-    run = "matched-" + simulated_dataset({"preset": preset, "seed": dataset})
+    data = {"source": "simulate", "preset": preset, "seed": dataset, "noise_scale": noise}
+    run = "matched-" + simulated_dataset(data)
     config = {
         "run": run,
-        "data": {"source": "simulate", "preset": preset, "seed": dataset},
+        "data": data,
         "students": {"teachers": [*GOD_TEACHERS, "oracle"]},
     }
     path = OUT / "configs" / f"{run}.yaml"
@@ -57,7 +60,7 @@ def write_config(preset: str, dataset: int) -> tuple[Path, str]:
     return path, run
 
 
-def run_rows(summary: Path, preset: str, dataset: int) -> pd.DataFrame:
+def run_rows(summary: Path, preset: str, dataset: int, noise: float = 1.0) -> pd.DataFrame:
     """One run's contrasts (top-1): the matched control, the primary test and the oracle from
     ``summary.tsv``, brain vs network-matched from its sidecar's conclusion tests."""
     table = pd.read_csv(summary, sep="\t", keep_default_na=False, na_values=["NA"])
@@ -80,25 +83,31 @@ def run_rows(summary: Path, preset: str, dataset: int) -> pd.DataFrame:
     calibration = pd.read_csv(summary.with_name("calibration.tsv"), sep="\t")
     decoders = calibration[calibration["decoder"] == "resnet1d"].set_index("roi")["top1"]
     out = pd.concat(rows, ignore_index=True)
-    return out.assign(preset=preset, dataset=dataset, decoder_top1=out["roi"].map(decoders))
+    return out.assign(preset=preset, noise_scale=noise, dataset=dataset, decoder_top1=out["roi"].map(decoders))
+
+
+def _has_run(done: pd.DataFrame, preset: str, dataset: int, noise: float) -> bool:
+    """Whether ``done`` (tests.tsv) already holds the run of this preset, dataset and noise scale."""
+    return bool(((done["preset"] == preset) & (done["dataset"] == dataset) & (done["noise_scale"] == noise)).any())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="quick", choices=["quick", "quick-pessimistic"], help="data.preset")
     parser.add_argument("--datasets", type=parse_datasets, default="0-2", help="simulator seeds, e.g. 0-2")
+    parser.add_argument("--noise-scales", type=float, nargs="+", default=[1.0], help="data.noise_scale values")
     parser.add_argument("--cores", type=int, default=2)
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     table_path = OUT / "tests.tsv"
     done = pd.read_csv(table_path, sep="\t") if table_path.exists() else pd.DataFrame()
-    for dataset in args.datasets:
-        if not done.empty and ((done["preset"] == args.preset) & (done["dataset"] == dataset)).any():
+    for noise, dataset in itertools.product(args.noise_scales, args.datasets):
+        if not done.empty and _has_run(done, args.preset, dataset, noise):
             continue
-        config, run = write_config(args.preset, dataset)
+        config, run = write_config(args.preset, dataset, noise)
         print(f"[matched_control] {run}", file=sys.stderr, flush=True)
         summary = run_workflow(config, run, args.cores)
-        done = pd.concat([done, run_rows(summary, args.preset, dataset)], ignore_index=True)
+        done = pd.concat([done, run_rows(summary, args.preset, dataset, noise)], ignore_index=True)
         done.to_csv(table_path, sep="\t", index=False, float_format="%.6g")
         for model in (REPO / "results" / run / "distill").rglob("model.pt"):
             model.unlink()
