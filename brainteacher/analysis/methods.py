@@ -70,8 +70,9 @@ TABLE_METHODS: dict[str, str] = {
         "brain targets' true-class probability and entropy per category: an image model of the same quality)."
         " Its positive_control says whether the oracle beats the baseline on the primary metric (one-sided p "
         "< 0.05); without an oracle, whether network-matched targets beat their own shuffle draws, per ROI; "
-        "or that the run has neither. Where the positive control fails, this setting could not have detected "
-        "the effect and no brain result there should be read as one."
+        "or that the run has neither. Where the positive control fails, this setting may not detect an effect: a "
+        "null brain result there says nothing about the brain, while a significant one keeps the test's "
+        "false-positive rate, which does not depend on the control."
     ),
 }
 

@@ -245,21 +245,24 @@ def roi_comparison(
         ax.set_ylabel(f"difference ({unit})")
     legend_outside(right)
     verdict = positive_control_verdict(summary, metric)
+    y = -0.02  # figure fraction: the texts below the axes, one under the other
     if verdict:
-        fig.text(
-            0.01,
-            -0.02,
-            textwrap.fill(verdict, 170),
-            fontsize=8,
-            color="darkgreen" if control_passed(verdict) else "firebrick",
-            va="top",
-        )
+        text = textwrap.fill(verdict, 170)
+        color = "darkgreen" if control_passed(verdict) else "firebrick"
+        fig.text(0.01, y, text, fontsize=8, color=color, va="top")
+        y -= _text_height(fig, text, fontsize=8) + 0.01
     primary = primary_of(summary)
     answer = conclusion(students, primary)["text"] if primary and primary["metric"] == metric else ""
     if answer:
-        fig.text(0.01, -0.10, textwrap.fill("Conclusion: " + answer, 170), fontsize=8, color="0.1", va="top")
+        fig.text(0.01, y, textwrap.fill("Conclusion: " + answer, 170), fontsize=8, color="0.1", va="top")
     fig.subplots_adjust(top=0.78, wspace=0.25)
     return save(fig, out_stem)
+
+
+def _text_height(fig: Figure, text: str, fontsize: float) -> float:
+    """The height of ``text``'s lines at ``fontsize`` points, as a fraction of ``fig``'s height
+    (matplotlib's default line spacing, 1.2)."""
+    return (text.count("\n") + 1) * 1.2 * fontsize / 72 / fig.get_figheight()
 
 
 # --- decoder_accuracy ----------------------------------------------------------------------------
