@@ -13,6 +13,8 @@ of the file is hand-written. The tables come from the bench scripts that measure
   (copy ``bench/out/null_calibration/tests.tsv`` to ``bench/measured/null_calibration-tests.tsv``);
   ``null_calibration_v1``: the same for the first design of the test, kept as measured
   (``null_calibration-v1-tests.tsv``);
+- ``matched_control``: ``bench/matched_control.py`` (copy ``bench/out/matched_control/tests.tsv``
+  to ``bench/measured/matched_control-tests.tsv``);
 - ``pessimistic``: ``bench/decoders.py --preset god-pessimistic`` (copy its TSVs, the band run's
   and the dial's, into ``bench/measured/pessimistic-decoders.tsv``).
 
@@ -240,6 +242,39 @@ def pessimistic_power_section() -> str:
     return "\n".join(lines)
 
 
+# What each of bench/matched_control.py's contrasts is, in the order the table shows them.
+_MATCHED_CONTRASTS = {
+    "oracle": "oracle vs no teacher (the simulator's positive control)",
+    "matched": "network-matched vs its 3 shuffle draws (the positive control on real data)",
+    "primary": "brain-mean vs its 3 shuffle draws (the primary test)",
+    "brain_vs_matched": "brain-mean vs network-matched",
+}
+
+
+def matched_control_section() -> str:
+    """Per preset, noise scale, contrast and ROI: how many runs (datasets) passed at 0.05 (Holm over the ROIs
+    where the summary applies it: the primary test and brain vs network-matched), the effect's
+    mean and range over the runs, and the ROI's decoder top-1."""
+    tests = pd.read_csv(MEASURED / "matched_control-tests.tsv", sep="\t")
+    tests = tests.assign(p=tests["p_holm"].fillna(tests["p_randomization"]))
+    tests = tests.sort_values(["preset", "noise_scale"], kind="stable")  # ROIs in the order measured
+    lines = [
+        "| preset | noise_scale | contrast | ROI | decoder top-1 (%) | runs | passed at 0.05 "
+        "| effect, pp: mean (min, max) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for (preset, noise), by_setting in tests.groupby(["preset", "noise_scale"], sort=False):
+        for contrast, text in _MATCHED_CONTRASTS.items():
+            for roi, cell in by_setting[by_setting["contrast"] == contrast].groupby("roi", sort=False):
+                decoder = "-" if roi == "all" else f"{100 * cell['decoder_top1'].mean():.1f}"
+                effect, passed = cell["effect"], int((cell["p"] < ALPHA).sum())
+                lines.append(
+                    f"| {preset} | {noise:g} | {text} | {roi} | {decoder} | {len(cell)} | {passed}/{len(cell)} "
+                    f"| {_pp(effect.mean())} ({_pp(effect.min())}, {_pp(effect.max())}) |"
+                )
+    return "\n".join(lines)
+
+
 SECTIONS: dict[str, Callable[[], str]] = {
     "verdicts": verdicts_section,
     "verdicts_powered": lambda: verdicts_section("verdicts-powered.tsv"),
@@ -250,6 +285,7 @@ SECTIONS: dict[str, Callable[[], str]] = {
     "null_calibration_v1": lambda: null_calibration_section("null_calibration-v1-tests.tsv"),
     "pessimistic": pessimistic_section,
     "pessimistic_power": pessimistic_power_section,
+    "matched_control": matched_control_section,
 }
 
 
