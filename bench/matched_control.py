@@ -29,13 +29,12 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import shutil
 import sys
 from pathlib import Path
 
 import pandas as pd
 import yaml
-from null_calibration import parse_datasets, run_workflow  # bench/null_calibration.py, beside this script
+from null_calibration import free_space, parse_datasets, run_workflow  # bench/null_calibration.py, beside this script
 
 from brainteacher.runs import simulated_dataset
 
@@ -109,9 +108,7 @@ def main() -> None:
         summary = run_workflow(config, run, args.cores)
         done = pd.concat([done, run_rows(summary, args.preset, dataset, noise)], ignore_index=True)
         done.to_csv(table_path, sep="\t", index=False, float_format="%.6g")
-        for model in (REPO / "results" / run / "distill").rglob("model.pt"):
-            model.unlink()
-        shutil.rmtree(REPO / "results" / run / "images", ignore_errors=True)
+        free_space(run)
     print(done.to_string(index=False))
 
 

@@ -87,6 +87,14 @@ def run_workflow(config: Path, run: str, cores: int) -> Path:
     return summary
 
 
+def free_space(run: str) -> None:
+    """Delete a finished run's student checkpoints and image cache (about 700 MB); its tables,
+    metrics and predictions stay."""
+    for model in (REPO / "results" / run / "distill").rglob("model.pt"):
+        model.unlink()
+    shutil.rmtree(REPO / "results" / run / "images", ignore_errors=True)
+
+
 def primary_tests(summary: Path, dataset: int, signal: float, noise: float, preset: str, decoder: str) -> pd.DataFrame:
     """The brain-mean rows' randomization tests (top-1 and NLL), one per ROI, with the ROI's pooled
     out-of-fold top-1 of the teacher ``decoder`` (``calibration.tsv``, beside the summary)."""
@@ -145,9 +153,7 @@ def main() -> None:
             [done, primary_tests(summary, dataset, signal, noise, args.preset, args.decoder)], ignore_index=True
         )
         done.to_csv(table_path, sep="\t", index=False, float_format="%.6g")
-        for model in (REPO / "results" / run / "distill").rglob("model.pt"):
-            model.unlink()
-        shutil.rmtree(REPO / "results" / run / "images", ignore_errors=True)
+        free_space(run)
     rates = rejection_rates(done, args.alpha)
     rates.to_csv(OUT / "rates.tsv", sep="\t", index=False, float_format="%.4g")
     print(rates[rates["roi"] == "all"].to_string(index=False))
