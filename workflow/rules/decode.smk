@@ -39,7 +39,7 @@ rule decode:
     conda:
         "../envs/brainteacher.yaml"
     threads: 1
-    # Unlimited unless snakemake is given --resources gpu=N; then N decoders share N cards.
+    # Unlimited unless snakemake is given --resources gpu_share=N; then at most N training jobs share the card(s).
     resources:
         gpu_share=1,
     params:
