@@ -252,25 +252,25 @@ _MATCHED_CONTRASTS = {
 
 
 def matched_control_section() -> str:
-    """Per preset, noise scale, contrast and ROI: how many runs (datasets) passed at 0.05 (Holm over the ROIs
-    where the summary applies it: the primary test and brain vs network-matched), the effect's
-    mean and range over the runs, and the ROI's decoder top-1."""
+    """Per preset, noise scale, thread count, contrast and ROI: how many runs (datasets) passed at
+    0.05 (Holm over the ROIs where the summary applies it: the primary test and brain vs
+    network-matched), the effect's mean and range over the runs, and the ROI's decoder top-1."""
     tests = pd.read_csv(MEASURED / "matched_control-tests.tsv", sep="\t")
-    tests = tests.assign(p=tests["p_holm"].fillna(tests["p_randomization"]))
-    tests = tests.sort_values(["preset", "noise_scale"], kind="stable")  # ROIs in the order measured
+    tests = tests.assign(p=tests["p_holm"].fillna(tests["p_randomization"]), threads=tests.get("threads", 1))
+    tests = tests.sort_values(["preset", "noise_scale", "threads"], kind="stable")  # ROIs in the order measured
     lines = [
-        "| preset | noise_scale | contrast | ROI | decoder top-1 (%) | runs | passed at 0.05 "
+        "| preset | noise_scale | threads per job | contrast | ROI | decoder top-1 (%) | runs | passed at 0.05 "
         "| effect, pp: mean (min, max) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for (preset, noise), by_setting in tests.groupby(["preset", "noise_scale"], sort=False):
+    for (preset, noise, threads), by_setting in tests.groupby(["preset", "noise_scale", "threads"], sort=False):
         for contrast, text in _MATCHED_CONTRASTS.items():
             for roi, cell in by_setting[by_setting["contrast"] == contrast].groupby("roi", sort=False):
                 decoder = "-" if roi == "all" else f"{100 * cell['decoder_top1'].mean():.1f}"
                 effect, passed = cell["effect"], int((cell["p"] < ALPHA).sum())
                 lines.append(
-                    f"| {preset} | {noise:g} | {text} | {roi} | {decoder} | {len(cell)} | {passed}/{len(cell)} "
-                    f"| {_pp(effect.mean())} ({_pp(effect.min())}, {_pp(effect.max())}) |"
+                    f"| {preset} | {noise:g} | {threads} | {text} | {roi} | {decoder} | {len(cell)} "
+                    f"| {passed}/{len(cell)} | {_pp(effect.mean())} ({_pp(effect.min())}, {_pp(effect.max())}) |"
                 )
     return "\n".join(lines)
 

@@ -18,6 +18,7 @@ each with its effect (top-1, fraction), interval and one-sided p, and the ROI's 
     .venv/bin/python bench/matched_control.py --preset quick --datasets 0-2
     .venv/bin/python bench/matched_control.py --preset quick-pessimistic --datasets 0-2
     .venv/bin/python bench/matched_control.py --preset quick-pessimistic --noise-scales 0.25 --datasets 0-1
+    .venv/bin/python bench/matched_control.py --preset quick --datasets 0-2 --threads 2   # another summation order
 
 About 9 minutes per run on 2 CPU cores. Rows are appended to
 ``bench/out/matched_control/tests.tsv`` as runs finish (a rerun skips runs already there);
@@ -44,10 +45,10 @@ GOD_TEACHERS = ["none", "network", "brain-mean", "shuffled-brain", "network-matc
 COLUMNS = ["effect", "effect_ci_low", "effect_ci_high", "p_randomization", "p_holm", "n_test_units"]
 
 
-def write_config(preset: str, dataset: int, noise: float = 1.0) -> tuple[Path, str]:
+def write_config(preset: str, dataset: int, noise: float = 1.0, threads: int = 1) -> tuple[Path, str]:
     """The overlay on config/config.yaml for one run, and the run's name."""
     data = {"source": "simulate", "preset": preset, "seed": dataset, "noise_scale": noise}
-    run = "matched-" + simulated_dataset(data)
+    run = "matched-" + simulated_dataset(data) + (f"-threads{threads}" if threads != 1 else "")
     config = {
         "run": run,
         "data": data,
@@ -59,7 +60,7 @@ def write_config(preset: str, dataset: int, noise: float = 1.0) -> tuple[Path, s
     return path, run
 
 
-def run_rows(summary: Path, preset: str, dataset: int, noise: float = 1.0) -> pd.DataFrame:
+def run_rows(summary: Path, preset: str, dataset: int, noise: float = 1.0, threads: int = 1) -> pd.DataFrame:
     """One run's contrasts (top-1): the matched control, the primary test and the oracle from
     ``summary.tsv``, brain vs network-matched from its sidecar's conclusion tests."""
     table = pd.read_csv(summary, sep="\t", keep_default_na=False, na_values=["NA"])
@@ -82,12 +83,16 @@ def run_rows(summary: Path, preset: str, dataset: int, noise: float = 1.0) -> pd
     calibration = pd.read_csv(summary.with_name("calibration.tsv"), sep="\t")
     decoders = calibration[calibration["decoder"] == "resnet1d"].set_index("roi")["top1"]
     out = pd.concat(rows, ignore_index=True)
-    return out.assign(preset=preset, noise_scale=noise, dataset=dataset, decoder_top1=out["roi"].map(decoders))
+    return out.assign(
+        preset=preset, noise_scale=noise, dataset=dataset, threads=threads, decoder_top1=out["roi"].map(decoders)
+    )
 
 
-def _has_run(done: pd.DataFrame, preset: str, dataset: int, noise: float) -> bool:
-    """Whether ``done`` (tests.tsv) already holds the run of this preset, dataset and noise scale."""
-    return bool(((done["preset"] == preset) & (done["dataset"] == dataset) & (done["noise_scale"] == noise)).any())
+def _has_run(done: pd.DataFrame, preset: str, dataset: int, noise: float, threads: int) -> bool:
+    """Whether ``done`` (tests.tsv) already holds the run of this preset, dataset, noise scale and
+    thread count."""
+    key = (done["preset"] == preset) & (done["dataset"] == dataset) & (done["noise_scale"] == noise)
+    return bool((key & (done["threads"] == threads)).any())
 
 
 def main() -> None:
@@ -96,17 +101,20 @@ def main() -> None:
     parser.add_argument("--datasets", type=parse_datasets, default="0-2", help="simulator seeds, e.g. 0-2")
     parser.add_argument("--noise-scales", type=float, nargs="+", default=[1.0], help="data.noise_scale values")
     parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="threads per training job (the workflow's: 1)")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     table_path = OUT / "tests.tsv"
     done = pd.read_csv(table_path, sep="\t") if table_path.exists() else pd.DataFrame()
+    if not done.empty and "threads" not in done:  # tables written before --threads: one thread per job
+        done["threads"] = 1
     for noise, dataset in itertools.product(args.noise_scales, args.datasets):
-        if not done.empty and _has_run(done, args.preset, dataset, noise):
+        if not done.empty and _has_run(done, args.preset, dataset, noise, args.threads):
             continue
-        config, run = write_config(args.preset, dataset, noise)
+        config, run = write_config(args.preset, dataset, noise, args.threads)
         print(f"[matched_control] {run}", file=sys.stderr, flush=True)
-        summary = run_workflow(config, run, args.cores)
-        done = pd.concat([done, run_rows(summary, args.preset, dataset, noise)], ignore_index=True)
+        summary = run_workflow(config, run, args.cores, args.threads)
+        done = pd.concat([done, run_rows(summary, args.preset, dataset, noise, args.threads)], ignore_index=True)
         done.to_csv(table_path, sep="\t", index=False, float_format="%.6g")
         free_space(run)
     print(done.to_string(index=False))

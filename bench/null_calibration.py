@@ -42,6 +42,7 @@ from docs import clopper_pearson, read_tests, rejected  # bench/docs.py, beside 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "bench" / "out" / "null_calibration"
 SINGLE_ROIS = ["V1", "V2", "V3", "V4", "LOC", "FFA", "PPA"]
+TRAINING_RULES = ["decode", "network_teacher", "distill"]  # the workflow's rules that train models
 
 
 def parse_datasets(text: str) -> list[int]:
@@ -76,12 +77,15 @@ def write_config(dataset: int, signal: float, decoder: str, noise: float = 1.0, 
     return path
 
 
-def run_workflow(config: Path, run: str, cores: int) -> Path:
-    """Run the workflow up to the summary; returns the summary table."""
+def run_workflow(config: Path, run: str, cores: int, threads: int = 1) -> Path:
+    """Run the workflow up to the summary, its training jobs on ``threads`` threads each (the
+    workflow's own: 1); returns the summary table."""
     summary = REPO / "results" / run / "tables" / "summary.tsv"
     # The target first: --configfile and --quiet each take every word after them.
     command = [str(REPO / ".venv" / "bin" / "snakemake"), str(summary.relative_to(REPO))]
     command += ["--workflow-profile", "workflow/profiles/default", "--cores", str(cores), "--quiet", "rules"]
+    if threads != 1:  # another float summation order in every trained model
+        command += ["--set-threads", *(f"{rule}={threads}" for rule in TRAINING_RULES)]
     command += ["--configfile", "config/config.yaml", str(config)]
     subprocess.run(command, cwd=REPO, check=True)
     return summary
