@@ -34,6 +34,7 @@ __all__ = [
     "config_hash",
     "package_versions",
     "git_revision",
+    "machine",
 ]
 
 _TRACKED_PACKAGES = (
@@ -151,13 +152,37 @@ def git_revision() -> str:
     return rev + ("-dirty" if dirty else "")
 
 
+def machine() -> dict[str, Any]:
+    """What a CPU result also depends on: the CPU model and torch's thread count (``None`` if torch
+    is not loaded). The same code, config and seed sum floats in another order on another CPU or
+    thread count, and trained models then differ by training noise."""
+    torch = sys.modules.get("torch")
+    return {
+        "cpu": _cpu_model(),
+        "torch_threads": torch.get_num_threads() if torch is not None else None,
+    }
+
+
+def _cpu_model() -> str:
+    """The CPU's model name (Linux: /proc/cpuinfo), else the platform's processor string."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def provenance(config: Any, seed: int | None = None) -> dict[str, Any]:
-    """What every result file carries: the config, its hash, the seed, versions and git revision."""
+    """What every result file carries: the config, its hash, the seed, versions, git revision and
+    the machine."""
     return {
         "config": config,
         "config_hash": config_hash(config),
         "seed": seed,
         "package_versions": package_versions(),
         "git_revision": git_revision(),
+        "machine": machine(),
         "command": " ".join(sys.argv),
     }

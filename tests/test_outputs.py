@@ -58,3 +58,21 @@ def test_a_folder_is_swapped_in_whole_or_not_at_all(tmp_path):
         (tmp / "new.txt").write_text("new")
     assert sorted(p.name for p in target.iterdir()) == ["new.txt"]  # replaced, not merged
     assert _leftovers(tmp_path) == []
+
+
+def test_provenance_names_the_machine_a_cpu_result_depends_on():
+    """Another CPU model or thread count sums floats in another order, so a job records both."""
+    import torch
+
+    from brainteacher.outputs import provenance
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert provenance({"a": 1}, seed=0)["machine"]["torch_threads"] == 1
+        torch.set_num_threads(2)
+        record = provenance({"a": 1}, seed=0)
+    finally:
+        torch.set_num_threads(before)
+    assert record["machine"]["torch_threads"] == 2
+    assert isinstance(record["machine"]["cpu"], str) and record["machine"]["cpu"]
