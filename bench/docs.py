@@ -13,8 +13,9 @@ of the file is hand-written. The tables come from the bench scripts that measure
   (copy ``bench/out/null_calibration/tests.tsv`` to ``bench/measured/null_calibration-tests.tsv``);
   ``null_calibration_v1``: the same for the first design of the test, kept as measured
   (``null_calibration-v1-tests.tsv``);
-- ``matched_control``: ``bench/matched_control.py`` (copy ``bench/out/matched_control/tests.tsv``
-  to ``bench/measured/matched_control-tests.tsv``);
+- ``matched_control`` and ``matched_control_threads`` (its runs repeated with ``--threads 2``):
+  ``bench/matched_control.py`` (copy ``bench/out/matched_control/tests.tsv`` to
+  ``bench/measured/matched_control-tests.tsv``);
 - ``pessimistic``: ``bench/decoders.py --preset god-pessimistic`` (copy its TSVs, the band run's
   and the dial's, into ``bench/measured/pessimistic-decoders.tsv``).
 
@@ -275,6 +276,35 @@ def matched_control_section() -> str:
     return "\n".join(lines)
 
 
+def matched_control_threads_section() -> str:
+    """Each run that was repeated with another thread count per job, side by side: per contrast
+    and ROI, the effect and p of each thread count and whether the verdict (p < 0.05) held."""
+    tests = pd.read_csv(MEASURED / "matched_control-tests.tsv", sep="\t")
+    tests = tests.assign(p=tests["p_holm"].fillna(tests["p_randomization"]), threads=tests.get("threads", 1))
+    key = ["preset", "noise_scale", "dataset", "contrast", "roi"]
+    counts = sorted(tests["threads"].unique())
+    if len(counts) < 2:
+        return "No run was repeated with another thread count."
+    order = tests["contrast"].map({c: i for i, c in enumerate(_MATCHED_CONTRASTS)})  # as in the table above
+    tests = tests.assign(order=order).sort_values(["preset", "noise_scale", "dataset", "order"], kind="stable")
+    wide = tests.pivot_table(index=key, columns="threads", values=["effect", "p"], sort=False).dropna()
+    head = " | ".join(f"{t} thread{'s' if t > 1 else ''}: effect, p" for t in counts)
+    lines = [
+        f"| preset | noise_scale | dataset | contrast | ROI | {head} | verdict held |",
+        "| --- | --- | --- | --- | --- | " + "--- | " * len(counts) + "--- |",
+    ]
+    held = 0
+    for (preset, noise, dataset, contrast, roi), row in wide.iterrows():
+        passed = [row[("p", t)] < ALPHA for t in counts]
+        held += len(set(passed)) == 1
+        cells = " | ".join(f"{_pp(row[('effect', t)])} pp, {row[('p', t)]:.2g}" for t in counts)
+        same = "yes" if len(set(passed)) == 1 else "**no**"
+        lines.append(f"| {preset} | {noise:g} | {dataset} | {contrast} | {roi} | {cells} | {same} |")
+    lines.append("")
+    lines.append(f"Verdicts that held: {held} of {len(wide)}.")
+    return "\n".join(lines)
+
+
 SECTIONS: dict[str, Callable[[], str]] = {
     "verdicts": verdicts_section,
     "verdicts_powered": lambda: verdicts_section("verdicts-powered.tsv"),
@@ -286,6 +316,7 @@ SECTIONS: dict[str, Callable[[], str]] = {
     "pessimistic": pessimistic_section,
     "pessimistic_power": pessimistic_power_section,
     "matched_control": matched_control_section,
+    "matched_control_threads": matched_control_threads_section,
 }
 
 
