@@ -257,7 +257,7 @@ def matched_control_section() -> str:
     0.05 (Holm over the ROIs where the summary applies it: the primary test and brain vs
     network-matched), the effect's mean and range over the runs, and the ROI's decoder top-1."""
     tests = pd.read_csv(MEASURED / "matched_control-tests.tsv", sep="\t")
-    tests = tests.assign(p=tests["p_holm"].fillna(tests["p_randomization"]), threads=tests.get("threads", 1))
+    tests = tests.assign(p=tests["p_holm"].fillna(tests["p_randomization"]))
     tests = tests.sort_values(["preset", "noise_scale", "threads"], kind="stable")  # ROIs in the order measured
     lines = [
         "| preset | noise_scale | threads per job | contrast | ROI | decoder top-1 (%) | runs | passed at 0.05 "
@@ -280,7 +280,7 @@ def matched_control_threads_section() -> str:
     """Each run that was repeated with another thread count per job, side by side: per contrast
     and ROI, the effect and p of each thread count and whether the verdict (p < 0.05) held."""
     tests = pd.read_csv(MEASURED / "matched_control-tests.tsv", sep="\t")
-    tests = tests.assign(p=tests["p_holm"].fillna(tests["p_randomization"]), threads=tests.get("threads", 1))
+    tests = tests.assign(p=tests["p_holm"].fillna(tests["p_randomization"]))
     key = ["preset", "noise_scale", "dataset", "contrast", "roi"]
     counts = sorted(tests["threads"].unique())
     if len(counts) < 2:

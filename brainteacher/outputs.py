@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import json
 import os
@@ -163,6 +164,7 @@ def machine() -> dict[str, Any]:
     }
 
 
+@functools.cache  # one CPU per process; a cohort job writes a provenance per student
 def _cpu_model() -> str:
     """The CPU's model name (Linux: /proc/cpuinfo), else the platform's processor string."""
     try:
