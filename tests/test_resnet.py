@@ -6,8 +6,10 @@ import pytest
 import torch
 
 from brainteacher.nn.resnet import (
+    _CONV,
     BasicBlock,
     ResNet,
+    _single_position_product,
     count_parameters,
     load_torchvision_weights,
     resnet,
@@ -283,3 +285,39 @@ def test_3d_keys_mirror_2d():
         keys_3d[k] == keys_2d[k] + (k.endswith("conv1.weight") or k.endswith("conv2.weight") or "downsample.0" in k)
         for k in keys_2d
     )
+
+
+# (spatial dims, input size, kernel, stride, padding): every case has a single output position.
+SINGLE_POSITION = [
+    (2, 1, 3, 1, 1),  # a 3x3 convolution of a 1x1 map: the last stage at 32 px
+    (2, 2, 3, 2, 1),  # its first convolution: 2x2 -> 1x1, stride 2
+    (2, 2, 1, 2, 0),  # its downsample: a 1x1 convolution, stride 2
+    (2, 3, 3, 1, 0),  # no padding: the whole kernel on the whole map
+    (1, 2, 7, 2, 3),  # a 1D stem on two voxels
+    (3, 1, 3, 1, 1),
+]
+
+
+@pytest.mark.parametrize("dims, size, kernel, stride, padding", SINGLE_POSITION)
+def test_single_position_convolution_is_the_convolution(dims, size, kernel, stride, padding):
+    # The matrix-product path must give the convolution's output and gradients, up to rounding.
+    torch.manual_seed(0)
+    conv = _CONV[dims](5, 4, kernel_size=kernel, stride=stride, padding=padding, bias=True)
+    x = torch.randn(6, 5, *([size] * dims), requires_grad=True)
+    fast = conv(x)
+    slow = getattr(torch.nn, f"Conv{dims}d").forward(conv, x)  # torch.nn's own convolution
+    assert fast.shape == slow.shape == (6, 4, *([1] * dims))
+    torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-5)
+    g = torch.randn_like(slow)
+    grads_fast = torch.autograd.grad(fast, (x, conv.weight, conv.bias), g)
+    grads_slow = torch.autograd.grad(slow, (x, conv.weight, conv.bias), g)
+    for a, b in zip(grads_fast, grads_slow):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_single_position_path_is_taken_only_where_it_applies():
+    conv = _CONV[2](4, 4, kernel_size=3, padding=1, bias=False)
+    assert _single_position_product(conv, torch.randn(2, 4, 1, 1)) is not None
+    assert _single_position_product(conv, torch.randn(2, 4, 2, 2)) is None  # 2x2 out
+    grouped = _CONV[2](4, 4, kernel_size=3, padding=1, bias=False, groups=2)
+    assert _single_position_product(grouped, torch.randn(2, 4, 1, 1)) is None

@@ -2,7 +2,8 @@
 # A one-node SLURM cluster on this Debian machine, for the workflow's SLURM test (tests/test_slurm.py).
 #   tests/slurm/cluster.sh start STATE_DIR   install (apt) what is missing, write slurm.conf, start
 #                                             munged, slurmctld and slurmd, wait for the node
-#   tests/slurm/cluster.sh stop STATE_DIR    stop the daemons this script started, by their PID files
+#   tests/slurm/cluster.sh stop STATE_DIR    stop the daemons this script started, by their PID files,
+#                                             and remove the slurm.conf it wrote
 # Needs root (apt-get, daemons). The config goes to /etc/slurm/slurm.conf, where srun inside a job
 # looks for it (a foreign file there is refused, not overwritten); STATE_DIR holds the rest.
 # The settings are the ones a one-node cluster run as root needs (issue 28): munge authentication,
@@ -87,6 +88,11 @@ stop() {
             rm -f "$state/$daemon.pid"
         fi
     done
+    # Left behind, the config points every SLURM client at the stopped controller: snakemake's SLURM
+    # plugin runs `scontrol show config` whenever snakemake starts, and that waits 9 s for an answer.
+    if [ -s "$conf" ] && grep -qF "$MARK" "$conf"; then
+        rm -f "$conf"
+    fi
 }
 
 "$action"
