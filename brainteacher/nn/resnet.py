@@ -57,7 +57,7 @@ def _single_position_product(conv: nn.modules.conv._ConvNd, x: torch.Tensor) -> 
 
     Such an output is a linear map of the input window it sees (:func:`_single_position_window`).
     Why: oneDNN runs these tiny problems, a ResNet's last stage at 32 px (1x1 maps), 2-3x slower
-    than the product; a default student steps ~7% faster. Only on the CPU and ungrouped (cuDNN
+    than the product; a default student trains 4-8% faster. Only on the CPU and ungrouped (cuDNN
     and the grouped cohort kernels are left as they are). Equal to the convolution up to float
     rounding (tests/test_resnet.py).
     """
