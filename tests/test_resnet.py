@@ -304,6 +304,7 @@ def test_single_position_convolution_is_the_convolution(dims, size, kernel, stri
     torch.manual_seed(0)
     conv = _CONV[dims](5, 4, kernel_size=kernel, stride=stride, padding=padding, bias=True)
     x = torch.randn(6, 5, *([size] * dims), requires_grad=True)
+    assert _single_position_product(conv, x) is not None  # else the comparison below is vacuous
     fast = conv(x)
     slow = getattr(torch.nn, f"Conv{dims}d").forward(conv, x)  # torch.nn's own convolution
     assert fast.shape == slow.shape == (6, 4, *([1] * dims))
@@ -321,3 +322,5 @@ def test_single_position_path_is_taken_only_where_it_applies():
     assert _single_position_product(conv, torch.randn(2, 4, 2, 2)) is None  # 2x2 out
     grouped = _CONV[2](4, 4, kernel_size=3, padding=1, bias=False, groups=2)
     assert _single_position_product(grouped, torch.randn(2, 4, 1, 1)) is None
+    dilated = _CONV[2](4, 4, kernel_size=3, padding=2, dilation=2, bias=False)
+    assert _single_position_product(dilated, torch.randn(2, 4, 1, 1)) is None

@@ -39,11 +39,18 @@ __all__ = [
 
 @functools.cache
 def _single_position_window(
-    spatial: tuple[int, ...], kernel: tuple[int, ...], padding: tuple[int, ...], stride: tuple[int, ...]
+    spatial: tuple[int, ...],
+    kernel: tuple[int, ...],
+    padding: tuple[int, ...] | str,
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
 ) -> tuple[int, ...] | None:
     """How many input positions per axis the one output position of a convolution sees, or None
-    when the output has more than one position (or none). Input positions ``0 .. h-1`` along an
-    axis meet kernel taps ``padding .. padding+h-1``; the other taps fall on zero padding."""
+    when the output has more than one position (or none), or the convolution is dilated or padded
+    by name. Input positions ``0 .. h-1`` along an axis meet kernel taps ``padding ..
+    padding+h-1``; the other taps fall on zero padding. Cached: one answer per layer and shape."""
+    if isinstance(padding, str) or any(d != 1 for d in dilation):
+        return None
     window = []
     for n, k, p, s in zip(spatial, kernel, padding, stride):
         if p >= k or n + 2 * p < k or (n + 2 * p - k) // s != 0:
@@ -61,11 +68,9 @@ def _single_position_product(conv: nn.modules.conv._ConvNd, x: torch.Tensor) -> 
     and the grouped cohort kernels are left as they are). Equal to the convolution up to float
     rounding (tests/test_resnet.py).
     """
-    if x.device.type != "cpu" or conv.groups != 1 or conv.padding_mode != "zeros" or isinstance(conv.padding, str):
+    if x.device.type != "cpu" or conv.groups != 1 or conv.padding_mode != "zeros":
         return None
-    if any(d != 1 for d in conv.dilation):
-        return None
-    window = _single_position_window(tuple(x.shape[2:]), conv.kernel_size, conv.padding, conv.stride)
+    window = _single_position_window(tuple(x.shape[2:]), conv.kernel_size, conv.padding, conv.stride, conv.dilation)
     if window is None:
         return None
     inputs = x[(slice(None), slice(None), *(slice(0, h) for h in window))]
