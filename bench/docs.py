@@ -252,12 +252,18 @@ _MATCHED_CONTRASTS = {
 }
 
 
+def _matched_control_tests() -> pd.DataFrame:
+    """bench/matched_control.py's measured tests, with ``p``: Holm's where the summary applies
+    it, else the randomization p."""
+    tests = pd.read_csv(MEASURED / "matched_control-tests.tsv", sep="\t")
+    return tests.assign(p=tests["p_holm"].fillna(tests["p_randomization"]))
+
+
 def matched_control_section() -> str:
     """Per preset, noise scale, thread count, contrast and ROI: how many runs (datasets) passed at
     0.05 (Holm over the ROIs where the summary applies it: the primary test and brain vs
     network-matched), the effect's mean and range over the runs, and the ROI's decoder top-1."""
-    tests = pd.read_csv(MEASURED / "matched_control-tests.tsv", sep="\t")
-    tests = tests.assign(p=tests["p_holm"].fillna(tests["p_randomization"]))
+    tests = _matched_control_tests()
     tests = tests.sort_values(["preset", "noise_scale", "threads"], kind="stable")  # ROIs in the order measured
     lines = [
         "| preset | noise_scale | threads per job | contrast | ROI | decoder top-1 (%) | runs | passed at 0.05 "
@@ -279,8 +285,7 @@ def matched_control_section() -> str:
 def matched_control_threads_section() -> str:
     """Each run that was repeated with another thread count per job, side by side: per contrast
     and ROI, the effect and p of each thread count and whether the verdict (p < 0.05) held."""
-    tests = pd.read_csv(MEASURED / "matched_control-tests.tsv", sep="\t")
-    tests = tests.assign(p=tests["p_holm"].fillna(tests["p_randomization"]))
+    tests = _matched_control_tests()
     key = ["preset", "noise_scale", "dataset", "contrast", "roi"]
     counts = sorted(tests["threads"].unique())
     if len(counts) < 2:
@@ -295,11 +300,12 @@ def matched_control_threads_section() -> str:
     ]
     held = 0
     for (preset, noise, dataset, contrast, roi), row in wide.iterrows():
-        passed = [row[("p", t)] < ALPHA for t in counts]
-        held += len(set(passed)) == 1
+        same = len({row[("p", t)] < ALPHA for t in counts}) == 1
+        held += same
         cells = " | ".join(f"{_pp(row[('effect', t)])} pp, {row[('p', t)]:.2g}" for t in counts)
-        same = "yes" if len(set(passed)) == 1 else "**no**"
-        lines.append(f"| {preset} | {noise:g} | {dataset} | {contrast} | {roi} | {cells} | {same} |")
+        lines.append(
+            f"| {preset} | {noise:g} | {dataset} | {contrast} | {roi} | {cells} | {'yes' if same else '**no**'} |"
+        )
     lines.append("")
     lines.append(f"Verdicts that held: {held} of {len(wide)}.")
     return "\n".join(lines)
