@@ -7,6 +7,7 @@ import torch
 
 from brainteacher.nn.resnet import (
     _CONV,
+    _MAXPOOL,
     BasicBlock,
     ResNet,
     _single_position_product,
@@ -324,3 +325,40 @@ def test_single_position_path_is_taken_only_where_it_applies():
     assert _single_position_product(grouped, torch.randn(2, 4, 1, 1)) is None
     dilated = _CONV[2](4, 4, kernel_size=3, padding=2, dilation=2, bias=False)
     assert _single_position_product(dilated, torch.randn(2, 4, 1, 1)) is None
+
+
+def _graph_names(t: torch.Tensor) -> set[str]:
+    """The names of the autograd nodes ``t`` was computed through."""
+    names, stack = set(), [t.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is not None:
+            names.add(node.name())
+            stack.extend(n for n, _ in node.next_functions)
+    return names
+
+
+# (spatial dims, input shape, kernel, stride, padding, dilation, ceil_mode)
+MAX_POOLS = [
+    (2, (32, 16, 16, 16), 3, 2, 1, 1, False),  # a student's stem at 32 px
+    (1, (32, 8, 250), 3, 2, 1, 1, False),  # a decoder's stem at 500 voxels
+    (2, (3, 5, 9, 7), (3, 2), (2, 1), (1, 0), 1, True),
+    (1, (2, 3, 11), 2, None, 0, 2, False),
+]
+
+
+@pytest.mark.parametrize("dims, shape, kernel, stride, padding, dilation, ceil_mode", MAX_POOLS)
+def test_channels_last_max_pool_is_torchs_to_the_bit(dims, shape, kernel, stride, padding, dilation, ceil_mode):
+    # Values and gradients must be torch's exactly: the pool sits in every trained model, and a
+    # changed bit would change every student. The ReLU makes ties (zeros), whose gradient goes to
+    # the first maximum in both kernels.
+    torch.manual_seed(0)
+    kw = {"kernel_size": kernel, "stride": stride, "padding": padding, "dilation": dilation, "ceil_mode": ceil_mode}
+    pool = _MAXPOOL[dims](**kw)
+    torch_pool = getattr(torch.nn, f"MaxPool{dims}d")(**kw)
+    x = torch.randn(*shape).requires_grad_()
+    ours, theirs = pool(torch.relu(x)), torch_pool(torch.relu(x))
+    assert "_MaxPoolChannelsLastFunctionBackward" in _graph_names(ours)  # else the test is vacuous
+    assert ours.is_contiguous() and torch.equal(ours, theirs)
+    g = torch.randn_like(theirs)
+    assert torch.equal(torch.autograd.grad(ours, x, g)[0], torch.autograd.grad(theirs, x, g)[0])
