@@ -338,27 +338,37 @@ def _graph_names(t: torch.Tensor) -> set[str]:
     return names
 
 
-# (spatial dims, input shape, kernel, stride, padding, dilation, ceil_mode)
+# (spatial dims, input shape, kernel, stride, padding, dilation, ceil_mode, channels-last input)
 MAX_POOLS = [
-    (2, (32, 16, 16, 16), 3, 2, 1, 1, False),  # a student's stem at 32 px
-    (1, (32, 8, 250), 3, 2, 1, 1, False),  # a decoder's stem at 500 voxels
-    (2, (3, 5, 9, 7), (3, 2), (2, 1), (1, 0), 1, True),
-    (1, (2, 3, 11), 2, None, 0, 2, False),
+    (2, (32, 16, 16, 16), 3, 2, 1, 1, False, False),  # a student's stem at 32 px
+    (2, (32, 16, 16, 16), 3, 2, 1, 1, False, True),  # ... on evaluation images (channels-last)
+    (1, (32, 8, 250), 3, 2, 1, 1, False, False),  # a decoder's stem at 500 voxels
+    (2, (3, 5, 9, 7), (3, 2), (2, 1), (1, 0), 1, True, False),
+    (2, (3, 5, 9, 7), (3, 2), (2, 1), (1, 0), 1, True, True),
+    (1, (2, 3, 11), 2, None, 0, 2, False, False),
 ]
 
 
-@pytest.mark.parametrize("dims, shape, kernel, stride, padding, dilation, ceil_mode", MAX_POOLS)
-def test_channels_last_max_pool_is_torchs_to_the_bit(dims, shape, kernel, stride, padding, dilation, ceil_mode):
-    # Values and gradients must be torch's exactly: the pool sits in every trained model, and a
-    # changed bit would change every student. The ReLU makes ties (zeros), whose gradient goes to
-    # the first maximum in both kernels.
+@pytest.mark.parametrize("dims, shape, kernel, stride, padding, dilation, ceil_mode, channels_last", MAX_POOLS)
+def test_channels_last_max_pool_is_torchs_to_the_bit(
+    dims, shape, kernel, stride, padding, dilation, ceil_mode, channels_last
+):
+    # Values, output layout and gradients must be torch's exactly: the pool sits in every trained
+    # model, and a changed bit (or a layout the next convolution sums differently in) would change
+    # every student. The ReLU makes ties (zeros), whose gradient goes to the first maximum in both
+    # kernels. Channels-last inputs are what evaluation images give.
     torch.manual_seed(0)
     kw = {"kernel_size": kernel, "stride": stride, "padding": padding, "dilation": dilation, "ceil_mode": ceil_mode}
     pool = _MAXPOOL[dims](**kw)
     torch_pool = getattr(torch.nn, f"MaxPool{dims}d")(**kw)
-    x = torch.randn(*shape).requires_grad_()
+    x = torch.randn(*shape)
+    x = x.contiguous(memory_format=torch.channels_last) if channels_last else x
+    x.requires_grad_()
     ours, theirs = pool(torch.relu(x)), torch_pool(torch.relu(x))
     assert "_MaxPoolChannelsLastFunctionBackward" in _graph_names(ours)  # else the test is vacuous
-    assert ours.is_contiguous() and torch.equal(ours, theirs)
+    assert ours.stride() == theirs.stride() and torch.equal(ours, theirs)
     g = torch.randn_like(theirs)
     assert torch.equal(torch.autograd.grad(ours, x, g)[0], torch.autograd.grad(theirs, x, g)[0])
+    with torch.no_grad():  # evaluation: torch's no-grad kernels
+        ours, theirs = pool(torch.relu(x)), torch_pool(torch.relu(x))
+    assert ours.stride() == theirs.stride() and torch.equal(ours, theirs)

@@ -110,16 +110,32 @@ class _MaxPoolChannelsLastFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, *pool: Any) -> torch.Tensor:
         out, indices = torch.ops.aten.max_pool2d_with_indices(x.contiguous(memory_format=torch.channels_last), *pool)
-        indices = indices.contiguous()
+        # Torch's own output layout follows the input's (channels-last images at evaluation): the
+        # next convolution sums in an order that depends on it.
+        strides = _max_pool_strides(tuple(x.shape), x.stride(), pool)
+        if out.stride() != strides:
+            out, indices = _with_strides(out, strides), _with_strides(indices, strides)
         ctx.save_for_backward(x, indices)
         ctx.pool = pool
-        return out.contiguous()
+        return out
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, indices = ctx.saved_tensors
         grad_x = torch.ops.aten.max_pool2d_with_indices_backward(grad.contiguous(), x, *ctx.pool, indices)
         return (grad_x, *(None for _ in ctx.pool))
+
+
+@functools.cache
+def _max_pool_strides(shape: tuple[int, ...], stride: tuple[int, ...], pool: tuple) -> tuple[int, ...]:
+    """The strides of torch's own ``max_pool2d_with_indices`` output for an input of this shape and
+    these strides, from its meta kernel (no data, no compute). Cached per layer and shape."""
+    meta = torch.empty_strided(shape, stride, device="meta")
+    return torch.ops.aten.max_pool2d_with_indices(meta, *pool)[0].stride()
+
+
+def _with_strides(t: torch.Tensor, strides: tuple[int, ...]) -> torch.Tensor:
+    return torch.empty_strided(t.shape, strides, dtype=t.dtype).copy_(t)
 
 
 def _pool_pair(value: int | Sequence[int], dims: int, pad: int) -> tuple[int, int]:
