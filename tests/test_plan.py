@@ -34,9 +34,9 @@ def test_grouped_convolutions_count_per_group():
 def test_default_plan_counts_its_jobs():
     stages = {s.name: s for s in plan(_config(), measure=False)}
     # 2 subjects x 2 ROIs x 4 splits per decoder, 5 inner folds each; 12 students (none, oracle, and per
-    # ROI brain-mean, random and 3 shuffle draws) x 4 splits x 3 seeds in 4 cohorts (one per split).
+    # ROI brain-mean, random and 3 shuffle draws) x 4 splits x 3 seeds in 12 cohorts.
     assert stages["decode (resnet1d)"].jobs == 16 and stages["decode (resnet1d)"].models == 80
-    assert stages["students"].models == 144 and stages["students"].jobs == 4
+    assert stages["students"].models == 144 and stages["students"].jobs == 12
     assert "network teacher" not in stages
     assert all(s.flops > 0 and s.gpu_s > 0 for s in stages.values())
 

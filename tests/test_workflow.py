@@ -42,7 +42,6 @@ TINY = {
         "image_size": 16,
         "steps": 4,
         "batch_size": 32,
-        "cohort": "seed",  # two cohort jobs on the one split: the resume tests interrupt between them
     },
     "network": {"folds": 2},
 }
@@ -101,7 +100,7 @@ def _students_done(folder: Path) -> dict[Path, int]:
     finished once snakemake wrote its benchmark, i.e. after the job's process ended (its outputs
     appear a moment before: an interruption then still finds the job running, and snakemake
     rightly redoes it). A job's benchmark is ``benchmarks/distill/<job>.tsv``; its students are
-    the folders ``distill/**/<job>/`` (job: ``split0/seed1`` with the tiny config's cohort)."""
+    the folders ``distill/**/<job>/`` (job: ``split0/seed1`` with the default cohort)."""
     results = _run_dir(folder)
     done = {}
     for bench in (results / "benchmarks" / "distill").rglob("*.tsv"):
