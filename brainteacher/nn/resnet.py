@@ -102,9 +102,9 @@ class Conv3d(_SinglePositionConv, nn.Conv3d):
 class _MaxPoolChannelsLastFunction(torch.autograd.Function):
     """Max-pooling of an (N, C, H, W) map whose forward runs in channels-last memory.
 
-    The indices (each window's first maximum in raster order) and hence the backward, which is
-    torch's own NCHW kernel, are those of ``max_pool2d_with_indices`` on the NCHW map, so values
-    and gradients equal torch's to the bit (tests/test_resnet.py).
+    The output and its indices (each window's first maximum in raster order) come back in the
+    layout torch's own kernel gives them, and the backward is torch's, so values, layout and
+    gradients equal torch's to the bit (tests/test_resnet.py).
     """
 
     @staticmethod
@@ -122,7 +122,7 @@ class _MaxPoolChannelsLastFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, indices = ctx.saved_tensors
-        grad_x = torch.ops.aten.max_pool2d_with_indices_backward(grad.contiguous(), x, *ctx.pool, indices)
+        grad_x = torch.ops.aten.max_pool2d_with_indices_backward(grad, x, *ctx.pool, indices)
         return (grad_x, *(None for _ in ctx.pool))
 
 
@@ -158,7 +158,7 @@ class _ChannelsLastMaxPool:
             return super().forward(x)
         pool = (
             _pool_pair(self.kernel_size, dims, 1),
-            _pool_pair(self.stride or self.kernel_size, dims, 1),
+            _pool_pair(self.stride, dims, 1),
             _pool_pair(self.padding, dims, 0),
             _pool_pair(self.dilation, dims, 1),
             self.ceil_mode,
