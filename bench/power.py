@@ -22,7 +22,12 @@ curve). It is a model of the pipeline fitted to its students, not a count of rea
         results/verdict-seeds10 --null 'results/null-quick-seed*-image0'
 
 Writes ``bench/out/power/components.tsv`` (per ROI) and ``bench/out/power/designs.tsv`` (power
-per design and effect). Seconds of CPU, no training.
+per design and effect). Seconds of CPU, no training. With fewer splits (a smaller, faster default;
+new datasets only), from the components already fitted:
+
+    .venv/bin/python bench/power.py --components bench/measured/power-components.tsv --splits 3
+
+writes ``bench/out/power/designs-3splits.tsv``.
 """
 
 from __future__ import annotations
@@ -110,11 +115,18 @@ def components(students: pd.DataFrame, null: pd.DataFrame) -> list[Components]:
     return out
 
 
-def simulate_p(c: Components, shift: float, seeds: int, draws: int, fixed: bool, rng: np.random.Generator) -> float:
+def simulate_p(
+    c: Components, shift: float, seeds: int, draws: int, fixed: bool, rng: np.random.Generator, splits: int = 0
+) -> float:
     """One simulated run's randomization p for one ROI: per split the brain's seed mean and its
     ``draws`` draws' seed means. ``fixed``: the split effects as measured (re-runs of the same
-    dataset and splits), else drawn around their mean (new datasets); ``shift`` moves the effect."""
-    splits = len(c.split_effects)
+    dataset and splits), else drawn around their mean (new datasets); ``shift`` moves the effect.
+    ``splits``: the test's units (0: as many as were measured; another count only for new datasets)."""
+    splits = splits or len(c.split_effects)
+    if fixed and splits != len(c.split_effects):
+        raise ValueError(
+            f"{splits} splits, but {len(c.split_effects)} were measured: only new datasets can have another count"
+        )
     effects = np.array(c.split_effects) if fixed else c.effect + c.sd_effect * rng.standard_normal(splits)
     sd = np.hypot(c.sd_pairing, c.sd_train / np.sqrt(seeds))
     brain = effects + shift + sd * rng.standard_normal(splits)
@@ -122,22 +134,32 @@ def simulate_p(c: Components, shift: float, seeds: int, draws: int, fixed: bool,
 
 
 def power(
-    rois: list[Components], shifts: dict[str, float], seeds: int, draws: int, fixed: bool, n_runs: int, seed: int
+    rois: list[Components],
+    shifts: dict[str, float],
+    seeds: int,
+    draws: int,
+    fixed: bool,
+    n_runs: int,
+    seed: int,
+    splits: int = 0,
 ) -> dict[str, float]:
     """Share of ``n_runs`` simulated runs in which each ROI's primary contrast is significant after
-    Holm over ``rois`` at 0.05."""
+    Holm over ``rois`` at 0.05 (``splits``: as in :func:`simulate_p`)."""
     rng = np.random.default_rng(seed)
     hits = np.zeros(len(rois))
     for _ in range(n_runs):
-        p = np.array([simulate_p(c, shifts[c.roi], seeds, draws, fixed, rng) for c in rois])
+        p = np.array([simulate_p(c, shifts[c.roi], seeds, draws, fixed, rng, splits) for c in rois])
         hits += holm(p) < 0.05
     return {c.roi: float(h / n_runs) for c, h in zip(rois, hits)}
 
 
-def default_students(seeds: int, draws: int) -> int:
-    """Students the default config trains under a design (``brainteacher.plan`` counts them)."""
+def default_students(seeds: int, draws: int, splits: int = 0) -> int:
+    """Students the default config trains under a design (``brainteacher.plan`` counts them);
+    ``splits`` > 0 runs only that many of its splits."""
     config = layered_config([REPO / "config" / "config.yaml"])
     config["students"] |= {"seeds": list(range(seeds)), "shuffle_draws": draws}
+    if splits:
+        config["splits"]["use"] = list(range(splits))
     return next(stage.models for stage in plan(config, measure=False) if stage.name == "students")
 
 
@@ -147,13 +169,12 @@ def _runs(patterns: list[str]) -> list[Path]:
     return [run for run in found if (run / "tables" / "students.tsv").is_file()]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", nargs="+", required=True, help="run folders with the planted signal (globs)")
-    parser.add_argument("--null", nargs="*", default=[], help="null-calibration run folders (globs)")
-    parser.add_argument("--n-runs", type=int, default=2000, help="simulated runs per design and effect")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+def _fitted(args: argparse.Namespace) -> list[Components]:
+    """The per-ROI components: read from ``--components``, or fitted to ``--runs`` (and written)."""
+    if args.components:
+        return read_components(args.components)
+    if not args.runs:
+        raise SystemExit("give --runs (to fit the components) or --components")
     students = pd.concat([primary_students(r) for r in _runs(args.runs)])
     nulls = _runs(args.null)
     null = pd.concat([primary_students(r) for r in nulls]) if nulls else students.iloc[:0]
@@ -162,6 +183,27 @@ def main() -> None:
     table = pd.DataFrame([vars(c) | {"effect": c.effect} for c in rois])
     table.to_csv(OUT / "components.tsv", sep="\t", index=False, float_format="%.5g")
     print(table.to_string(index=False))
+    return rois
+
+
+def fewer_splits(rois: list[Components], splits: int, args: argparse.Namespace) -> pd.DataFrame:
+    """Power on new datasets when the default runs only ``splits`` of its splits (fewer students,
+    fewer units for the test), at each ROI's measured effect, per design."""
+    rows = []
+    for seeds, draws in DESIGNS:
+        at = power(rois, {c.roi: 0.0 for c in rois}, seeds, draws, False, args.n_runs, args.seed, splits)
+        students = default_students(seeds, draws, splits)
+        rows += [
+            {"splits": splits, "seeds": seeds, "draws": draws, "students": students, "roi": c.roi}
+            | {"effect_pp": 100 * c.effect, "power": at[c.roi]}
+            for c in rois
+        ]
+    return pd.DataFrame(rows)
+
+
+def designs_table(rois: list[Components], args: argparse.Namespace) -> pd.DataFrame:
+    """Power per design at each ROI's measured effect (same splits and new datasets), and the
+    power curve along the effect."""
     rows = []
     for seeds, draws in DESIGNS:
         design = {"seeds": seeds, "draws": draws, "students": default_students(seeds, draws)}
@@ -179,7 +221,30 @@ def main() -> None:
             rows.append(
                 design | {"roi": "dial", "splits": "new datasets", "effect_pp": pp, "power": np.mean(list(at.values()))}
             )
-    designs = pd.DataFrame(rows)
+    return pd.DataFrame(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", nargs="+", default=[], help="run folders with the planted signal (globs)")
+    parser.add_argument("--null", nargs="*", default=[], help="null-calibration run folders (globs)")
+    parser.add_argument(
+        "--components", type=Path, help="a components.tsv to use instead of fitting --runs (bench/measured/...)"
+    )
+    parser.add_argument(
+        "--splits", type=int, default=0, help="only: power on new datasets with this many of the 4 splits"
+    )
+    parser.add_argument("--n-runs", type=int, default=2000, help="simulated runs per design and effect")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    rois = _fitted(args)
+    OUT.mkdir(parents=True, exist_ok=True)
+    if args.splits:
+        table = fewer_splits(rois, args.splits, args)
+        table.to_csv(OUT / f"designs-{args.splits}splits.tsv", sep="\t", index=False, float_format="%.4g")
+        print(table.to_string(index=False))
+        return
+    designs = designs_table(rois, args)
     designs.to_csv(OUT / "designs.tsv", sep="\t", index=False, float_format="%.4g")
     print(designs[designs["roi"] != "dial"].to_string(index=False))
 
