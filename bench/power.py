@@ -179,36 +179,21 @@ def _fitted(args: argparse.Namespace) -> list[Components]:
     nulls = _runs(args.null)
     null = pd.concat([primary_students(r) for r in nulls]) if nulls else students.iloc[:0]
     rois = components(students, null)
-    OUT.mkdir(parents=True, exist_ok=True)
     table = pd.DataFrame([vars(c) | {"effect": c.effect} for c in rois])
     table.to_csv(OUT / "components.tsv", sep="\t", index=False, float_format="%.5g")
     print(table.to_string(index=False))
     return rois
 
 
-def fewer_splits(rois: list[Components], splits: int, args: argparse.Namespace) -> pd.DataFrame:
-    """Power on new datasets when the default runs only ``splits`` of its splits (fewer students,
-    fewer units for the test), at each ROI's measured effect, per design."""
-    rows = []
-    for seeds, draws in DESIGNS:
-        at = power(rois, {c.roi: 0.0 for c in rois}, seeds, draws, False, args.n_runs, args.seed, splits)
-        students = default_students(seeds, draws, splits)
-        rows += [
-            {"splits": splits, "seeds": seeds, "draws": draws, "students": students, "roi": c.roi}
-            | {"effect_pp": 100 * c.effect, "power": at[c.roi]}
-            for c in rois
-        ]
-    return pd.DataFrame(rows)
-
-
 def designs_table(rois: list[Components], args: argparse.Namespace) -> pd.DataFrame:
     """Power per design at each ROI's measured effect (same splits and new datasets), and the
-    power curve along the effect."""
+    power curve along the effect. With ``args.splits``, the default runs only that many of its
+    splits (fewer students, fewer units for the test): new datasets only."""
     rows = []
     for seeds, draws in DESIGNS:
-        design = {"seeds": seeds, "draws": draws, "students": default_students(seeds, draws)}
-        for fixed in (True, False):
-            at = power(rois, {c.roi: 0.0 for c in rois}, seeds, draws, fixed, args.n_runs, args.seed)
+        design = {"seeds": seeds, "draws": draws, "students": default_students(seeds, draws, args.splits)}
+        for fixed in (False,) if args.splits else (True, False):
+            at = power(rois, {c.roi: 0.0 for c in rois}, seeds, draws, fixed, args.n_runs, args.seed, args.splits)
             splits = "as measured" if fixed else "new datasets"
             rows += [
                 design | {"roi": c.roi, "splits": splits, "effect_pp": 100 * c.effect, "power": at[c.roi]} for c in rois
@@ -217,7 +202,7 @@ def designs_table(rois: list[Components], args: argparse.Namespace) -> pd.DataFr
         # is the ROIs' mean power at their mean effect.
         for pp in DIAL_PP:
             shifts = {c.roi: pp / 100 - c.effect for c in rois}
-            at = power(rois, shifts, seeds, draws, False, args.n_runs, args.seed)
+            at = power(rois, shifts, seeds, draws, False, args.n_runs, args.seed, args.splits)
             rows.append(
                 design | {"roi": "dial", "splits": "new datasets", "effect_pp": pp, "power": np.mean(list(at.values()))}
             )
@@ -232,20 +217,15 @@ def main() -> None:
         "--components", type=Path, help="a components.tsv to use instead of fitting --runs (bench/measured/...)"
     )
     parser.add_argument(
-        "--splits", type=int, default=0, help="only: power on new datasets with this many of the 4 splits"
+        "--splits", type=int, default=0, help="power on new datasets when the default runs this many of its 4 splits"
     )
     parser.add_argument("--n-runs", type=int, default=2000, help="simulated runs per design and effect")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    rois = _fitted(args)
     OUT.mkdir(parents=True, exist_ok=True)
-    if args.splits:
-        table = fewer_splits(rois, args.splits, args)
-        table.to_csv(OUT / f"designs-{args.splits}splits.tsv", sep="\t", index=False, float_format="%.4g")
-        print(table.to_string(index=False))
-        return
-    designs = designs_table(rois, args)
-    designs.to_csv(OUT / "designs.tsv", sep="\t", index=False, float_format="%.4g")
+    designs = designs_table(_fitted(args), args)
+    name = f"designs-{args.splits}splits.tsv" if args.splits else "designs.tsv"
+    designs.to_csv(OUT / name, sep="\t", index=False, float_format="%.4g")
     print(designs[designs["roi"] != "dial"].to_string(index=False))
 
 
